@@ -1,0 +1,82 @@
+#include "address_router.h"
+
+#include <stdexcept>
+
+namespace iommu_sim {
+
+AddressRouter::AddressRouter(sc_core::sc_module_name name)
+    : sc_module(name), target("target"), initiator("initiator") {
+  target.register_b_transport(this, &AddressRouter::b_transport);
+  target.register_transport_dbg(this, &AddressRouter::transport_dbg);
+  target.register_get_direct_mem_ptr(this, &AddressRouter::get_direct_mem_ptr);
+  initiator.register_invalidate_direct_mem_ptr(this, &AddressRouter::invalidate_direct_mem_ptr);
+}
+
+void AddressRouter::add_window(const std::string& name, uint64_t base, uint64_t size,
+                               bool relative) {
+  for (const Window& w : m_windows) {
+    if (base < w.base + w.size && w.base < base + size)
+      throw std::invalid_argument("address window '" + name + "' overlaps '" + w.name + "'");
+  }
+  m_windows.push_back(Window{name, base, size, relative});
+}
+
+const AddressRouter::Window* AddressRouter::decode(uint64_t addr, int& index) const {
+  for (size_t i = 0; i < m_windows.size(); ++i) {
+    const Window& w = m_windows[i];
+    if (addr >= w.base && addr - w.base < w.size) {
+      index = static_cast<int>(i);
+      return &w;
+    }
+  }
+  return nullptr;
+}
+
+void AddressRouter::b_transport(int, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
+  int index = -1;
+  const uint64_t addr = trans.get_address();
+  const Window* w = decode(addr, index);
+  if (!w) {
+    trans.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
+    return;
+  }
+  if (w->relative) trans.set_address(addr - w->base);
+  initiator[index]->b_transport(trans, delay);
+  trans.set_address(addr);
+}
+
+unsigned int AddressRouter::transport_dbg(int, tlm::tlm_generic_payload& trans) {
+  int index = -1;
+  const uint64_t addr = trans.get_address();
+  const Window* w = decode(addr, index);
+  if (!w) return 0;
+  if (w->relative) trans.set_address(addr - w->base);
+  const unsigned n = initiator[index]->transport_dbg(trans);
+  trans.set_address(addr);
+  return n;
+}
+
+bool AddressRouter::get_direct_mem_ptr(int, tlm::tlm_generic_payload& trans, tlm::tlm_dmi& dmi) {
+  int index = -1;
+  const uint64_t addr = trans.get_address();
+  const Window* w = decode(addr, index);
+  if (!w) return false;
+  if (w->relative) trans.set_address(addr - w->base);
+  const bool ok = initiator[index]->get_direct_mem_ptr(trans, dmi);
+  trans.set_address(addr);
+  if (w->relative) {
+    dmi.set_start_address(dmi.get_start_address() + w->base);
+    dmi.set_end_address(dmi.get_end_address() + w->base);
+  }
+  return ok;
+}
+
+void AddressRouter::invalidate_direct_mem_ptr(int id, sc_dt::uint64 start, sc_dt::uint64 end) {
+  if (id < 0 || static_cast<size_t>(id) >= m_windows.size()) return;
+  const Window& w = m_windows[id];
+  const uint64_t s = w.relative ? start + w.base : start;
+  const uint64_t e = w.relative ? end + w.base : end;
+  for (unsigned i = 0; i < target.size(); ++i) target[i]->invalidate_direct_mem_ptr(s, e);
+}
+
+}  // namespace iommu_sim

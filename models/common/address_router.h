@@ -1,0 +1,42 @@
+// Address decoder: one or more initiators in, a target per address window out. Each window is
+// [base, base + size) and forwards either the full address or the offset inside the window.
+// Unmapped addresses answer TLM_ADDRESS_ERROR_RESPONSE.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <systemc>
+#include <tlm>
+#include <tlm_utils/multi_passthrough_initiator_socket.h>
+#include <tlm_utils/multi_passthrough_target_socket.h>
+
+namespace iommu_sim {
+
+class AddressRouter : public sc_core::sc_module {
+ public:
+  tlm_utils::multi_passthrough_target_socket<AddressRouter> target;
+  tlm_utils::multi_passthrough_initiator_socket<AddressRouter> initiator;
+
+  explicit AddressRouter(sc_core::sc_module_name name);
+
+  // Window k goes to the k-th binding of `initiator` (bind in the same order). Throws
+  // std::invalid_argument if it overlaps an existing window.
+  void add_window(const std::string& name, uint64_t base, uint64_t size, bool relative);
+
+ private:
+  struct Window {
+    std::string name;
+    uint64_t base, size;
+    bool relative;
+  };
+  const Window* decode(uint64_t addr, int& index) const;
+  void b_transport(int id, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
+  unsigned int transport_dbg(int id, tlm::tlm_generic_payload& trans);
+  bool get_direct_mem_ptr(int id, tlm::tlm_generic_payload& trans, tlm::tlm_dmi& dmi);
+  void invalidate_direct_mem_ptr(int id, sc_dt::uint64 start, sc_dt::uint64 end);
+
+  std::vector<Window> m_windows;
+};
+
+}  // namespace iommu_sim

@@ -1,0 +1,39 @@
+// Sparse 64-bit physical memory: 4 KiB pages allocated on first write, unwritten memory reads as
+// zero. Plain C++ (no SystemC) so that tests and tools can build tables in it directly.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <unordered_map>
+
+namespace iommu_sim {
+
+class SparseMemory {
+ public:
+  static constexpr uint64_t kPageSize = 4096;
+  using Page = std::array<uint8_t, kPageSize>;
+
+  void read(uint64_t addr, void* dst, uint64_t len) const;
+  void write(uint64_t addr, const void* src, uint64_t len);
+
+  uint64_t read64(uint64_t addr) const { uint64_t v; read(addr, &v, 8); return v; }
+  uint32_t read32(uint64_t addr) const { uint32_t v; read(addr, &v, 4); return v; }
+  void write64(uint64_t addr, uint64_t v) { write(addr, &v, 8); }
+  void write32(uint64_t addr, uint32_t v) { write(addr, &v, 4); }
+  void fill(uint64_t addr, uint8_t byte, uint64_t len);
+
+  // The page holding addr, allocated (zeroed) if needed: the backing store DMI hands out.
+  uint8_t* page_for_dmi(uint64_t addr);
+  // nullptr when the page was never written.
+  const uint8_t* find_page(uint64_t addr) const;
+
+  uint64_t allocated_pages() const { return m_pages.size(); }
+  uint64_t allocated_bytes() const { return m_pages.size() * kPageSize; }
+
+ private:
+  std::unordered_map<uint64_t, std::unique_ptr<Page>> m_pages;  // key: page number
+};
+
+}  // namespace iommu_sim
