@@ -1,0 +1,127 @@
+// The IOTLB: the interface the DMA remapper talks to, and the C++ reference model of it.
+// The Verilated RTL IOTLB implements the same interface; both follow docs/iotlb.md exactly.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "iommu/caches/cache_stats.h"
+#include "iommu/caches/replacement_policy.h"
+
+namespace iommu_sim {
+
+enum class PageSize : uint8_t { Size4K = 0, Size2M = 1, Size1G = 2 };
+
+// Low vpn bits covered by one page of that size: 0, 9 or 18.
+constexpr unsigned page_shift_pages(PageSize s) { return 9u * static_cast<unsigned>(s); }
+// Page numbers (vpn and pfn) are addresses >> 12 of 64-bit addresses: 52 significant bits.
+constexpr unsigned kPageNumberBits = 52;
+constexpr uint64_t kPageNumberMask = (1ULL << kPageNumberBits) - 1;
+// "4K", "2M", "1G" (as in the trace format).
+const char* to_string(PageSize s);
+
+struct IotlbEntry {
+  uint16_t domain = 0;
+  uint64_t vpn = 0;  // IOVA >> 12, low 9*size bits zero
+  uint64_t pfn = 0;  // host physical >> 12, low 9*size bits zero
+  bool read = false, write = false;
+  PageSize size = PageSize::Size4K;
+};
+bool operator==(const IotlbEntry& a, const IotlbEntry& b);
+inline bool operator!=(const IotlbEntry& a, const IotlbEntry& b) { return !(a == b); }
+
+struct IotlbHit {
+  bool hit = false;
+  unsigned set = 0, way = 0;
+  IotlbEntry entry;
+  // The translated frame for `vpn`: the entry's pfn plus the offset of vpn inside the page.
+  uint64_t frame(uint64_t vpn) const {
+    return entry.pfn | (vpn & ((1ULL << page_shift_pages(entry.size)) - 1));
+  }
+};
+
+struct IotlbFillResult {
+  unsigned set = 0, way = 0;
+  bool evicted = false;
+  IotlbEntry victim;  // the entry evicted, when evicted
+};
+
+struct IotlbConfig {
+  unsigned sets = 32;  // a power of two; fully associative = sets 1, ways N
+  unsigned ways = 4;   // 1 or more; a power of two for plru
+  ReplacementKind policy = ReplacementKind::Lru;
+  uint64_t seed = 1;   // random policy only; 0 means 1
+};
+
+// "" when valid, else a message naming the offending field ("sets", "ways" or "policy").
+std::string validate_iotlb_config(const IotlbConfig& config);
+
+// What the DMA remapper talks to; the C++ model and the Verilated RTL both implement it.
+class Iotlb {
+ public:
+  virtual ~Iotlb() = default;
+  virtual IotlbHit lookup(uint16_t domain, uint64_t vpn) = 0;
+  virtual IotlbFillResult fill(const IotlbEntry& entry) = 0;
+  virtual unsigned invalidate_all() = 0;  // returns entries invalidated
+  virtual unsigned invalidate_domain(uint16_t domain) = 0;
+  virtual unsigned invalidate_pages(uint16_t domain, uint64_t vpn, unsigned am) = 0;
+  virtual const CacheStats& stats() const = 0;
+  virtual const IotlbConfig& config() const = 0;
+};
+
+// The reference model. Throws std::invalid_argument from the constructor if the configuration
+// is invalid (configuration is checked before simulation; nothing at run time throws).
+class IotlbModel : public Iotlb {
+ public:
+  explicit IotlbModel(const IotlbConfig& config);
+
+  IotlbHit lookup(uint16_t domain, uint64_t vpn) override;
+  IotlbFillResult fill(const IotlbEntry& entry) override;
+  unsigned invalidate_all() override;
+  unsigned invalidate_domain(uint16_t domain) override;
+  unsigned invalidate_pages(uint16_t domain, uint64_t vpn, unsigned am) override;
+  const CacheStats& stats() const override { return m_stats; }
+  const IotlbConfig& config() const override { return m_config; }
+
+  // For tests and the co-simulation: the valid entry at (set, way), nullopt if invalid or out of
+  // range.
+  std::optional<IotlbEntry> entry_at(unsigned set, unsigned way) const;
+  unsigned valid_entries() const;
+  // Power-on state: every entry invalid, replacement state and generator reset. Counters stay.
+  void reset();
+  void reset_stats() { m_stats = CacheStats{}; }
+  const ReplacementPolicy& policy() const { return *m_policy; }
+
+ private:
+  // Tag word: valid bit, size and domain packed so that a probe is two compares.
+  static constexpr uint32_t kValid = 1u << 31;
+  static uint32_t make_tag(uint16_t domain, PageSize size) {
+    return kValid | (static_cast<uint32_t>(size) << 16) | domain;
+  }
+  struct Line {
+    uint64_t vpn = 0;
+    uint32_t tag = 0;  // 0: invalid
+    bool read = false, write = false;
+    uint64_t pfn = 0;
+  };
+  unsigned set_of(uint64_t vpn, PageSize size) const {
+    return static_cast<unsigned>(vpn >> page_shift_pages(size)) & m_set_mask;
+  }
+  IotlbEntry entry_of(const Line& line) const;
+  void invalidate_line(Line& line);
+  template <typename Match>
+  unsigned invalidate_matching(Match match);
+
+  IotlbConfig m_config;
+  unsigned m_set_mask;
+  std::vector<Line> m_lines;  // set-major: line (set, way) at set * ways + way
+  // Valid entries per page size: lets a lookup skip sizes nobody filled (most traffic is 4 KiB).
+  unsigned m_size_count[3] = {0, 0, 0};
+  std::unique_ptr<ReplacementPolicy> m_policy;
+  CacheStats m_stats;
+};
+
+}  // namespace iommu_sim

@@ -1,0 +1,159 @@
+// A generic set-associative cache for the context cache and the paging-structure caches, on the
+// same replacement policies as the IOTLB. The key is whatever the user makes of its lookup
+// (e.g. source-id for the context cache, domain and IOVA bits for a paging-structure cache); the
+// domain is kept beside it for domain-selective invalidation.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "iommu/caches/cache_stats.h"
+#include "iommu/caches/replacement_policy.h"
+
+namespace iommu_sim {
+
+struct CacheGeometry {
+  bool enabled = true;
+  unsigned sets = 1;   // a power of two
+  unsigned ways = 16;  // 1 or more; a power of two for plru
+  ReplacementKind policy = ReplacementKind::Lru;
+  uint64_t seed = 1;   // random policy only; 0 means 1
+};
+
+// "" when valid, else a message naming the field. Checked even when disabled, so that turning
+// a cache on never uncovers a bad geometry.
+std::string validate_cache_geometry(const CacheGeometry& geometry);
+
+// Set index of a key: the key times the 64-bit golden-ratio constant, folded (high half xor low
+// half), masked to the set count. Cheap, and spreads the strided keys the walkers produce.
+inline unsigned cache_set_index(uint64_t key, unsigned sets) {
+  uint64_t h = key * 0x9E3779B97F4A7C15ULL;
+  h ^= h >> 32;
+  return static_cast<unsigned>(h) & (sets - 1);
+}
+
+template <typename Value>
+class TranslationCache {
+ public:
+  // Throws std::invalid_argument if the geometry is invalid.
+  explicit TranslationCache(const CacheGeometry& geometry);
+
+  // Counts a lookup and a hit or miss, and touches on a hit. Disabled: nullptr, counts nothing.
+  // The pointer stays valid until the next insert or invalidation.
+  const Value* lookup(uint64_t key);
+  // A fill: overwrites the same key in place, else the lowest invalid way, else the policy's
+  // victim (an eviction). Disabled: does nothing.
+  void insert(uint64_t key, uint16_t domain, const Value& value);
+  unsigned invalidate_all();
+  unsigned invalidate_domain(uint16_t domain);
+  // Invalidates every valid entry for which p(key, domain, const Value&) is true.
+  template <typename Pred>
+  unsigned invalidate_if(Pred p);
+
+  const CacheStats& stats() const { return m_stats; }
+  bool enabled() const { return m_geometry.enabled; }
+  const CacheGeometry& geometry() const { return m_geometry; }
+  unsigned valid_entries() const;
+
+ private:
+  struct Line {
+    uint64_t key = 0;
+    uint16_t domain = 0;
+    bool valid = false;
+    Value value{};
+  };
+
+  CacheGeometry m_geometry;
+  std::vector<Line> m_lines;  // line (set, way) at set * ways + way
+  std::unique_ptr<ReplacementPolicy> m_policy;
+  CacheStats m_stats;
+};
+
+// ---- implementation (a template: it has to live in the header) ----
+
+template <typename Value>
+TranslationCache<Value>::TranslationCache(const CacheGeometry& geometry) : m_geometry(geometry) {
+  std::string err = validate_cache_geometry(geometry);
+  if (!err.empty()) throw std::invalid_argument("cache: " + err);
+  if (!geometry.enabled) return;  // no storage for a cache that is off
+  m_lines.resize(static_cast<size_t>(geometry.sets) * geometry.ways);
+  m_policy = make_replacement_policy(geometry.policy, geometry.sets, geometry.ways, geometry.seed);
+}
+
+template <typename Value>
+const Value* TranslationCache<Value>::lookup(uint64_t key) {
+  if (!m_geometry.enabled) return nullptr;
+  ++m_stats.lookups;
+  const unsigned set = cache_set_index(key, m_geometry.sets);
+  Line* line = &m_lines[static_cast<size_t>(set) * m_geometry.ways];
+  for (unsigned w = 0; w < m_geometry.ways; ++w) {
+    if (line[w].valid && line[w].key == key) {
+      ++m_stats.hits;
+      m_policy->touch(set, w);
+      return &line[w].value;
+    }
+  }
+  ++m_stats.misses;
+  return nullptr;
+}
+
+template <typename Value>
+void TranslationCache<Value>::insert(uint64_t key, uint16_t domain, const Value& value) {
+  if (!m_geometry.enabled) return;
+  ++m_stats.fills;
+  const unsigned ways = m_geometry.ways;
+  const unsigned set = cache_set_index(key, m_geometry.sets);
+  Line* line = &m_lines[static_cast<size_t>(set) * ways];
+  unsigned way = ways;
+  for (unsigned w = 0; w < ways && way == ways; ++w)
+    if (line[w].valid && line[w].key == key) way = w;
+  for (unsigned w = 0; w < ways && way == ways; ++w)
+    if (!line[w].valid) way = w;
+  if (way == ways) {
+    way = m_policy->victim(set);
+    ++m_stats.evictions;
+  }
+  line[way].key = key;
+  line[way].domain = domain;
+  line[way].valid = true;
+  line[way].value = value;
+  m_policy->fill(set, way);
+}
+
+template <typename Value>
+template <typename Pred>
+unsigned TranslationCache<Value>::invalidate_if(Pred p) {
+  if (!m_geometry.enabled) return 0;
+  ++m_stats.invalidations;
+  unsigned n = 0;
+  for (Line& line : m_lines) {
+    if (line.valid && p(line.key, line.domain, static_cast<const Value&>(line.value))) {
+      line.valid = false;
+      ++n;
+    }
+  }
+  m_stats.invalidated_entries += n;
+  return n;
+}
+
+template <typename Value>
+unsigned TranslationCache<Value>::invalidate_all() {
+  return invalidate_if([](uint64_t, uint16_t, const Value&) { return true; });
+}
+
+template <typename Value>
+unsigned TranslationCache<Value>::invalidate_domain(uint16_t domain) {
+  return invalidate_if([domain](uint64_t, uint16_t d, const Value&) { return d == domain; });
+}
+
+template <typename Value>
+unsigned TranslationCache<Value>::valid_entries() const {
+  unsigned n = 0;
+  for (const Line& line : m_lines) n += line.valid ? 1 : 0;
+  return n;
+}
+
+}  // namespace iommu_sim
