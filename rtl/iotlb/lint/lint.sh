@@ -1,0 +1,14 @@
+#!/bin/sh
+# Lints the RTL IOTLB with `verilator --lint-only -Wall` at the geometries and policies that
+# exercise the corner cases of the parameter arithmetic. Usage: lint.sh [verilator binary]
+set -eu
+VERILATOR=${1:-verilator}
+DIR=$(cd "$(dirname "$0")/.." && pwd)
+SRC="$DIR/iotlb_pkg.sv $DIR/iotlb_repl.sv $DIR/iotlb.sv $DIR/iotlb_sc_top.sv"
+for geom in "32 4 0" "32 4 1" "32 4 2" "1 16 1" "1 12 0" "64 1 2" "1 1 1" "16 3 2" "4 8 1"; do
+  set -- $geom
+  echo "lint: Sets=$1 Ways=$2 Policy=$3"
+  "$VERILATOR" --lint-only -Wall -GSets=$1 -GWays=$2 -GPolicy=$3 \
+    "$DIR/lint/iotlb.vlt" $SRC --top-module iotlb_sc_top
+done
+echo "lint: clean"
