@@ -1,0 +1,330 @@
+// Iommu: construction, the DMA path (b_transport, debug transport, DMI) and latency statistics.
+#include "iommu/iommu.h"
+
+#include <cstdio>
+#include <stdexcept>
+
+namespace iommu_sim {
+
+using sc_core::sc_time;
+
+namespace {
+std::string checked(const IommuConfig& config) {
+  std::string err = validate_iommu_config(config);
+  if (!err.empty()) throw std::invalid_argument("iommu: " + err);
+  return err;
+}
+}  // namespace
+
+Iommu::Iommu(sc_core::sc_module_name name, const IommuConfig& config, StatsRegistry& stats,
+             std::unique_ptr<Iotlb> iotlb)
+    : sc_module(name),
+      upstream("upstream"),
+      regs("regs"),
+      memory("memory"),
+      interrupt("interrupt"),
+      m_config((checked(config), config)),
+      m_stats(stats),
+      m_iotlb(iotlb ? std::move(iotlb) : std::make_unique<IotlbModel>(config.iotlb)),
+      m_context_cache(config.context_cache),
+      m_translations(stats.counter(std::string(this->name()) + ".translations")),
+      m_walks(stats.counter(std::string(this->name()) + ".walks")),
+      m_walk_reads(stats.counter(std::string(this->name()) + ".walk_reads")),
+      m_faults(stats.counter(std::string(this->name()) + ".faults")),
+      m_faults_suppressed(stats.counter(std::string(this->name()) + ".faults_suppressed")),
+      m_fault_overflows(stats.counter(std::string(this->name()) + ".fault_overflows")),
+      m_missing_extension(stats.counter(std::string(this->name()) + ".missing_extension")),
+      m_fault_events(stats.counter(std::string(this->name()) + ".fault_events")),
+      m_qi_descriptors(stats.counter(std::string(this->name()) + ".qi_descriptors")),
+      m_dmi_grants(stats.counter(std::string(this->name()) + ".dmi_grants")),
+      m_dmi_revocations(stats.counter(std::string(this->name()) + ".dmi_revocations")),
+      m_walker_wait(stats.histogram(std::string(this->name()) + ".walker_wait", "ps")),
+      m_dma_latency(stats.histogram(std::string(this->name()) + ".dma_latency", "ps")) {
+  const std::string base = this->name();
+  upstream.register_b_transport(this, &Iommu::b_transport);
+  upstream.register_transport_dbg(this, &Iommu::transport_dbg);
+  upstream.register_get_direct_mem_ptr(this, &Iommu::get_direct_mem_ptr);
+  regs.register_b_transport(this, &Iommu::regs_b_transport);
+  regs.register_transport_dbg(this, &Iommu::regs_transport_dbg);
+  memory.register_invalidate_direct_mem_ptr(this, &Iommu::memory_invalidate_dmi);
+
+  for (unsigned level = 2; level <= 5; ++level)
+    m_pscache.push_back(std::make_unique<TranslationCache<PsValue>>(config.pscache));
+
+  // The Iotlb may be the RTL one whose stats() reference is only good while it lives: the
+  // gauges read it through the owning pointer each time.
+  const auto iotlb_stat = [this](uint64_t CacheStats::*field) {
+    return [this, field] { return static_cast<double>(m_iotlb->stats().*field); };
+  };
+  stats.gauge(base + ".iotlb.lookups", iotlb_stat(&CacheStats::lookups));
+  stats.gauge(base + ".iotlb.hits", iotlb_stat(&CacheStats::hits));
+  stats.gauge(base + ".iotlb.misses", iotlb_stat(&CacheStats::misses));
+  stats.gauge(base + ".iotlb.fills", iotlb_stat(&CacheStats::fills));
+  stats.gauge(base + ".iotlb.evictions", iotlb_stat(&CacheStats::evictions));
+  stats.gauge(base + ".iotlb.invalidations", iotlb_stat(&CacheStats::invalidations));
+  stats.gauge(base + ".iotlb.invalidated_entries", iotlb_stat(&CacheStats::invalidated_entries));
+  register_cache_stats(stats, base + ".context_cache", m_context_cache.stats());
+  for (unsigned level = 2; level <= 5; ++level)
+    register_cache_stats(stats, base + ".pscache.l" + std::to_string(level),
+                         m_pscache[level - 2]->stats());
+  for (unsigned r = 1; r <= vtd::kMaxDmaFaultReason; ++r) {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "0x%X", r);
+    m_reason[r] = &stats.counter(base + ".faults.reason_" + buf);
+  }
+
+  for (unsigned l : config.supported_levels) m_sagaw |= 1u << vtd::levels_to_aw(l);
+  m_domains = 1u << (4 + 2 * config.domain_bits_nd);
+  m_haw_reserved = config.host_address_width < 52 ? bit_mask(51, config.host_address_width) : 0;
+  m_ps_per_tick = sc_core::sc_get_time_resolution().to_seconds() * 1e12;
+  m_frcd.assign(config.fault_records, {0, 0});
+  m_walker_free.assign(config.walkers, sc_core::SC_ZERO_TIME);
+  build_capabilities();
+
+  if (!config.iotlb_trace_path.empty()) {
+    m_trace_file = std::make_unique<std::ofstream>(config.iotlb_trace_path);
+    if (!*m_trace_file)
+      throw std::runtime_error("iommu: cannot open iotlb_trace_path '" +
+                               config.iotlb_trace_path + "'");
+    m_trace = std::make_unique<IotlbTraceWriter>(*m_trace_file);
+    m_trace->comment(base + " IOTLB access stream");
+  }
+}
+
+Iommu::~Iommu() = default;
+
+void Iommu::trace_to(VcdWriter& vcd) {
+  const std::string scope = name();
+  m_vcd = &vcd;
+  m_sig_lookup = vcd.add_signal(scope, "iotlb_lookup", 1);
+  m_sig_hit = vcd.add_signal(scope, "iotlb_hit", 1);
+  m_sig_miss = vcd.add_signal(scope, "iotlb_miss", 1);
+  m_sig_walks = vcd.add_signal(scope, "walks_in_flight", 8);
+  m_sig_outstanding = vcd.add_signal(scope, "outstanding", 16);
+  m_sig_fault = vcd.add_signal(scope, "fault", 1);
+  m_sig_rid = vcd.add_signal(scope, "last_rid", 16);
+}
+
+Histogram& Iommu::rid_histogram(uint16_t rid) {
+  auto& bus = m_rid_hist[rid >> 8];
+  if (!bus) {
+    bus = std::make_unique<std::array<Histogram*, 256>>();
+    bus->fill(nullptr);
+  }
+  Histogram*& h = (*bus)[rid & 0xFF];
+  if (!h) {  // first DMA of this requester: the only time a name is formatted
+    char buf[32];
+    std::snprintf(buf, sizeof buf, ".rid.%02x:%02x.%x.latency", rid >> 8, (rid >> 3) & 0x1F,
+                  rid & 7);
+    h = &m_stats.histogram(std::string(name()) + buf, "ps");
+  }
+  return *h;
+}
+
+void Iommu::finish_request(uint16_t rid, const sc_time& start, const sc_time& delay) {
+  const uint64_t latency = to_ps(delay - start);
+  m_dma_latency.add(latency);
+  rid_histogram(rid).add(latency);
+  if (m_vcd) m_vcd->add(m_sig_outstanding, now_ps(delay), -1);
+}
+
+void Iommu::forward(tlm::tlm_generic_payload& trans, uint64_t phys, sc_time& delay) {
+  const uint64_t iova = trans.get_address();
+  trans.set_address(phys);
+  memory->b_transport(trans, delay);
+  trans.set_address(iova);  // the initiator may reuse its payload
+}
+
+void Iommu::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
+  const PcieExtension* ext = trans.get_extension<PcieExtension>();
+  if (!ext) {
+    m_missing_extension.inc();
+    trans.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
+    return;
+  }
+  const sc_time start = delay;
+  const uint16_t rid = ext->requester_id;
+  if (m_vcd) {
+    m_vcd->add(m_sig_outstanding, now_ps(delay), 1);
+    m_vcd->record(m_sig_rid, now_ps(delay), rid);
+  }
+  if (!(m_gsts & vtd::kGcmdTe)) {  // translation off: DMA passes untranslated
+    forward(trans, trans.get_address(), delay);
+    finish_request(rid, start, delay);
+    return;
+  }
+
+  m_translations.inc();
+  const uint64_t iova = trans.get_address();
+  const unsigned len = trans.get_data_length() ? trans.get_data_length() : 1;
+  const uint64_t last = iova + len - 1;
+  const bool write = trans.is_write();
+  Translation t;
+  int walker = -1;
+  uint8_t fault = translate(rid, iova, last, write, ext->address_type, t, delay, walker);
+
+  // The common case: the whole access lies in the page that translated its first byte.
+  const bool one_page =
+      fault == 0 && (t.page_bytes == 0 || (iova & ~(t.page_bytes - 1)) == (last & ~(t.page_bytes - 1)));
+  if (fault == 0 && !one_page) {
+    // Check every page before anything reaches memory, so that a faulting write writes nothing.
+    struct Chunk {
+      uint64_t phys;
+      unsigned offset, len;
+    };
+    std::vector<Chunk> chunks;
+    uint64_t cur = iova;
+    Translation tc = t;
+    while (true) {
+      const uint64_t page_end = (cur | (tc.page_bytes - 1));
+      const uint64_t end = page_end < last ? page_end : last;
+      chunks.push_back({tc.phys, static_cast<unsigned>(cur - iova), static_cast<unsigned>(end - cur + 1)});
+      if (end == last) break;
+      cur = end + 1;
+      tc = Translation{};
+      fault = translate(rid, cur, last, write, ext->address_type, tc, delay, walker);
+      if (fault) {
+        t = tc;
+        break;
+      }
+      if (tc.page_bytes == 0) {  // identity from here on
+        chunks.push_back({cur, static_cast<unsigned>(cur - iova), static_cast<unsigned>(last - cur + 1)});
+        break;
+      }
+    }
+    release_walker(walker, delay);
+    if (fault == 0) {
+      if (trans.get_byte_enable_ptr()) {
+        trans.set_response_status(tlm::TLM_BYTE_ENABLE_ERROR_RESPONSE);
+        finish_request(rid, start, delay);
+        return;
+      }
+      unsigned char* data = trans.get_data_ptr();
+      for (const Chunk& c : chunks) {
+        trans.set_data_ptr(data + c.offset);
+        trans.set_data_length(c.len);
+        trans.set_streaming_width(c.len);
+        trans.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+        forward(trans, c.phys, delay);
+        if (trans.is_response_error()) break;
+      }
+      trans.set_data_ptr(data);
+      trans.set_data_length(len);
+      trans.set_streaming_width(len);
+      trans.set_dmi_allowed(false);
+      finish_request(rid, start, delay);
+      return;
+    }
+  }
+  release_walker(walker, delay);
+
+  if (fault) {
+    m_faults.inc();
+    if (fault <= vtd::kMaxDmaFaultReason) m_reason[fault]->inc();
+    if (m_vcd) m_vcd->pulse(m_sig_fault, now_ps(delay));
+    if (t.fpd) {
+      m_faults_suppressed.inc();
+    } else {
+      FaultInfo f;
+      f.source_id = rid;
+      f.reason = fault;
+      f.fault_info = iova & vtd::kTableAddrMask;
+      f.is_read = !write;
+      record_fault(f, delay);
+    }
+    trans.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
+    finish_request(rid, start, delay);
+    return;
+  }
+
+  forward(trans, t.phys, delay);
+  // DMI only for translations the IOTLB holds (or identity ones): get_direct_mem_ptr checks.
+  if (!t.cacheable && t.page_bytes != 0) trans.set_dmi_allowed(false);
+  finish_request(rid, start, delay);
+}
+
+unsigned int Iommu::transport_dbg(tlm::tlm_generic_payload& trans) {
+  const PcieExtension* ext = trans.get_extension<PcieExtension>();
+  if (!ext) return 0;
+  const uint64_t iova = trans.get_address();
+  const unsigned len = trans.get_data_length();
+  if (len == 0) return 0;
+  Translation t;
+  uint64_t phys = iova;
+  if (m_gsts & vtd::kGcmdTe) {
+    if (translate_debug(ext->requester_id, iova, iova + len - 1, trans.is_write(),
+                        ext->address_type, t) != 0)
+      return 0;
+    phys = t.phys;
+    // A debug access stays inside one page: the caller can ask again for the rest.
+    if (t.page_bytes != 0) {
+      const uint64_t room = t.page_bytes - (iova & (t.page_bytes - 1));
+      if (room < len) trans.set_data_length(static_cast<unsigned>(room));
+    }
+  }
+  trans.set_address(phys);
+  const unsigned n = memory->transport_dbg(trans);
+  trans.set_address(iova);
+  trans.set_data_length(len);
+  return n;
+}
+
+bool Iommu::get_direct_mem_ptr(tlm::tlm_generic_payload& trans, tlm::tlm_dmi& dmi) {
+  const PcieExtension* ext = trans.get_extension<PcieExtension>();
+  if (!ext || ext->address_type != AddressType::Untranslated) return false;
+  const uint64_t iova = trans.get_address();
+  const uint64_t iova_page = iova & vtd::kTableAddrMask;
+  uint64_t phys_page = iova_page;
+  bool can_read = true, can_write = true;
+
+  if (m_gsts & vtd::kGcmdTe) {
+    // The context is resolved without touching the context cache (a side trip, not a DMA);
+    // the page itself must be in the IOTLB, which is the point of "only when cached".
+    Translation t;
+    ContextInfo c;
+    if (fetch_context(ext->requester_id, c, nullptr) != 0) return false;
+    if (check_context(c, iova, ext->address_type, t) != 0) return false;
+    if (c.tt != static_cast<uint8_t>(vtd::TranslationType::PassThrough)) {
+      const IotlbHit hit = m_iotlb->lookup(c.domain, iova >> 12);
+      if (m_trace) trace_op(IotlbOp::Lookup, IotlbEntry{c.domain, iova >> 12, 0, false, false, PageSize::Size4K});
+      if (!hit.hit || !(hit.entry.read || hit.entry.write)) return false;
+      phys_page = hit.frame(iova >> 12) << 12;
+      can_read = hit.entry.read;
+      can_write = hit.entry.write;
+    }
+  }
+
+  trans.set_address(phys_page);
+  const bool ok = memory->get_direct_mem_ptr(trans, dmi);
+  trans.set_address(iova);
+  if (!ok || dmi.get_start_address() > phys_page || dmi.get_end_address() < phys_page + 4095)
+    return false;
+  // Narrow to the one translated 4 KiB page and re-base it on the IOVA.
+  unsigned char* ptr = dmi.get_dmi_ptr() + (phys_page - dmi.get_start_address());
+  const bool mem_read = dmi.is_read_allowed(), mem_write = dmi.is_write_allowed();
+  dmi.set_dmi_ptr(ptr);
+  dmi.set_start_address(iova_page);
+  dmi.set_end_address(iova_page + 4095);
+  dmi.set_granted_access(tlm::tlm_dmi::DMI_ACCESS_NONE);
+  if (can_read && mem_read) dmi.allow_read();
+  if (can_write && mem_write) dmi.set_granted_access(
+      static_cast<tlm::tlm_dmi::dmi_access_e>(dmi.get_granted_access() | tlm::tlm_dmi::DMI_ACCESS_WRITE));
+  if (dmi.get_granted_access() == tlm::tlm_dmi::DMI_ACCESS_NONE) return false;
+  m_dmi_granted = true;
+  m_dmi_grants.inc();
+  return true;
+}
+
+void Iommu::memory_invalidate_dmi(sc_dt::uint64, sc_dt::uint64) {
+  // Physical ranges do not map back to IOVAs without a reverse table: revoke everything.
+  revoke_dmi(0, ~0ULL);
+}
+
+void Iommu::revoke_dmi(uint64_t start, uint64_t end) {
+  if (!m_dmi_granted) return;
+  m_dmi_revocations.inc();
+  if (start == 0 && end == ~0ULL) m_dmi_granted = false;
+  upstream->invalidate_direct_mem_ptr(start, end);
+}
+
+}  // namespace iommu_sim

@@ -1,0 +1,216 @@
+// The VT-d DMA remapper in legacy mode: register file, root/context/second-level walk, IOTLB,
+// context and paging-structure caches, fault recording, register and queued invalidation.
+//
+// Sockets: `upstream` takes DMA from the root complex (each payload carries a PcieExtension),
+// `regs` takes MMIO at offsets from the register base, `memory` carries table reads and the
+// translated DMA, `interrupt` carries fault and invalidation-completion events (4-byte writes of
+// the data register to the address register).
+//
+// Faulting DMA completes with TLM_ADDRESS_ERROR_RESPONSE and never reaches memory; a payload
+// without a PcieExtension completes with TLM_GENERIC_ERROR_RESPONSE.
+#pragma once
+
+#include <array>
+#include <functional>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <systemc>
+#include <tlm>
+#include <tlm_utils/simple_initiator_socket.h>
+#include <tlm_utils/simple_target_socket.h>
+
+#include "common/pcie_extension.h"
+#include "common/stats.h"
+#include "common/vcd_writer.h"
+#include "iommu/caches/iotlb.h"
+#include "iommu/caches/iotlb_trace.h"
+#include "iommu/caches/translation_cache.h"
+#include "iommu/iommu_config.h"
+#include "iommu/vtd_format.h"
+
+namespace iommu_sim {
+
+class Iommu : public sc_core::sc_module {
+ public:
+  tlm_utils::simple_target_socket<Iommu> upstream;
+  tlm_utils::simple_target_socket<Iommu> regs;
+  tlm_utils::simple_initiator_socket<Iommu> memory;
+  tlm_utils::simple_initiator_socket<Iommu> interrupt;
+
+  // Throws std::invalid_argument if the configuration is invalid, std::runtime_error if the
+  // IOTLB trace file cannot be opened. A null iotlb means the C++ model built from config.iotlb.
+  Iommu(sc_core::sc_module_name name, const IommuConfig& config, StatsRegistry& stats,
+        std::unique_ptr<Iotlb> iotlb = nullptr);
+  ~Iommu() override;
+
+  // Registers the pipeline signals under scope = name(). Call before simulation starts.
+  void trace_to(VcdWriter& vcd);
+
+  Iotlb& iotlb() { return *m_iotlb; }
+  const IommuConfig& config() const { return m_config; }
+
+  // Register value as software would read it, without side effects (tests, debuggers).
+  uint64_t peek_register(uint64_t offset, unsigned size = 8) const;
+
+  // ---- Shared with the interrupt remapper, which lives beside this unit ----
+  struct FaultInfo {
+    uint16_t source_id = 0;
+    uint8_t reason = 0;
+    uint64_t fault_info = 0;  // FRCD 63:12: the faulting page, or interrupt index << 48
+    bool is_read = false;
+  };
+  // Records a fault in the FRCD ring and raises the fault event (at sc_time_stamp() + delay).
+  // Returns false when the record was dropped (overflow: FSTS.PFO).
+  bool record_fault(const FaultInfo& fault, const sc_core::sc_time& delay);
+  // Called for every interrupt-entry-cache invalidation descriptor (type 0x4).
+  std::function<void(bool index_selective, uint16_t index, unsigned index_mask)> on_iec_invalidate;
+  // Called when GCMD.SIRTP latches IRTA.
+  std::function<void(uint64_t irta)> on_irta_latched;
+  uint64_t irta() const { return m_irta_active; }
+  bool interrupt_remapping_enabled() const { return m_gsts & vtd::kGcmdIre; }
+  bool compatibility_format_allowed() const { return m_gsts & vtd::kGcmdCfi; }
+  bool translation_enabled() const { return m_gsts & vtd::kGcmdTe; }
+
+ private:
+  // A decoded, valid context entry (what the context cache holds).
+  struct ContextInfo {
+    uint64_t table = 0;  // second-level page-table root
+    uint16_t domain = 0;
+    uint8_t levels = 0;
+    uint8_t tt = 0;
+    bool fpd = false;
+  };
+  // A paging-structure cache entry: the next-lower table and the permissions gathered so far.
+  struct PsValue {
+    uint64_t table = 0;
+    bool read = false, write = false;
+  };
+  // Outcome of one translation.
+  struct Translation {
+    uint64_t phys = 0;        // physical address of the IOVA
+    uint64_t page_bytes = 0;  // size of the page that translated it (0: identity, no splitting)
+    bool fpd = false;         // the context entry asked for no fault recording
+    bool have_leaf = false;   // a present leaf was found (fill the IOTLB even on a fault)
+    bool cacheable = false;   // translated through the IOTLB (DMI may be granted)
+    IotlbEntry entry;
+  };
+
+  // ---- DMA path (iommu.cpp) ----
+  void b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
+  unsigned int transport_dbg(tlm::tlm_generic_payload& trans);
+  bool get_direct_mem_ptr(tlm::tlm_generic_payload& trans, tlm::tlm_dmi& dmi);
+  void memory_invalidate_dmi(sc_dt::uint64 start, sc_dt::uint64 end);
+  void forward(tlm::tlm_generic_payload& trans, uint64_t phys, sc_core::sc_time& delay);
+  void finish_request(uint16_t rid, const sc_core::sc_time& start, const sc_core::sc_time& delay);
+  Histogram& rid_histogram(uint16_t rid);
+  uint64_t to_ps(const sc_core::sc_time& t) const {
+    return static_cast<uint64_t>(static_cast<double>(t.value()) * m_ps_per_tick);
+  }
+  uint64_t now_ps(const sc_core::sc_time& delay) const {
+    return to_ps(sc_core::sc_time_stamp() + delay);
+  }
+
+  // ---- Translation (iommu_walk.cpp). delay == nullptr: debug access, no caches, no stats ----
+  uint8_t translate(uint16_t rid, uint64_t iova, uint64_t last, bool write, AddressType at,
+                    Translation& t, sc_core::sc_time& delay, int& walker);
+  uint8_t translate_debug(uint16_t rid, uint64_t iova, uint64_t last, bool write, AddressType at,
+                          Translation& t);
+  uint8_t check_context(const ContextInfo& c, uint64_t last, AddressType at, Translation& t) const;
+  uint8_t fetch_context(uint16_t rid, ContextInfo& c, sc_core::sc_time* delay);
+  uint8_t walk(const ContextInfo& c, uint64_t iova, bool write, Translation& t,
+               sc_core::sc_time* delay);
+  bool read_table(uint64_t addr, void* buf, unsigned len, sc_core::sc_time* delay);
+  bool write_memory(uint64_t addr, const void* buf, unsigned len, sc_core::sc_time& delay);
+  void acquire_walker(int& walker, sc_core::sc_time& delay);
+  void release_walker(int walker, const sc_core::sc_time& delay);
+  static uint64_t ps_key(uint16_t domain, uint64_t iova, unsigned level) {
+    return (static_cast<uint64_t>(domain) << 48) | (iova >> (12 + 9 * (level - 1)));
+  }
+  void trace_op(IotlbOp::Kind kind, const IotlbEntry& e, unsigned am = 0);
+
+  // ---- Registers and faults (iommu_regs.cpp) ----
+  void regs_b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
+  unsigned int regs_transport_dbg(tlm::tlm_generic_payload& trans);
+  uint64_t read_qword(uint64_t offset) const;
+  void write_dword(uint64_t offset, uint32_t value, sc_core::sc_time& delay);
+  void write_gcmd(uint32_t value, sc_core::sc_time& delay);
+  uint32_t fsts() const;
+  void update_pending(sc_core::sc_time& delay);
+  void signal_fault_event(const sc_core::sc_time& delay);
+  void signal_completion_event(const sc_core::sc_time& delay);
+  void send_event(uint64_t addr, uint32_t data, const sc_core::sc_time& delay);
+  void build_capabilities();
+
+  // ---- Invalidation (iommu_inval.cpp) ----
+  void register_context_invalidation(sc_core::sc_time& delay);
+  void register_iotlb_invalidation(sc_core::sc_time& delay);
+  void invalidate_context(vtd::InvalidationScope g, uint16_t did, uint16_t sid, unsigned fm);
+  void invalidate_iotlb(vtd::InvalidationScope g, uint16_t did, uint64_t addr, unsigned am,
+                        bool ih);
+  void process_queue(sc_core::sc_time& delay);
+  bool execute_descriptor(const uint64_t* qw, unsigned qwords, sc_core::sc_time& delay);
+  void queue_error(sc_core::sc_time& delay);
+  void revoke_dmi(uint64_t start, uint64_t end);
+
+  IommuConfig m_config;
+  StatsRegistry& m_stats;
+  std::unique_ptr<Iotlb> m_iotlb;
+  TranslationCache<ContextInfo> m_context_cache;
+  std::vector<std::unique_ptr<TranslationCache<PsValue>>> m_pscache;  // [0] = L2 .. [3] = L5
+  unsigned m_sagaw = 0;         // bit n: AW n (levels n+2) supported
+  unsigned m_domains = 0;
+  uint64_t m_haw_reserved = 0;  // bits 51:HAW of entries and pointers
+  double m_ps_per_tick = 1.0;
+
+  // Register state.
+  uint64_t m_cap = 0, m_ecap = 0;
+  uint32_t m_gsts = 0;
+  uint64_t m_rtaddr = 0, m_root_table = 0;  // written value, and the one SRTP latched
+  uint64_t m_ccmd = 0;
+  uint32_t m_fsts_sticky = 0;  // PFO, IQE, ICE, ITE (PPF and FRI are derived)
+  unsigned m_fri = 0;
+  uint32_t m_fectl = vtd::kCtlIm, m_fedata = 0, m_feaddr = 0, m_feuaddr = 0;
+  uint64_t m_iqh = 0, m_iqt = 0, m_iqa = 0, m_iqer = 0;
+  uint32_t m_ics = 0, m_iectl = vtd::kCtlIm, m_iedata = 0, m_ieaddr = 0, m_ieuaddr = 0;
+  uint64_t m_irta = 0, m_irta_active = 0;
+  uint64_t m_iva = 0, m_iotlb_reg = 0;
+  std::vector<std::array<uint64_t, 2>> m_frcd;
+  bool m_in_queue = false;  // guards against re-entering the queue from its own events
+
+  // Timing.
+  std::vector<sc_core::sc_time> m_walker_free;  // absolute time each walker slot frees up
+  tlm::tlm_generic_payload m_table_trans;
+  tlm::tlm_generic_payload m_event_trans;
+  bool m_dmi_granted = false;
+
+  // Statistics.
+  Counter& m_translations;
+  Counter& m_walks;
+  Counter& m_walk_reads;
+  Counter& m_faults;
+  Counter& m_faults_suppressed;
+  Counter& m_fault_overflows;
+  Counter& m_missing_extension;
+  Counter& m_fault_events;
+  Counter& m_qi_descriptors;
+  Counter& m_dmi_grants;
+  Counter& m_dmi_revocations;
+  std::array<Counter*, vtd::kMaxDmaFaultReason + 1> m_reason{};
+  Histogram& m_walker_wait;
+  Histogram& m_dma_latency;
+  std::array<std::unique_ptr<std::array<Histogram*, 256>>, 256> m_rid_hist;
+
+  // IOTLB access stream.
+  std::unique_ptr<std::ofstream> m_trace_file;
+  std::unique_ptr<IotlbTraceWriter> m_trace;
+
+  // Waves.
+  VcdWriter* m_vcd = nullptr;
+  VcdWriter::SignalId m_sig_lookup = 0, m_sig_hit = 0, m_sig_miss = 0, m_sig_walks = 0,
+                      m_sig_outstanding = 0, m_sig_fault = 0, m_sig_rid = 0;
+};
+
+}  // namespace iommu_sim

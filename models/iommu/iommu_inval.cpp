@@ -1,0 +1,191 @@
+// Iommu: invalidation. Register-based (CCMD, IOTLB/IVA) and queued (descriptors 0x1, 0x2, 0x4,
+// 0x5 fetched from the queue at IQA between IQH and IQT). Every invalidation that could cover a
+// DMI grant revokes it upstream; global and domain invalidations revoke everything.
+#include "iommu/iommu.h"
+
+namespace iommu_sim {
+
+using sc_core::sc_time;
+namespace fmt = vtd;
+
+void Iommu::register_context_invalidation(sc_time&) {
+  const unsigned g = static_cast<unsigned>(get_bits(m_ccmd, fmt::kCcmdCirgHi, fmt::kCcmdCirgLo));
+  if (g != 0) {
+    invalidate_context(static_cast<fmt::InvalidationScope>(g),
+                       static_cast<uint16_t>(get_bits(m_ccmd, fmt::kCcmdDidHi, fmt::kCcmdDidLo)),
+                       static_cast<uint16_t>(get_bits(m_ccmd, fmt::kCcmdSidHi, fmt::kCcmdSidLo)),
+                       static_cast<unsigned>(get_bits(m_ccmd, fmt::kCcmdFmHi, fmt::kCcmdFmLo)));
+  }
+  // Done at once: ICC clears, CAIG reports the granularity performed (0: request refused).
+  m_ccmd = set_bit(m_ccmd, fmt::kCcmdIcc, false);
+  m_ccmd = set_bits(m_ccmd, fmt::kCcmdCaigHi, fmt::kCcmdCaigLo, g);
+}
+
+void Iommu::register_iotlb_invalidation(sc_time&) {
+  unsigned g = static_cast<unsigned>(get_bits(m_iotlb_reg, fmt::kIotlbIirgHi, fmt::kIotlbIirgLo));
+  const unsigned am = static_cast<unsigned>(get_bits(m_iva, fmt::kIvaAmHi, fmt::kIvaAmLo));
+  const auto did = static_cast<uint16_t>(get_bits(m_iotlb_reg, fmt::kIotlbDidHi, fmt::kIotlbDidLo));
+  const auto sel = static_cast<unsigned>(fmt::InvalidationScope::Selective);
+  if (g == sel && !m_config.page_selective)
+    g = static_cast<unsigned>(fmt::InvalidationScope::Domain);  // coarser is always allowed
+  if (g == sel && am > m_config.mamv) g = 0;                    // refused
+  if (g != 0)
+    invalidate_iotlb(static_cast<fmt::InvalidationScope>(g), did, m_iva & fmt::kTableAddrMask, am,
+                     get_bit(m_iva, fmt::kIvaIh));
+  m_iotlb_reg = set_bit(m_iotlb_reg, fmt::kIotlbIvt, false);
+  m_iotlb_reg = set_bits(m_iotlb_reg, fmt::kIotlbIaigHi, fmt::kIotlbIaigLo, g);
+}
+
+void Iommu::invalidate_context(fmt::InvalidationScope g, uint16_t did, uint16_t sid, unsigned fm) {
+  switch (g) {
+    case fmt::InvalidationScope::Global:
+      m_context_cache.invalidate_all();
+      break;
+    case fmt::InvalidationScope::Domain:
+      m_context_cache.invalidate_domain(did);
+      break;
+    case fmt::InvalidationScope::Selective: {
+      // FM masks function bits of the source-id: 1 = bit 2, 2 = bits 2:1, 3 = bits 2:0. The
+      // domain is not compared: dropping a few more entries than asked is always safe.
+      const uint16_t ignore = static_cast<uint16_t>((0x7u << (3 - (fm & 3))) & 0x7u);
+      const uint16_t want = sid & ~ignore;
+      m_context_cache.invalidate_if(
+          [want, ignore](uint64_t key, uint16_t, const ContextInfo&) {
+            return (static_cast<uint16_t>(key) & ~ignore) == want;
+          });
+      break;
+    }
+  }
+  revoke_dmi(0, ~0ULL);
+}
+
+void Iommu::invalidate_iotlb(fmt::InvalidationScope g, uint16_t did, uint64_t addr, unsigned am,
+                             bool ih) {
+  switch (g) {
+    case fmt::InvalidationScope::Global:
+      m_iotlb->invalidate_all();
+      for (auto& c : m_pscache) c->invalidate_all();
+      if (m_trace) trace_op(IotlbOp::InvalidateAll, IotlbEntry{});
+      revoke_dmi(0, ~0ULL);
+      return;
+    case fmt::InvalidationScope::Domain:
+      m_iotlb->invalidate_domain(did);
+      for (auto& c : m_pscache) c->invalidate_domain(did);
+      if (m_trace) trace_op(IotlbOp::InvalidateDomain, IotlbEntry{did, 0, 0, false, false, PageSize::Size4K});
+      revoke_dmi(0, ~0ULL);
+      return;
+    case fmt::InvalidationScope::Selective:
+      break;
+  }
+  const uint64_t vpn = addr >> 12;
+  const uint64_t base = vpn & ~((1ULL << am) - 1);
+  const uint64_t end = base + (1ULL << am);  // exclusive, in pages
+  m_iotlb->invalidate_pages(did, vpn, am);
+  if (m_trace) trace_op(IotlbOp::InvalidatePages, IotlbEntry{did, vpn, 0, false, false, PageSize::Size4K}, am);
+  if (!ih) {
+    // IH clear: the paging-structure entries over the range may have changed too.
+    for (unsigned level = 2; level <= 5; ++level) {
+      const unsigned shift = 9 * (level - 1);  // pages covered by one key, log2
+      m_pscache[level - 2]->invalidate_if(
+          [did, base, end, shift](uint64_t key, uint16_t d, const PsValue&) {
+            const uint64_t first = (key & ((1ULL << 48) - 1)) << shift;
+            const uint64_t last = first + (1ULL << shift);
+            return d == did && first < end && base < last;
+          });
+    }
+  }
+  // A DMI grant is one 4 KiB page, but it may come from a superpage entry the invalidation
+  // removed as a whole: revoke the range widened to the largest page size offered.
+  const unsigned widen = m_config.superpages_1g ? 18 : m_config.superpages_2m ? 9 : 0;
+  const uint64_t wbase = (base >> widen) << widen;
+  const uint64_t wend = ((end + (1ULL << widen) - 1) >> widen) << widen;
+  revoke_dmi(wbase << 12, (wend << 12) - 1);
+}
+
+void Iommu::queue_error(sc_time& delay) {
+  // The queue stops with IQH at the offending descriptor until software clears FSTS.IQE.
+  const bool was = m_fsts_sticky & fmt::kFstsIqe;
+  m_fsts_sticky |= fmt::kFstsIqe;
+  if (!was) signal_fault_event(delay);
+}
+
+void Iommu::process_queue(sc_time& delay) {
+  if (m_in_queue || !(m_gsts & fmt::kGcmdQie) || (m_fsts_sticky & fmt::kFstsIqe)) return;
+  m_in_queue = true;
+  const bool wide = get_bit(m_iqa, fmt::kIqaDw);
+  const unsigned desc_bytes = wide ? 32 : 16;
+  const uint64_t queue_bytes = 4096ULL << get_bits(m_iqa, fmt::kIqaQsHi, fmt::kIqaQsLo);
+  const uint64_t base = m_iqa & fmt::kTableAddrMask;
+  if (m_iqt >= queue_bytes || (m_iqt % desc_bytes) != 0) {
+    queue_error(delay);  // IQT outside the queue or not on a descriptor boundary
+    m_in_queue = false;
+    return;
+  }
+  while (m_iqh != m_iqt) {
+    uint64_t qw[4] = {0, 0, 0, 0};
+    m_qi_descriptors.inc();
+    if (!read_table(base + m_iqh, qw, desc_bytes, &delay) ||
+        !execute_descriptor(qw, desc_bytes / 8, delay)) {
+      queue_error(delay);
+      break;
+    }
+    m_iqh = (m_iqh + desc_bytes) % queue_bytes;
+  }
+  m_in_queue = false;
+}
+
+bool Iommu::execute_descriptor(const uint64_t* qw, unsigned qwords, sc_time& delay) {
+  // Legacy descriptors use 128 bits; in a 256-bit queue the upper half is reserved.
+  for (unsigned i = 2; i < qwords; ++i)
+    if (qw[i]) return false;
+  if (get_bits(qw[0], fmt::kDescTypeHighHi, fmt::kDescTypeHighLo)) return false;
+  const unsigned type = static_cast<unsigned>(get_bits(qw[0], fmt::kDescTypeHi, fmt::kDescTypeLo));
+  const unsigned g = static_cast<unsigned>(get_bits(qw[0], fmt::kDescGHi, fmt::kDescGLo));
+  const auto did = static_cast<uint16_t>(get_bits(qw[0], fmt::kDescDidHi, fmt::kDescDidLo));
+  switch (type) {
+    case fmt::kDescContextCache:
+      if ((qw[0] & fmt::kDescCcReserved0) || qw[1] || g == 0) return false;
+      invalidate_context(static_cast<fmt::InvalidationScope>(g), did,
+                         static_cast<uint16_t>(get_bits(qw[0], fmt::kDescCcSidHi, fmt::kDescCcSidLo)),
+                         static_cast<unsigned>(get_bits(qw[0], fmt::kDescCcFmHi, fmt::kDescCcFmLo)));
+      return true;
+    case fmt::kDescIotlb: {
+      if ((qw[0] & fmt::kDescIotlbReserved0) || (qw[1] & fmt::kDescIotlbReserved1) || g == 0)
+        return false;
+      const unsigned am = static_cast<unsigned>(get_bits(qw[1], fmt::kDescIotlbAmHi, fmt::kDescIotlbAmLo));
+      auto scope = static_cast<fmt::InvalidationScope>(g);
+      if (scope == fmt::InvalidationScope::Selective) {
+        if (am > m_config.mamv && m_config.page_selective) return false;
+        if (!m_config.page_selective) scope = fmt::InvalidationScope::Domain;
+      }
+      invalidate_iotlb(scope, did, qw[1] & fmt::kTableAddrMask, am,
+                       get_bit(qw[1], fmt::kDescIotlbIh));
+      return true;
+    }
+    case fmt::kDescInterruptEntry:
+      if ((qw[0] & fmt::kDescIecReserved0) || qw[1]) return false;
+      if (on_iec_invalidate)
+        on_iec_invalidate(get_bit(qw[0], fmt::kDescIecG),
+                          static_cast<uint16_t>(get_bits(qw[0], fmt::kDescIecIdxHi, fmt::kDescIecIdxLo)),
+                          static_cast<unsigned>(get_bits(qw[0], fmt::kDescIecImHi, fmt::kDescIecImLo)));
+      return true;
+    case fmt::kDescWait: {
+      if ((qw[0] & fmt::kDescWaitReserved0) || (qw[1] & fmt::kDescWaitReserved1)) return false;
+      // Everything before this descriptor is complete (processing is in order and synchronous).
+      if (get_bit(qw[0], fmt::kDescWaitSw)) {
+        const auto status = static_cast<uint32_t>(get_bits(qw[0], fmt::kDescWaitDataHi, fmt::kDescWaitDataLo));
+        if (!write_memory(qw[1] & ~3ULL, &status, 4, delay)) return false;
+      }
+      if (get_bit(qw[0], fmt::kDescWaitIf)) {
+        const bool was = m_ics & fmt::kIcsIwc;
+        m_ics |= fmt::kIcsIwc;
+        if (!was) signal_completion_event(delay);
+      }
+      return true;
+    }
+    default:
+      return false;  // 0x3 needs ECAP.DT; 0x6 and up are scalable-mode only; 0x0 is invalid
+  }
+}
+
+}  // namespace iommu_sim

@@ -1,0 +1,251 @@
+// Iommu: translation. Context lookup (context cache, else root and context table reads), IOTLB
+// lookup, and the second-level walk with the paging-structure caches. Every table read is a TLM
+// read through the `memory` socket; the debug path uses transport_dbg and touches no cache.
+#include "iommu/iommu.h"
+
+namespace iommu_sim {
+
+using sc_core::sc_time;
+namespace fmt = vtd;
+
+bool Iommu::read_table(uint64_t addr, void* buf, unsigned len, sc_time* delay) {
+  tlm::tlm_generic_payload& p = m_table_trans;
+  p.set_command(tlm::TLM_READ_COMMAND);
+  p.set_address(addr);
+  p.set_data_ptr(static_cast<unsigned char*>(buf));
+  p.set_data_length(len);
+  p.set_streaming_width(len);
+  p.set_byte_enable_ptr(nullptr);
+  p.set_dmi_allowed(false);
+  p.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+  if (!delay) return memory->transport_dbg(p) == len;
+  m_walk_reads.inc();
+  memory->b_transport(p, *delay);
+  return p.is_response_ok();
+}
+
+bool Iommu::write_memory(uint64_t addr, const void* buf, unsigned len, sc_time& delay) {
+  tlm::tlm_generic_payload& p = m_table_trans;
+  p.set_command(tlm::TLM_WRITE_COMMAND);
+  p.set_address(addr);
+  p.set_data_ptr(static_cast<unsigned char*>(const_cast<void*>(buf)));
+  p.set_data_length(len);
+  p.set_streaming_width(len);
+  p.set_byte_enable_ptr(nullptr);
+  p.set_dmi_allowed(false);
+  p.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+  memory->b_transport(p, delay);
+  return p.is_response_ok();
+}
+
+void Iommu::acquire_walker(int& walker, sc_time& delay) {
+  if (walker >= 0) return;
+  // Slots are resources with next-free times in annotated time: a request that finds every slot
+  // busy until later starts when the earliest one frees, so concurrent initiators within one
+  // quantum queue behind each other.
+  const sc_time arrival = sc_core::sc_time_stamp() + delay;
+  unsigned best = 0;
+  for (unsigned i = 1; i < m_walker_free.size(); ++i)
+    if (m_walker_free[i] < m_walker_free[best]) best = i;
+  const sc_time wait = m_walker_free[best] > arrival ? m_walker_free[best] - arrival
+                                                     : sc_core::SC_ZERO_TIME;
+  delay += wait;
+  m_walker_wait.add(to_ps(wait));
+  m_walker_free[best] = sc_core::sc_time_stamp() + delay;  // held from now on
+  walker = static_cast<int>(best);
+}
+
+void Iommu::release_walker(int walker, const sc_time& delay) {
+  if (walker < 0) return;
+  m_walker_free[walker] = sc_core::sc_time_stamp() + delay;
+}
+
+void Iommu::trace_op(IotlbOp::Kind kind, const IotlbEntry& e, unsigned am) {
+  IotlbOp op;
+  op.kind = kind;
+  op.entry = e;
+  op.am = am;
+  m_trace->write(op);
+}
+
+uint8_t Iommu::fetch_context(uint16_t rid, ContextInfo& c, sc_time* delay) {
+  uint64_t root[2];
+  if (!read_table(m_root_table + (rid >> 8) * 16ULL, root, 16, delay)) return fmt::kFaultRootAccess;
+  if (!get_bit(root[0], fmt::kEntryPresent)) return fmt::kFaultRootNotPresent;
+  // Legacy mode: the whole high qword is reserved.
+  if ((root[0] & (fmt::kRootLoReserved | m_haw_reserved)) || root[1])
+    return fmt::kFaultRootReserved;
+
+  uint64_t ctx[2];
+  const uint64_t ctx_table = root[0] & bit_mask(51, 12);
+  if (!read_table(ctx_table + (rid & 0xFF) * 16ULL, ctx, 16, delay))
+    return fmt::kFaultContextAccess;
+  if (!get_bit(ctx[0], fmt::kEntryPresent)) return fmt::kFaultContextNotPresent;
+  const uint64_t did = get_bits(ctx[1], fmt::kCtxDidHi, fmt::kCtxDidLo);
+  // Domain-ID bits beyond CAP.ND are reserved.
+  if ((ctx[0] & (fmt::kCtxLoReserved | m_haw_reserved)) || (ctx[1] & fmt::kCtxHiReserved) ||
+      did >= m_domains)
+    return fmt::kFaultContextReserved;
+  const unsigned tt = static_cast<unsigned>(get_bits(ctx[0], fmt::kCtxTtHi, fmt::kCtxTtLo));
+  const unsigned aw = static_cast<unsigned>(get_bits(ctx[1], fmt::kCtxAwHi, fmt::kCtxAwLo));
+  // TT=1 needs ECAP.DT (device TLBs), which this unit does not offer; TT=2 needs ECAP.PT.
+  const bool tt_ok = tt == static_cast<unsigned>(fmt::TranslationType::Untranslated) ||
+                     (tt == static_cast<unsigned>(fmt::TranslationType::PassThrough) &&
+                      m_config.pass_through);
+  if (!tt_ok || !((m_sagaw >> aw) & 1)) return fmt::kFaultContextInvalid;
+  c.table = ctx[0] & bit_mask(51, 12);
+  c.domain = static_cast<uint16_t>(did);
+  c.levels = static_cast<uint8_t>(fmt::aw_to_levels(aw));
+  c.tt = static_cast<uint8_t>(tt);
+  c.fpd = get_bit(ctx[0], fmt::kCtxFpd);
+  return fmt::kFaultNone;
+}
+
+uint8_t Iommu::check_context(const ContextInfo& c, uint64_t last, AddressType at,
+                             Translation& t) const {
+  t.fpd = c.fpd;
+  // No device TLBs (ECAP.DT = 0): translation requests and translated requests are blocked by
+  // whatever TT says.
+  if (at != AddressType::Untranslated) return fmt::kFaultBlockedByTt;
+  const unsigned width = c.tt == static_cast<uint8_t>(fmt::TranslationType::PassThrough)
+                             ? m_config.host_address_width
+                             : std::min(m_config.address_width, fmt::levels_to_width(c.levels));
+  if (width < 64 && (last >> width) != 0) return fmt::kFaultAddressWidth;
+  return fmt::kFaultNone;
+}
+
+uint8_t Iommu::translate(uint16_t rid, uint64_t iova, uint64_t last, bool write, AddressType at,
+                         Translation& t, sc_time& delay, int& walker) {
+  ContextInfo c;
+  const ContextInfo* cached = nullptr;
+  if (m_context_cache.enabled()) {
+    delay += m_config.cache_latency;
+    cached = m_context_cache.lookup(rid);
+  }
+  if (cached) {
+    c = *cached;
+  } else {
+    acquire_walker(walker, delay);
+    const uint8_t f = fetch_context(rid, c, &delay);
+    if (f) return f;
+    m_context_cache.insert(rid, c.domain, c);
+  }
+  if (const uint8_t f = check_context(c, last, at, t)) return f;
+  if (c.tt == static_cast<uint8_t>(fmt::TranslationType::PassThrough)) {
+    t.phys = iova;
+    t.page_bytes = 0;
+    return fmt::kFaultNone;
+  }
+
+  const uint64_t vpn = iova >> 12;
+  delay += m_config.iotlb_hit_latency;
+  const IotlbHit hit = m_iotlb->lookup(c.domain, vpn);
+  if (m_trace) trace_op(IotlbOp::Lookup, IotlbEntry{c.domain, vpn, 0, false, false, PageSize::Size4K});
+  if (m_vcd) {
+    const uint64_t now = now_ps(delay);
+    m_vcd->pulse(m_sig_lookup, now);
+    m_vcd->pulse(hit.hit ? m_sig_hit : m_sig_miss, now);
+  }
+  // A cached entry that does not allow the access is not trusted: walk again, since software
+  // may have widened the permissions without invalidating.
+  if (hit.hit && (write ? hit.entry.write : hit.entry.read)) {
+    t.phys = (hit.frame(vpn) << 12) | (iova & 0xFFF);
+    t.page_bytes = 4096ULL << page_shift_pages(hit.entry.size);
+    t.cacheable = true;
+    t.entry = hit.entry;
+    if (m_trace) trace_op(IotlbOp::Access, hit.entry);
+    return fmt::kFaultNone;
+  }
+
+  acquire_walker(walker, delay);
+  m_walks.inc();
+  if (m_vcd) m_vcd->add(m_sig_walks, now_ps(delay), 1);
+  const uint8_t f = walk(c, iova, write, t, &delay);
+  if (m_vcd) m_vcd->add(m_sig_walks, now_ps(delay), -1);
+  if (t.have_leaf) {
+    m_iotlb->fill(t.entry);
+    if (m_trace) trace_op(IotlbOp::Fill, t.entry);
+  }
+  if (f == fmt::kFaultNone) {
+    t.cacheable = true;
+    if (m_trace) trace_op(IotlbOp::Access, t.entry);
+  }
+  return f;
+}
+
+uint8_t Iommu::translate_debug(uint16_t rid, uint64_t iova, uint64_t last, bool write,
+                               AddressType at, Translation& t) {
+  ContextInfo c;
+  if (const uint8_t f = fetch_context(rid, c, nullptr)) return f;
+  if (const uint8_t f = check_context(c, last, at, t)) return f;
+  if (c.tt == static_cast<uint8_t>(fmt::TranslationType::PassThrough)) {
+    t.phys = iova;
+    return fmt::kFaultNone;
+  }
+  return walk(c, iova, write, t, nullptr);
+}
+
+uint8_t Iommu::walk(const ContextInfo& c, uint64_t iova, bool write, Translation& t,
+                    sc_time* delay) {
+  uint64_t table = c.table;
+  bool read_ok = true, write_ok = true;
+  unsigned level = c.levels;
+  const bool use_ps = delay && m_config.pscache.enabled;
+  if (use_ps) {
+    // One probe of every level's cache in parallel; the deepest hit saves the most reads.
+    *delay += m_config.cache_latency;
+    for (unsigned l = 2; l <= c.levels; ++l) {
+      if (const PsValue* p = m_pscache[l - 2]->lookup(ps_key(c.domain, iova, l))) {
+        table = p->table;
+        read_ok = p->read;
+        write_ok = p->write;
+        level = l - 1;
+        break;
+      }
+    }
+  }
+  const uint8_t not_permitted = write ? fmt::kFaultWrite : fmt::kFaultRead;
+  for (;;) {
+    uint64_t e = 0;
+    if (!read_table(table + fmt::pte_index(iova, level) * 8ULL, &e, 8, delay))
+      return fmt::kFaultPagingAccess;
+    const bool r = get_bit(e, fmt::kPteRead), w = get_bit(e, fmt::kPteWrite);
+    if (!r && !w) return not_permitted;  // not present
+    if (e & m_haw_reserved) return fmt::kFaultPagingReserved;
+    const bool ps = get_bit(e, fmt::kPteSuperpage);
+    bool leaf = level == 1;
+    if (level > 1 && ps) {
+      // PS is reserved above level 3 and where CAP.SLLPS does not offer the size; a superpage
+      // frame must be aligned to its size.
+      const bool offered = (level == 2 && m_config.superpages_2m) ||
+                           (level == 3 && m_config.superpages_1g);
+      if (!offered || (e & bit_mask(12 + 9 * (level - 1) - 1, 12)))
+        return fmt::kFaultPagingReserved;
+      leaf = true;
+    }
+    read_ok = read_ok && r;
+    write_ok = write_ok && w;
+    const uint64_t addr = e & bit_mask(51, 12);
+    if (leaf) {
+      const uint64_t bytes = fmt::level_span(level);
+      t.phys = addr | (iova & (bytes - 1));
+      t.page_bytes = bytes;
+      t.have_leaf = true;
+      t.entry.domain = c.domain;
+      t.entry.vpn = (iova & ~(bytes - 1)) >> 12;
+      t.entry.pfn = addr >> 12;
+      t.entry.read = read_ok;
+      t.entry.write = write_ok;
+      t.entry.size = static_cast<PageSize>(level - 1);
+      if (write ? write_ok : read_ok) return fmt::kFaultNone;
+      return not_permitted;
+    }
+    if (use_ps)
+      m_pscache[level - 2]->insert(ps_key(c.domain, iova, level), c.domain,
+                                   PsValue{addr, read_ok, write_ok});
+    table = addr;
+    --level;
+  }
+}
+
+}  // namespace iommu_sim
