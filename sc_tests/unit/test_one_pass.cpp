@@ -1,0 +1,221 @@
+// One-pass LRU exploration against the per-configuration reference: IotlbModel (lru) replaying
+// the same stream with replay_access(), geometry by geometry, every counter.
+#include <catch2/catch.hpp>
+
+#include <random>
+#include <sstream>
+
+#include "iommu/caches/iotlb.h"
+#include "iommu/caches/iotlb_trace.h"
+#include "sweep/one_pass.h"
+
+using namespace iommu_sim;
+
+namespace {
+
+IotlbOp access(uint16_t domain, uint64_t vpn, PageSize size = PageSize::Size4K) {
+  IotlbOp op;
+  op.kind = IotlbOp::Access;
+  op.entry.domain = domain;
+  op.entry.vpn = vpn;
+  const uint64_t mask = (1ULL << page_shift_pages(size)) - 1;
+  op.entry.pfn = (0x80000 + vpn) & ~mask;
+  op.entry.read = op.entry.write = true;
+  op.entry.size = size;
+  return op;
+}
+
+IotlbOp inv_pages(uint16_t domain, uint64_t vpn, unsigned am) {
+  IotlbOp op;
+  op.kind = IotlbOp::InvalidatePages;
+  op.entry.domain = domain;
+  op.entry.vpn = vpn;
+  op.am = am;
+  return op;
+}
+
+IotlbOp inv_domain(uint16_t domain) {
+  IotlbOp op;
+  op.kind = IotlbOp::InvalidateDomain;
+  op.entry.domain = domain;
+  return op;
+}
+
+IotlbOp inv_all() {
+  IotlbOp op;
+  op.kind = IotlbOp::InvalidateAll;
+  return op;
+}
+
+// A random stream with locality, three domains, 2 MiB and 1 GiB pages in regions of their own
+// (one translation per address, as a correct driver keeps it), invalidations of every kind at the
+// given rates (per thousand ops), and stray Lookup/Fill lines that replay ignores.
+std::vector<IotlbOp> random_stream(uint64_t seed, size_t n, unsigned inv_per_mille,
+                                   unsigned global_per_mille) {
+  std::mt19937_64 rng(seed);
+  std::vector<IotlbOp> ops;
+  auto pick = [&](uint64_t lo, uint64_t hi) {
+    return std::uniform_int_distribution<uint64_t>(lo, hi)(rng);
+  };
+  uint64_t hot = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const unsigned r = static_cast<unsigned>(pick(0, 999));
+    if (r < global_per_mille) {
+      ops.push_back(inv_all());
+    } else if (r < inv_per_mille) {
+      const unsigned k = static_cast<unsigned>(pick(0, 9));
+      if (k == 0) ops.push_back(inv_domain(static_cast<uint16_t>(pick(1, 3))));
+      else if (k < 3) ops.push_back(inv_pages(2, 0x100000 + pick(0, 7) * 512 + pick(0, 511), static_cast<unsigned>(pick(0, 10))));
+      else ops.push_back(inv_pages(static_cast<uint16_t>(pick(1, 3)), pick(0, 600), static_cast<unsigned>(pick(0, 4))));
+    } else if (r < 30) {
+      IotlbOp op = access(static_cast<uint16_t>(pick(1, 3)), pick(0, 600));
+      op.kind = r < 20 ? IotlbOp::Lookup : IotlbOp::Fill;
+      ops.push_back(op);
+    } else if (r < 80) {
+      // 2 MiB pages of domain 2, accessed anywhere inside the page.
+      ops.push_back(access(2, 0x100000 + pick(0, 7) * 512 + pick(0, 511), PageSize::Size2M));
+    } else if (r < 95) {
+      ops.push_back(access(3, (8ULL << 18) + pick(0, 3) * (1ULL << 18) + pick(0, 4095),
+                           PageSize::Size1G));
+    } else {
+      // A hot region that drifts, plus a uniform background.
+      if (pick(0, 99) < 3) hot = pick(0, 500);
+      const uint64_t vpn = pick(0, 3) ? hot + pick(0, 40) : pick(0, 600);
+      ops.push_back(access(static_cast<uint16_t>(pick(1, 3)), vpn));
+    }
+  }
+  return ops;
+}
+
+void check_all_geometries(const std::vector<IotlbOp>& ops, const OnePassLimits& limits) {
+  OnePassExplorer ex(limits);
+  for (const IotlbOp& op : ops) REQUIRE(ex.feed(op));
+  unsigned compared = 0;
+  for (const GeometryCounts& g : ex.results()) {
+    const unsigned ways = g.ways == 0 ? g.entries : g.ways;
+    const CacheStats want = replay_one_geometry(ops, g.sets, ways);
+    INFO("sets " << g.sets << " ways " << g.ways << " entries " << g.entries);
+    CHECK(g.stats.lookups == want.lookups);
+    CHECK(g.stats.hits == want.hits);
+    CHECK(g.stats.misses == want.misses);
+    CHECK(g.stats.fills == want.fills);
+    CHECK(g.stats.evictions == want.evictions);
+    CHECK(g.stats.invalidations == want.invalidations);
+    CHECK(g.stats.invalidated_entries == want.invalidated_entries);
+    ++compared;
+  }
+  CHECK(compared == ex.results().size());
+}
+
+}  // namespace
+
+TEST_CASE("one pass equals per geometry replay without invalidations", "[unit]") {
+  OnePassLimits limits;
+  limits.max_sets = 64;
+  limits.max_ways = 8;
+  limits.max_entries = 512;
+  check_all_geometries(random_stream(1, 20000, 0, 0), limits);
+}
+
+TEST_CASE("one pass equals per geometry replay with page and domain invalidations", "[unit]") {
+  OnePassLimits limits;
+  limits.max_sets = 64;
+  limits.max_ways = 8;
+  limits.max_entries = 512;
+  limits.fa_entries = {1, 3, 7, 16, 100, 256, 512};
+  for (uint64_t seed = 2; seed < 6; ++seed) {
+    INFO("seed " << seed);
+    check_all_geometries(random_stream(seed, 15000, 60, 0), limits);
+  }
+}
+
+TEST_CASE("one pass equals per geometry replay with global invalidations", "[unit]") {
+  OnePassLimits limits;
+  limits.max_sets = 16;
+  limits.max_ways = 12;
+  limits.max_entries = 300;
+  limits.fa_entries = {5, 64, 300};
+  check_all_geometries(random_stream(7, 20000, 40, 2), limits);
+}
+
+TEST_CASE("one pass equals per geometry replay on a deep fully associative stack", "[unit]") {
+  // More distinct pages than the Fenwick tree's first size, so it has to grow; sizes up to 2048.
+  std::mt19937_64 rng(11);
+  std::vector<IotlbOp> ops;
+  for (int i = 0; i < 90000; ++i) {
+    ops.push_back(access(1, rng() % 3000));
+    if (i % 97 == 0) ops.push_back(inv_pages(1, rng() % 3000, static_cast<unsigned>(rng() % 6)));
+  }
+  OnePassLimits limits;
+  limits.max_sets = 4;
+  limits.max_ways = 4;
+  limits.max_entries = 2048;
+  limits.fa_entries = {1000, 2048};
+  check_all_geometries(ops, limits);
+}
+
+TEST_CASE("an invalidated entry leaves a hole instead of pulling evicted entries back", "[unit]") {
+  // 2-way, one set: a, b, c evicts a; invalidating c leaves {b}. Removing c from the stack
+  // outright would bring a back into the top two slots and count the next access to a as a hit.
+  std::vector<IotlbOp> ops = {access(1, 0xa), access(1, 0xb), access(1, 0xc),
+                              inv_pages(1, 0xc, 0), access(1, 0xa), access(1, 0xb)};
+  OnePassLimits limits;
+  limits.max_sets = 1;
+  limits.max_ways = 4;
+  limits.max_entries = 4;
+  OnePassExplorer ex(limits);
+  for (const IotlbOp& op : ops) REQUIRE(ex.feed(op));
+  const CacheStats two = ex.stats(1, 2);
+  CHECK(two.hits == 1);  // only the final b: a was evicted, and fills c's invalid way
+  CHECK(two.evictions == 1);
+  CHECK(two.invalidated_entries == 1);
+  CHECK(two.hits == replay_one_geometry(ops, 1, 2).hits);
+  CHECK(two.evictions == replay_one_geometry(ops, 1, 2).evictions);
+  const CacheStats three = ex.stats(1, 3);
+  CHECK(three.hits == 2);
+  CHECK(three.evictions == 0);
+}
+
+TEST_CASE("one pass refuses overlapping translations of two page sizes", "[unit]") {
+  OnePassLimits limits;
+  limits.max_sets = 4;
+  limits.max_ways = 4;
+  limits.max_entries = 8;
+  OnePassExplorer ex(limits);
+  REQUIRE(ex.feed(access(1, 0x200, PageSize::Size2M)));
+  REQUIRE_FALSE(ex.feed(access(1, 0x201, PageSize::Size4K)));
+  CHECK(ex.error().find("2M") != std::string::npos);
+  CHECK(ex.error().find("grid") != std::string::npos);
+
+  // With the large page invalidated first, the same accesses are fine.
+  OnePassExplorer ok(limits);
+  REQUIRE(ok.feed(access(1, 0x200, PageSize::Size2M)));
+  REQUIRE(ok.feed(inv_pages(1, 0x200, 9)));
+  CHECK(ok.feed(access(1, 0x201, PageSize::Size4K)));
+  CHECK(ok.error().empty());
+}
+
+TEST_CASE("one pass reads a text trace and rejects bad limits", "[unit]") {
+  std::istringstream text(
+      "# recorded by the remapper\n"
+      "A 1 10 8010 rw 4K\nA 1 11 8011 rw 4K\nL 1 10\nA 1 10 8010 rw 4K\nIP 1 10 0\n"
+      "A 1 10 8010 rw 4K\n");
+  std::vector<IotlbOp> ops;
+  std::string error;
+  REQUIRE(read_iotlb_trace(text, ops, error));
+  OnePassLimits limits;
+  limits.max_sets = 2;
+  limits.max_ways = 2;
+  limits.max_entries = 2;
+  OnePassExplorer ex(limits);
+  for (const IotlbOp& op : ops) REQUIRE(ex.feed(op));
+  CHECK(ex.accesses() == 4);
+  CHECK(ex.stats(1, 2).hits == 1);
+  CHECK(ex.stats(1, 2).invalidated_entries == 1);
+
+  OnePassLimits bad;
+  bad.max_sets = 3;
+  CHECK(validate_one_pass_limits(bad).find("power of two") != std::string::npos);
+  CHECK_THROWS_AS(OnePassExplorer(bad), std::invalid_argument);
+  CHECK_THROWS_AS(ex.stats(4, 1), std::out_of_range);
+}
