@@ -23,6 +23,9 @@ DmaEngine::DmaEngine(sc_core::sc_module_name name, uint16_t requester_id,
 void DmaEngine::run_thread() {
   m_qk.reset();
   if (m_start_delay > sc_core::SC_ZERO_TIME) sc_core::wait(m_start_delay);
+  if (m_gate && m_gate_changed) {
+    while (!m_gate()) sc_core::wait(*m_gate_changed);
+  }
   if (m_workload) m_workload->run(*this);
   // Bring the kernel up to the engine's local time so done() fires when the work really ended.
   m_qk.sync();

@@ -11,6 +11,9 @@
 //   post_msix()       sends a message on the DMA path from outside the workload (the endpoint
 //                     uses it when software unmasks a vector whose pending bit is set)
 //   set_start_delay() time to wait before the workload starts (default 0)
+//   set_start_gate()  a condition (and the event that signals it may have changed) the engine
+//                     waits for before starting: the endpoint holds each function's engine
+//                     until software has enabled it (function present, Bus Master Enable set)
 //
 // Every transaction carries a PcieExtension with the engine's requester ID (the root port checks
 // and, if needed, overwrites it: a function cannot claim another's ID). Timing is LT: each
@@ -24,6 +27,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 
 #include <systemc>
@@ -54,6 +58,10 @@ class DmaEngine : public sc_core::sc_module, private DmaPort {
   void set_msix_table(MsixTable* table) { m_msix_table = table; }
   void post_msix(const MsixMessage& msg);
   void set_start_delay(const sc_core::sc_time& t) { m_start_delay = t; }
+  void set_start_gate(std::function<bool()> ready, const sc_core::sc_event* changed) {
+    m_gate = std::move(ready);
+    m_gate_changed = changed;
+  }
 
  private:
   void run_thread();
@@ -75,6 +83,8 @@ class DmaEngine : public sc_core::sc_module, private DmaPort {
   sc_core::sc_event m_done;
   bool m_finished = false;
   sc_core::sc_time m_start_delay = sc_core::SC_ZERO_TIME;
+  std::function<bool()> m_gate;
+  const sc_core::sc_event* m_gate_changed = nullptr;
   MsixTable* m_msix_table = nullptr;
   std::deque<MsixMessage> m_posted;
   sc_core::sc_event m_posted_event;

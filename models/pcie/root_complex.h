@@ -1,0 +1,102 @@
+// PCIe root complex: host bridge with an ECAM window and a memory window downstream, root ports
+// upstream that stamp the requester ID of the issuing function and pass DMA to the IOMMU.
+//
+// Sockets
+//   host      simple_target_socket: the CPU side. The platform's address router sends the ECAM
+//             window [ecam_base, ecam_base + (bus_last - bus_first + 1) MiB) and the MMIO window
+//             [mmio_base, mmio_base + mmio_size) here with FULL addresses (relative = false).
+//   upstream  simple_initiator_socket: bind to the IOMMU's `upstream` target socket.
+//   dma_in    multi_passthrough_target_socket: one binding per function DMA engine.
+//   mmio_out  multi_passthrough_initiator_socket: one binding per device MMIO target.
+// Use add_device() / add_dma_port() (or connect() in sriov_endpoint.h, which does both and the
+// bindings) so that binding order and registration agree.
+//
+// Configuration: ECAM offset = (bus - bus_first) << 20 | device << 15 | function << 12 | reg
+// (with ARI the device and function fields together are the 8-bit function number). Accesses of
+// 1, 2 or 4 bytes. A request no function claims reads all ones, drops writes, and counts as an
+// unsupported request. MMIO no BAR claims likewise reads all ones (`.unclaimed_mmio`).
+//
+// Upstream: a function that is absent or lacks Bus Master Enable gets TLM_GENERIC_ERROR_RESPONSE
+// (`.dma_blocked`). The requester ID is overwritten with the port's function's current routing ID
+// (`.rid_corrected` counts transactions that claimed another ID), so a function cannot send DMA
+// under another requester ID.
+//
+// Statistics under the root complex's name: config_reads, config_writes, unsupported_requests,
+// mmio, unclaimed_mmio, upstream, dma_blocked, rid_corrected.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include <systemc>
+#include <tlm>
+#include <tlm_utils/multi_passthrough_initiator_socket.h>
+#include <tlm_utils/multi_passthrough_target_socket.h>
+#include <tlm_utils/simple_initiator_socket.h>
+#include <tlm_utils/simple_target_socket.h>
+
+#include "common/stats.h"
+#include "pcie/pcie_device.h"
+
+namespace iommu_sim {
+
+struct RootComplexConfig {
+  uint64_t ecam_base = 0xE0000000;
+  uint8_t bus_first = 0;
+  uint8_t bus_last = 255;
+  uint64_t mmio_base = 0xC0000000;          // BARs are assigned inside this window
+  uint64_t mmio_size = 0x10000000;          // 256 MiB
+  sc_core::sc_time config_latency = sc_core::sc_time(100, sc_core::SC_NS);
+  sc_core::sc_time mmio_latency = sc_core::sc_time(50, sc_core::SC_NS);
+  sc_core::sc_time upstream_latency = sc_core::sc_time(20, sc_core::SC_NS);
+
+  uint64_t ecam_size() const { return (uint64_t(bus_last) - bus_first + 1) << 20; }
+};
+
+// "" when valid, else a message naming the offending field.
+std::string validate(const RootComplexConfig& config);
+
+class RootComplex : public sc_core::sc_module {
+ public:
+  tlm_utils::simple_target_socket<RootComplex> host;
+  tlm_utils::simple_initiator_socket<RootComplex> upstream;
+  tlm_utils::multi_passthrough_target_socket<RootComplex> dma_in;
+  tlm_utils::multi_passthrough_initiator_socket<RootComplex> mmio_out;
+
+  // Throws std::invalid_argument with validate()'s message if the config is invalid.
+  RootComplex(sc_core::sc_module_name name, const RootComplexConfig& config, StatsRegistry& stats);
+
+  const RootComplexConfig& config() const { return m_config; }
+  // Device k corresponds to the k-th binding of mmio_out.
+  unsigned add_device(PcieDevice& device);
+  // DMA port k corresponds to the k-th binding of dma_in.
+  unsigned add_dma_port(PcieDevice& device, unsigned function);
+
+ private:
+  struct DmaPort {
+    PcieDevice* device;
+    unsigned function;
+  };
+  void host_b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
+  unsigned host_transport_dbg(tlm::tlm_generic_payload& trans);
+  void config_access(tlm::tlm_generic_payload& trans);
+  // Returns the device index, or -1 when no BAR claims the address.
+  int mmio_target(uint64_t addr) const;
+  void dma_b_transport(int id, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
+  unsigned dma_transport_dbg(int id, tlm::tlm_generic_payload& trans);
+  bool stamp(int id, tlm::tlm_generic_payload& trans);
+
+  RootComplexConfig m_config;
+  std::vector<PcieDevice*> m_devices;
+  std::vector<DmaPort> m_ports;
+  Counter& m_config_reads;
+  Counter& m_config_writes;
+  Counter& m_unsupported;
+  Counter& m_mmio;
+  Counter& m_unclaimed_mmio;
+  Counter& m_upstream;
+  Counter& m_dma_blocked;
+  Counter& m_rid_corrected;
+};
+
+}  // namespace iommu_sim
