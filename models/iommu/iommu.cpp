@@ -162,6 +162,7 @@ void Iommu::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
   Translation t;
   int walker = -1;
   uint8_t fault = translate(rid, iova, last, write, ext->address_type, t, delay, walker);
+  uint64_t fault_iova = iova;  // the page that faulted, for the fault record
 
   // The common case: the whole access lies in the page that translated its first byte.
   const bool one_page =
@@ -185,6 +186,7 @@ void Iommu::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
       fault = translate(rid, cur, last, write, ext->address_type, tc, delay, walker);
       if (fault) {
         t = tc;
+        fault_iova = cur;
         break;
       }
       if (tc.page_bytes == 0) {  // identity from here on
@@ -228,7 +230,7 @@ void Iommu::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
       FaultInfo f;
       f.source_id = rid;
       f.reason = fault;
-      f.fault_info = iova & vtd::kTableAddrMask;
+      f.fault_info = fault_iova & vtd::kTableAddrMask;
       f.is_read = !write;
       record_fault(f, delay);
     }

@@ -1,0 +1,1 @@
+// DMA remapper: invalidation, DMI, timing, waves and the IOTLB access stream.
