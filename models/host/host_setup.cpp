@@ -1,0 +1,91 @@
+#include "host/host_setup.h"
+
+#include <cstring>
+
+namespace iommu_sim {
+
+namespace {
+TranslationType translation_type(const std::string& t) {
+  if (t == "pass-through") return TranslationType::PassThrough;
+  if (t == "blocked") return TranslationType::Reserved;  // TT=3: every request faults (0xD)
+  return TranslationType::Untranslated;
+}
+}  // namespace
+
+HostSetup::HostSetup(sc_core::sc_module_name name, const HostSetupConfig& config,
+                     SparseMemory& memory, StatsRegistry& stats)
+    : sc_module(name),
+      bus("bus"),
+      m_config(config),
+      m_memory(memory),
+      m_tables(memory, config.table_base, config.table_size),
+      m_mmio_accesses(stats.counter(std::string(this->name()) + ".mmio_accesses")) {
+  // Tables first: they are plain memory contents, ready before time 0.
+  for (const DomainSpec& d : m_config.domains) {
+    m_tables.create_domain(d.id, d.levels);
+    for (uint16_t rid : d.devices) {
+      m_tables.set_context(rid, d.id, d.levels, translation_type(d.translation),
+                           d.fault_processing_disable);
+    }
+    for (const MappingSpec& m : d.mappings) {
+      m_tables.map(d.id, m.iova, m.phys, m.size, m.read, m.write, m.page);
+    }
+  }
+  SC_THREAD(setup_thread);
+}
+
+void HostSetup::setup_thread() {
+  VtdRegisterProgrammer vtd(*this, m_memory);
+  // Fault events go to the host's interrupt window (CPU 0, the driver's fault vector), unmasked.
+  write(vtd::kRegFedata, kFaultVector, 4);
+  write(vtd::kRegFeaddr, kFaultEventAddress, 4);
+  write(vtd::kRegFeuaddr, 0, 4);
+  write(vtd::kRegFectl, 0, 4);
+  if (m_config.invalidation == "queued") {
+    const uint64_t queue = m_tables.allocate_page();
+    const uint64_t status = m_tables.allocate_page();
+    if (!vtd.enable_queued_invalidation(queue, 0, status)) {
+      m_ok = false;
+      m_error = "the IOMMU did not enable its invalidation queue (GSTS.QIES)";
+      return;
+    }
+  }
+  if (!vtd.enable(m_tables.root_table())) {
+    m_ok = false;
+    m_error = "the IOMMU did not enable translation (GSTS.RTPS/TES)";
+    return;
+  }
+  m_ready = true;
+  m_ready_event.notify(sc_core::SC_ZERO_TIME);
+}
+
+void HostSetup::access(tlm::tlm_command cmd, uint64_t offset, uint64_t& value, unsigned size) {
+  tlm::tlm_generic_payload trans;
+  uint8_t data[8] = {};
+  std::memcpy(data, &value, size);
+  trans.set_command(cmd);
+  trans.set_address(m_config.register_base + offset);
+  trans.set_data_ptr(data);
+  trans.set_data_length(size);
+  trans.set_streaming_width(size);
+  trans.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+  // Register programming is not on a hot path: synchronise on every access.
+  sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
+  bus->b_transport(trans, delay);
+  m_mmio_accesses.inc();
+  sc_core::wait(delay);
+  value = 0;
+  std::memcpy(&value, data, size);
+}
+
+uint64_t HostSetup::read(uint64_t offset, unsigned size) {
+  uint64_t v = 0;
+  access(tlm::TLM_READ_COMMAND, offset, v, size);
+  return v;
+}
+
+void HostSetup::write(uint64_t offset, uint64_t value, unsigned size) {
+  access(tlm::TLM_WRITE_COMMAND, offset, value, size);
+}
+
+}  // namespace iommu_sim

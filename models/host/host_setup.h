@@ -1,0 +1,84 @@
+// The host software of a platform without PCIe enumeration: it builds the VT-d tables for the
+// configured domains, enables translation through the registers (and the invalidation queue),
+// and then releases the devices..
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <systemc>
+#include <tlm>
+#include <tlm_utils/simple_initiator_socket.h>
+
+#include "common/sparse_memory.h"
+#include "common/stats.h"
+#include "host/vtd_tables.h"
+#include "iommu/caches/iotlb.h"
+
+namespace iommu_sim {
+
+struct MappingSpec {
+  uint64_t iova = 0, phys = 0, size = 0;
+  bool read = true, write = true;
+  PageSize page = PageSize::Size4K;
+};
+
+// One IOMMU domain: the devices (requester IDs) that use it, its page-table depth and
+// translation type, and what is mapped.
+struct DomainSpec {
+  uint16_t id = 1;
+  unsigned levels = 4;
+  std::string translation = "translate";  // translate | pass-through | blocked
+  bool fault_processing_disable = false;
+  std::vector<uint16_t> devices;
+  std::vector<MappingSpec> mappings;
+};
+
+struct HostSetupConfig {
+  uint64_t register_base = 0xFED90000;  // where the host bus decodes the IOMMU registers
+  uint64_t table_base = 0x1000000;      // physical range the host builds VT-d tables in
+  uint64_t table_size = 64ULL << 20;
+  std::string invalidation = "queued";  // queued | register
+  std::vector<DomainSpec> domains;
+};
+
+class HostSetup : public sc_core::sc_module, private MmioAccess {
+ public:
+  static constexpr uint32_t kFaultVector = 0xF0;
+  static constexpr uint32_t kFaultEventAddress = 0xFEE00000;  // xAPIC destination 0
+
+  tlm_utils::simple_initiator_socket<HostSetup> bus;  // to the host bus (registers, memory)
+
+  // Tables are written into `memory` directly (they exist before any device runs); registers
+  // are programmed over `bus` in simulated time.
+  HostSetup(sc_core::sc_module_name name, const HostSetupConfig& config, SparseMemory& memory,
+            StatsRegistry& stats);
+
+  // Notified once translation is on; devices wait for it.
+  const sc_core::sc_event& ready_event() const { return m_ready_event; }
+  const bool& ready() const { return m_ready; }
+  // False when the IOMMU did not acknowledge a command (message says which).
+  bool ok() const { return m_ok; }
+  const std::string& error() const { return m_error; }
+
+  VtdTableBuilder& tables() { return m_tables; }
+
+ private:
+  SC_HAS_PROCESS(HostSetup);
+  void setup_thread();
+  uint64_t read(uint64_t offset, unsigned size) override;
+  void write(uint64_t offset, uint64_t value, unsigned size) override;
+  void access(tlm::tlm_command cmd, uint64_t offset, uint64_t& value, unsigned size);
+
+  HostSetupConfig m_config;
+  SparseMemory& m_memory;
+  VtdTableBuilder m_tables;
+  bool m_ready = false;
+  bool m_ok = true;
+  std::string m_error;
+  sc_core::sc_event m_ready_event;
+  Counter& m_mmio_accesses;
+};
+
+}  // namespace iommu_sim

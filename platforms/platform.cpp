@@ -1,0 +1,135 @@
+#include "platform.h"
+
+#include <tlm_utils/tlm_quantumkeeper.h>
+
+#include "config_reader.h"
+#include "host/gated_workload.h"
+#include "iommu/vtd_format.h"
+#include "pcie/random_workload.h"
+#ifdef IOMMU_SIM_HAVE_RTL
+#include "rtl_iotlb.h"
+#endif
+
+namespace iommu_sim {
+
+namespace {
+// The host's view of the physical address space, around the 0xFE000000-0xFFFFFFFF hole that
+// holds the IOMMU registers and the interrupt window.
+constexpr uint64_t kLowMemoryEnd = 0xFE000000;
+constexpr uint64_t kHighMemoryBase = 0x100000000ULL;
+constexpr uint64_t kHighMemorySize = (1ULL << 52) - kHighMemoryBase;
+}  // namespace
+
+Platform::Platform(sc_core::sc_module_name name, const PlatformConfig& config, StatsRegistry& stats)
+    : sc_module(name),
+      m_config(config),
+      m_stats(stats),
+      m_memory("memory", config.memory, stats),
+      m_host_bus("host_bus"),
+      m_upstream("upstream"),
+      m_interrupts("interrupts", stats),
+      m_host("host", config.host, m_memory.storage(), stats) {
+  tlm_utils::tlm_quantumkeeper::set_global_quantum(config.simulation.quantum);
+  m_iommu = std::make_unique<Iommu>("iommu", config.iommu, stats, make_iotlb());
+
+  const uint64_t regs = config.iommu.register_base;
+  const uint64_t regs_size = vtd::register_block_size(config.iommu.fault_records);
+  if (regs < kLowMemoryEnd || regs + regs_size > kHighMemoryBase ||
+      (regs + regs_size > InterruptSink::kMsiBase && regs < InterruptSink::kMsiBase + InterruptSink::kMsiSize)) {
+    throw ConfigError("iommu.register_base: must lie in 0xFE000000-0xFFFFFFFF outside the "
+                      "interrupt window 0xFEE00000-0xFEEFFFFF");
+  }
+  // Host bus: the windows are bound in the order they are added.
+  m_host_bus.add_window("memory_low", 0, kLowMemoryEnd, false);
+  m_host_bus.initiator.bind(m_memory.socket);
+  m_host_bus.add_window("iommu_regs", regs, regs_size, true);
+  m_host_bus.initiator.bind(m_iommu->regs);
+  m_host_bus.add_window("interrupts", InterruptSink::kMsiBase, InterruptSink::kMsiSize, false);
+  m_host_bus.initiator.bind(m_interrupts.socket);
+  m_host_bus.add_window("memory_high", kHighMemoryBase, kHighMemorySize, false);
+  m_host_bus.initiator.bind(m_memory.socket);
+  m_host.bus.bind(m_host_bus.target);
+
+  m_iommu->memory.bind(m_memory.socket);
+  m_iommu->interrupt.bind(m_interrupts.socket);
+
+  // Every device's DMA enters the IOMMU through one upstream port.
+  m_upstream.add_window("iommu", 0, UINT64_MAX, false);
+  m_upstream.initiator.bind(m_iommu->upstream);
+  for (const TrafficSpec& t : config.traffic) {
+    auto workload = std::make_unique<GatedWorkload>(std::make_unique<RandomWorkload>(t.random),
+                                                    m_host.ready_event(), m_host.ready());
+    m_engines.push_back(std::make_unique<DmaEngine>(t.name.c_str(), t.requester_id,
+                                                    std::move(workload), stats));
+    m_engines.back()->socket.bind(m_upstream.target);
+  }
+  SC_THREAD(completion_thread);
+}
+
+std::unique_ptr<Iotlb> Platform::make_iotlb() const {
+  if (m_config.iotlb_impl != "rtl") return nullptr;  // the IOMMU builds the C++ model
+#ifdef IOMMU_SIM_HAVE_RTL
+  std::string error;
+  auto rtl = make_rtl_iotlb(m_config.iommu.iotlb, error);
+  if (!rtl) throw ConfigError("iommu.iotlb.impl: rtl: " + error);
+  return rtl;
+#else
+  throw ConfigError(
+      "iommu.iotlb.impl: rtl: this build has no RTL IOTLB (configure with -DIOMMU_RTL=ON; needs "
+      "Verilator)");
+#endif
+}
+
+void Platform::trace_to(VcdWriter& vcd) { m_iommu->trace_to(vcd); }
+
+void Platform::completion_thread() {
+  for (auto& e : m_engines) {
+    if (!e->finished()) sc_core::wait(e->done());
+  }
+  m_done = true;
+  m_end_time = sc_core::sc_time_stamp();
+  sc_core::sc_stop();
+}
+
+PlatformOutcome Platform::run() {
+  // The kernel's own notes ("simulation stopped by user") are not news to our users.
+  sc_core::sc_report_handler::set_actions("/OSCI/SystemC", sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
+  const sc_core::sc_time limit = m_config.simulation.max_time;
+  if (limit > sc_core::SC_ZERO_TIME) {
+    sc_core::sc_start(limit);
+  } else {
+    sc_core::sc_start();
+  }
+  PlatformOutcome outcome;
+  outcome.workloads_done = m_done;
+  outcome.end_time = m_done ? m_end_time : sc_core::sc_time_stamp();
+  if (!m_host.ok()) {
+    outcome.ok = false;
+    outcome.message = m_host.error();
+  } else if (!m_done && limit == sc_core::SC_ZERO_TIME) {
+    outcome.ok = false;
+    outcome.message = "nothing left to simulate but some workloads never finished";
+  }
+  std::vector<std::string> engines;
+  for (auto& e : m_engines) engines.push_back(e->name());
+  register_summary(m_stats, m_iommu->name(), engines, outcome);
+  return outcome;
+}
+
+std::vector<FaultRecord> Platform::fault_records() const {
+  std::vector<FaultRecord> out;
+  for (unsigned i = 0; i < m_config.iommu.fault_records; ++i) {
+    const uint64_t lo = m_iommu->peek_register(vtd::kRegFrcd + i * vtd::kFrcdSize, 8);
+    const uint64_t hi = m_iommu->peek_register(vtd::kRegFrcd + i * vtd::kFrcdSize + 8, 8);
+    if (!(hi >> 63)) continue;
+    FaultRecord r;
+    r.source_id = static_cast<uint16_t>(hi & 0xFFFF);
+    r.reason = static_cast<uint8_t>((hi >> 32) & 0xFF);
+    r.is_read = (hi >> 62) & 1;
+    r.page = lo & ~0xFFFULL;
+    out.push_back(r);
+  }
+  return out;
+}
+
+}  // namespace iommu_sim

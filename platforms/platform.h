@@ -1,0 +1,67 @@
+// A virtual platform built from a PlatformConfig: memory, the VT-d remapping unit, the host
+// software that programs it, and the DMA sources.
+//
+//   host set-up --> host bus --+--> memory (low and high windows)
+//                              +--> IOMMU registers
+//                              +--> interrupt sink (0xFEE00000 window)
+//   DMA engines --> upstream --> IOMMU --> memory
+//                                  +-----> interrupt sink (fault events)
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <systemc>
+
+#include "common/address_router.h"
+#include "common/memory_target.h"
+#include "common/stats.h"
+#include "common/vcd_writer.h"
+#include "host/host_setup.h"
+#include "host/interrupt_sink.h"
+#include "iommu/iommu.h"
+#include "pcie/dma_engine.h"
+#include "platform_config.h"
+#include "report.h"
+
+namespace iommu_sim {
+
+class Platform : public sc_core::sc_module {
+ public:
+  // Throws ConfigError for configurations that only the wiring can reject (e.g. an RTL IOTLB
+  // requested in a build without Verilator).
+  Platform(sc_core::sc_module_name name, const PlatformConfig& config, StatsRegistry& stats);
+
+  void trace_to(VcdWriter& vcd);
+  // Runs to completion (or simulation.max_time_us) and registers the summary statistics.
+  PlatformOutcome run();
+
+  // The valid records of the IOMMU's fault-recording registers, read without side effects.
+  std::vector<FaultRecord> fault_records() const;
+
+  Iommu& iommu() { return *m_iommu; }
+  MemoryTarget& memory() { return m_memory; }
+  HostSetup& host() { return m_host; }
+  InterruptSink& interrupts() { return m_interrupts; }
+  DmaEngine& engine(size_t i) { return *m_engines.at(i); }
+
+ private:
+  SC_HAS_PROCESS(Platform);
+  void completion_thread();
+  std::unique_ptr<Iotlb> make_iotlb() const;
+
+  PlatformConfig m_config;
+  StatsRegistry& m_stats;
+  MemoryTarget m_memory;
+  std::unique_ptr<Iommu> m_iommu;
+  AddressRouter m_host_bus;
+  AddressRouter m_upstream;
+  InterruptSink m_interrupts;
+  HostSetup m_host;
+  std::vector<std::unique_ptr<DmaEngine>> m_engines;
+  bool m_done = false;
+  sc_core::sc_time m_end_time;
+};
+
+}  // namespace iommu_sim

@@ -1,0 +1,157 @@
+#include "report.h"
+
+#include <cstdio>
+#include <iomanip>
+#include <sstream>
+
+
+namespace iommu_sim {
+
+namespace {
+
+double get(const StatsRegistry& s, const std::string& name) {
+  return s.has(name) ? s.value(name) : 0.0;
+}
+
+std::string fixed(double v, int digits) {
+  std::ostringstream os;
+  os << std::fixed << std::setprecision(digits) << v;
+  return os.str();
+}
+
+std::string percent(double num, double den) {
+  return den > 0 ? fixed(100.0 * num / den, 1) + "%" : "n/a";
+}
+
+std::string ns_text(double ps) { return fixed(ps / 1000.0, 1) + " ns"; }
+
+}  // namespace
+
+const char* fault_reason_name(unsigned reason) {
+  switch (reason) {
+    case 0x1: return "root entry not present";
+    case 0x2: return "context entry not present";
+    case 0x3: return "invalid context entry";
+    case 0x4: return "address above the guest address width";
+    case 0x5: return "write not permitted";
+    case 0x6: return "read not permitted";
+    case 0x7: return "paging-entry access failed";
+    case 0x8: return "root-table access failed";
+    case 0x9: return "context-table access failed";
+    case 0xA: return "root entry reserved bit";
+    case 0xB: return "context entry reserved bit";
+    case 0xC: return "paging entry reserved bit";
+    case 0xD: return "blocked by context TT";
+    case 0x20: return "reserved field in interrupt request";
+    case 0x21: return "interrupt index beyond table";
+    case 0x22: return "IRTE not present";
+    case 0x23: return "IRT access failed";
+    case 0x24: return "IRTE reserved field";
+    case 0x25: return "compatibility-format interrupt blocked";
+    case 0x26: return "source-ID check failed";
+    default: return "unknown reason";
+  }
+}
+
+void register_summary(StatsRegistry& stats, const std::string& iommu,
+                      const std::vector<std::string>& engines, const PlatformOutcome& outcome) {
+  // The device-side latency of every DMA, all engines together.
+  Histogram& all = stats.histogram("summary.dma_latency", "ps");
+  double dmas = 0, bytes = 0, errors = 0;
+  for (const auto& e : engines) {
+    if (const Histogram* h = stats.find_histogram(e + ".latency")) all.merge(*h);
+    dmas += get(stats, e + ".dmas");
+    bytes += get(stats, e + ".bytes");
+    errors += get(stats, e + ".errors");
+  }
+  const double sim_ns = outcome.end_time.to_seconds() * 1e9;
+  const double lookups = get(stats, iommu + ".iotlb.lookups");
+  const double hits = get(stats, iommu + ".iotlb.hits");
+  const double misses = get(stats, iommu + ".iotlb.misses");
+  const double walks = get(stats, iommu + ".walks");
+  const double faults = get(stats, iommu + ".faults");
+  stats.gauge("summary.dmas", [dmas] { return dmas; });
+  stats.gauge("summary.bytes", [bytes] { return bytes; });
+  stats.gauge("summary.dma_errors", [errors] { return errors; });
+  stats.gauge("summary.sim_time_ns", [sim_ns] { return sim_ns; });
+  stats.gauge("summary.throughput_mbps", [bytes, sim_ns] { return sim_ns > 0 ? bytes * 1000.0 / sim_ns : 0.0; });
+  stats.gauge("summary.iotlb_hit_rate", [hits, lookups] { return lookups > 0 ? hits / lookups : 0.0; });
+  stats.gauge("summary.iotlb_misses_per_1000_dmas", [misses, dmas] { return dmas > 0 ? misses * 1000.0 / dmas : 0.0; });
+  stats.gauge("summary.walks", [walks] { return walks; });
+  stats.gauge("summary.faults", [faults] { return faults; });
+  const Histogram* h = &all;
+  stats.gauge("summary.dma_latency_mean_ns", [h] { return h->mean() / 1000.0; });
+  stats.gauge("summary.dma_latency_p50_ns", [h] { return h->quantile(0.5) / 1000.0; });
+  stats.gauge("summary.dma_latency_p99_ns", [h] { return h->quantile(0.99) / 1000.0; });
+}
+
+void print_report(std::ostream& os, const std::string& source, const PlatformConfig& config,
+                  const StatsRegistry& s, const PlatformOutcome& outcome,
+                  const std::vector<FaultRecord>& records) {
+  const std::string iommu = "platform.iommu";
+  const auto& tlb = config.iommu.iotlb;
+  const double lookups = get(s, iommu + ".iotlb.lookups");
+  os << "iommu-sim: " << source << "\n";
+  os << "  simulated time       " << fixed(outcome.end_time.to_seconds() * 1e6, 2) << " us"
+     << (outcome.workloads_done ? "" : " (stopped at simulation.max_time_us)") << "\n";
+  os << "  DMAs                 " << static_cast<uint64_t>(get(s, "summary.dmas")) << " ("
+     << static_cast<uint64_t>(get(s, "summary.dma_errors")) << " completed with an error), "
+     << fixed(get(s, "summary.bytes") / 1e6, 2) << " MB, "
+     << fixed(get(s, "summary.throughput_mbps"), 1) << " MB/s\n";
+  os << "  IOTLB                " << tlb.sets << " sets x " << tlb.ways << " ways, "
+     << to_string(tlb.policy) << " (" << config.iotlb_impl << "): hit rate "
+     << percent(get(s, iommu + ".iotlb.hits"), lookups) << " of "
+     << static_cast<uint64_t>(lookups) << " lookups, "
+     << static_cast<uint64_t>(get(s, iommu + ".iotlb.evictions")) << " evictions\n";
+  os << "  page walks           " << static_cast<uint64_t>(get(s, iommu + ".walks")) << " ("
+     << static_cast<uint64_t>(get(s, iommu + ".walk_reads")) << " table reads; paging-structure cache hits "
+     << percent(get(s, iommu + ".pscache.l2.hits") + get(s, iommu + ".pscache.l3.hits") +
+                    get(s, iommu + ".pscache.l4.hits"),
+                get(s, iommu + ".pscache.l2.lookups") + get(s, iommu + ".pscache.l3.lookups") +
+                    get(s, iommu + ".pscache.l4.lookups"))
+     << ")\n";
+  os << "  context cache        hit rate "
+     << percent(get(s, iommu + ".context_cache.hits"), get(s, iommu + ".context_cache.lookups")) << "\n";
+  if (const Histogram* h = s.find_histogram("summary.dma_latency")) {
+    os << "  DMA latency          mean " << ns_text(h->mean()) << ", p50 " << ns_text(h->quantile(0.5))
+       << ", p99 " << ns_text(h->quantile(0.99)) << ", max " << ns_text(h->max()) << "\n";
+  }
+  for (const auto& t : config.traffic) {
+    const std::string e = "platform." + t.name;
+    if (const Histogram* h = s.find_histogram(e + ".latency")) {
+      os << "    " << std::left << std::setw(10) << t.name << std::right << format_requester_id(t.requester_id)
+         << "  " << static_cast<uint64_t>(get(s, e + ".dmas")) << " DMAs, "
+         << static_cast<uint64_t>(get(s, e + ".errors")) << " errors, mean " << ns_text(h->mean())
+         << ", p99 " << ns_text(h->quantile(0.99)) << "\n";
+    }
+  }
+  const double faults = get(s, iommu + ".faults");
+  os << "  faults recorded      " << static_cast<uint64_t>(faults);
+  if (faults > 0) {
+    os << " (";
+    bool first = true;
+    for (unsigned reason = 0; reason < 0x30; ++reason) {
+      char name[64];
+      std::snprintf(name, sizeof name, "%s.faults.reason_0x%X", iommu.c_str(), reason);
+      const double n = get(s, name);
+      if (n <= 0) continue;
+      os << (first ? "" : ", ") << static_cast<uint64_t>(n) << " x 0x" << std::hex << reason
+         << std::dec << " " << fault_reason_name(reason);
+      first = false;
+    }
+    os << ")";
+  }
+  os << "\n";
+  for (const FaultRecord& r : records) {
+    char line[160];
+    std::snprintf(line, sizeof line, "    FRCD: source %s %s page 0x%llx, reason 0x%x %s\n",
+                  format_requester_id(r.source_id).c_str(), r.is_read ? "read " : "write",
+                  static_cast<unsigned long long>(r.page), r.reason, fault_reason_name(r.reason));
+    os << line;
+  }
+  if (get(s, iommu + ".fault_overflows") > 0)
+    os << "  fault overflows      " << static_cast<uint64_t>(get(s, iommu + ".fault_overflows"))
+       << " (FRCD ring full: not recorded)\n";
+}
+
+}  // namespace iommu_sim

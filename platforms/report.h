@@ -1,0 +1,43 @@
+// The human summary `iommu-sim run` prints, and the `summary.*` statistics behind it.
+#pragma once
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include <systemc>
+
+#include "common/stats.h"
+#include "platform_config.h"
+
+namespace iommu_sim {
+
+// A fault record as the IOMMU holds it in its FRCD ring.
+struct FaultRecord {
+  uint16_t source_id = 0;
+  uint8_t reason = 0;
+  uint64_t page = 0;
+  bool is_read = false;
+};
+
+// Short name of a VT-d fault reason (DMA remapping 0x1-0xD, interrupt remapping 0x20-0x26).
+const char* fault_reason_name(unsigned reason);
+
+struct PlatformOutcome {
+  bool ok = true;                 // false: the simulation itself failed (message says why)
+  std::string message;
+  bool workloads_done = false;    // false: stopped by simulation.max_time_us
+  sc_core::sc_time end_time;      // when the last workload finished (or the time limit)
+};
+
+// Registers `summary.*` numbers computed from the blocks' statistics: dmas, bytes, dma_errors,
+// sim_time_ns, throughput_mbps, iotlb_hit_rate, iotlb_misses_per_1000_dmas, walks,
+// dma_latency_{mean,p50,p99}_ns, faults. `engines` are the hierarchical names of the DMA sources.
+void register_summary(StatsRegistry& stats, const std::string& iommu_name,
+                      const std::vector<std::string>& engines, const PlatformOutcome& outcome);
+
+void print_report(std::ostream& os, const std::string& source, const PlatformConfig& config,
+                  const StatsRegistry& stats, const PlatformOutcome& outcome,
+                  const std::vector<FaultRecord>& records);
+
+}  // namespace iommu_sim

@@ -1,0 +1,155 @@
+// The YAML front end: typed values, ranges, unknown keys, --set overrides, and every error
+// naming where the bad value came from.
+#include <catch2/catch.hpp>
+
+#include "config_reader.h"
+#include "platform_config.h"
+
+using namespace iommu_sim;
+
+namespace {
+
+PlatformConfig load(const std::string& text, const std::vector<std::string>& sets = {}) {
+  ConfigReader reader = ConfigReader::from_text(text, "test.yaml");
+  for (const auto& s : sets) reader.apply_override(s);
+  PlatformConfig pc = read_platform_config(reader.root());
+  reader.finish();
+  return pc;
+}
+
+std::string error_of(const std::string& text, const std::vector<std::string>& sets = {}) {
+  try {
+    load(text, sets);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("empty description gives the documented defaults", "[unit]") {
+  const PlatformConfig pc = load("");
+  CHECK(pc.iommu.iotlb.sets == 32);
+  CHECK(pc.iommu.iotlb.ways == 4);
+  CHECK(pc.iommu.iotlb.policy == ReplacementKind::Lru);
+  CHECK(pc.iommu.walkers == 4);
+  CHECK(pc.memory.read_latency == sc_core::sc_time(80, sc_core::SC_NS));
+  CHECK(pc.iotlb_impl == "model");
+  CHECK(pc.traffic.empty());
+}
+
+TEST_CASE("values are read with their types and units", "[unit]") {
+  const PlatformConfig pc = load(R"(
+iommu:
+  iotlb: {sets: 64, ways: 8, policy: plru, hit_latency_ns: 3.5}
+  walkers: 2
+host:
+  domains:
+    - id: 7
+      levels: 3
+      devices: ["01:00.1"]
+      mappings:
+        - {iova: 0x200000, phys: 0x40000000, size: 4M, page: 2M, write: false}
+traffic:
+  - {name: nic, requester: "01:00.1", base: 0x200000, window: 64K, count: 5}
+)");
+  CHECK(pc.iommu.iotlb.sets == 64);
+  CHECK(pc.iommu.iotlb.ways == 8);
+  CHECK(pc.iommu.iotlb.policy == ReplacementKind::Plru);
+  CHECK(pc.iommu.iotlb_hit_latency == sc_core::sc_time(3.5, sc_core::SC_NS));
+  REQUIRE(pc.host.domains.size() == 1);
+  CHECK(pc.host.domains[0].id == 7);
+  CHECK(pc.host.domains[0].devices == std::vector<uint16_t>{0x0101});
+  REQUIRE(pc.host.domains[0].mappings.size() == 1);
+  CHECK(pc.host.domains[0].mappings[0].size == (4u << 20));
+  CHECK(pc.host.domains[0].mappings[0].page == PageSize::Size2M);
+  CHECK_FALSE(pc.host.domains[0].mappings[0].write);
+  REQUIRE(pc.traffic.size() == 1);
+  CHECK(pc.traffic[0].random.window == 65536);
+}
+
+TEST_CASE("fully associative is ways 0 with entries", "[unit]") {
+  const PlatformConfig pc = load("iommu:\n  iotlb: {ways: 0, entries: 48}\n");
+  CHECK(pc.iommu.iotlb.sets == 1);
+  CHECK(pc.iommu.iotlb.ways == 48);
+  CHECK(error_of("iommu:\n  iotlb: {ways: 0}\n").find("entries") != std::string::npos);
+}
+
+TEST_CASE("unknown key names file line and column", "[unit]") {
+  const std::string e = error_of("iommu:\n  iotlb:\n    sets: 16\n    wayz: 4\n");
+  CHECK(e == "test.yaml:4:5: unknown key 'wayz' in 'iommu.iotlb'");
+}
+
+TEST_CASE("wrong type names file line column and key", "[unit]") {
+  const std::string e = error_of("iommu:\n  walkers: many\n");
+  CHECK(e.rfind("test.yaml:2:12: key 'iommu.walkers': expected an unsigned integer", 0) == 0);
+}
+
+TEST_CASE("out of range value is rejected", "[unit]") {
+  const std::string e = error_of("iommu:\n  address_width: 64\n");
+  CHECK(e.rfind("test.yaml:2:18: key 'iommu.address_width': must be between 39 and 57", 0) == 0);
+}
+
+TEST_CASE("sets must be a power of two", "[unit]") {
+  const std::string e = error_of("iommu:\n  iotlb: {sets: 24}\n");
+  CHECK(e.find("test.yaml:2:17") == 0);
+  CHECK(e.find("power of two") != std::string::npos);
+}
+
+TEST_CASE("unknown policy lists the accepted ones", "[unit]") {
+  const std::string e = error_of("iommu:\n  iotlb:\n    policy: mru\n");
+  CHECK(e.find("test.yaml:3:13: key 'iommu.iotlb.policy': 'mru' is not accepted") == 0);
+  CHECK(e.find("lru, plru, fifo, random") != std::string::npos);
+}
+
+TEST_CASE("YAML syntax errors carry a position", "[unit]") {
+  const std::string e = error_of("iommu:\n  iotlb: {sets: 4\n");
+  CHECK(e.find("test.yaml:") == 0);
+  CHECK(e.find("YAML syntax error") != std::string::npos);
+}
+
+TEST_CASE("set overrides any scalar and is named in errors", "[unit]") {
+  CHECK(load("", {"iommu.iotlb.ways=16"}).iommu.iotlb.ways == 16);
+  CHECK(load("iommu:\n  iotlb: {ways: 2}\n", {"iommu.iotlb.ways=8"}).iommu.iotlb.ways == 8);
+  CHECK(error_of("", {"iommu.iotlb.wayz=8"}) ==
+        "--set iommu.iotlb.wayz=8: unknown key 'wayz' in 'iommu.iotlb'");
+  CHECK(error_of("", {"iommu.iotlb.ways=eight"})
+            .rfind("--set iommu.iotlb.ways=eight: key 'iommu.iotlb.ways': expected an unsigned integer", 0) == 0);
+  CHECK(error_of("", {"iommu.iotlb.sets=3"}).find("power of two") != std::string::npos);
+  CHECK(error_of("", {"iommu.iotlb.policy=mru"}).find("--set iommu.iotlb.policy=mru") == 0);
+  CHECK(error_of("", {"novalue"}).find("expected KEY=VALUE") != std::string::npos);
+}
+
+TEST_CASE("set reaches into lists by index", "[unit]") {
+  const std::string text = "traffic:\n  - {name: a, count: 5}\n";
+  CHECK(load(text, {"traffic.0.count=9"}).traffic[0].random.count == 9);
+  CHECK(error_of(text, {"traffic.3.count=9"}).find("not an item") != std::string::npos);
+}
+
+TEST_CASE("requester IDs and duplicate devices are checked", "[unit]") {
+  CHECK(error_of("host:\n  domains:\n    - {id: 1, devices: [\"zz\"]}\n").find("not a requester ID") !=
+        std::string::npos);
+  CHECK(error_of("host:\n  domains:\n    - {id: 1, devices: [\"00:01.0\"]}\n    - {id: 2, devices: [\"00:01.0\"]}\n")
+            .find("more than one domain") != std::string::npos);
+  uint16_t rid = 0;
+  REQUIRE(parse_requester_id("1f:1f.7", rid));
+  CHECK(rid == 0x1FFF);
+  CHECK(format_requester_id(0x0311) == "03:02.1");
+}
+
+TEST_CASE("effective configuration lists defaults and reloads to the same values", "[unit]") {
+  ConfigReader reader = ConfigReader::from_text("iommu:\n  iotlb: {ways: 8}\n", "a.yaml");
+  reader.apply_override("iommu.walkers=3");
+  const PlatformConfig first = read_platform_config(reader.root());
+  reader.finish();
+  const std::string effective = reader.effective_yaml();
+  CHECK(effective.find("sets: 32") != std::string::npos);  // a default, written out
+  ConfigReader again = ConfigReader::from_text(effective, "effective.yaml");
+  const PlatformConfig second = read_platform_config(again.root());
+  again.finish();
+  CHECK(second.iommu.iotlb.ways == 8);
+  CHECK(second.iommu.walkers == 3);
+  CHECK(second.iommu.supported_levels == first.iommu.supported_levels);
+  CHECK(second.memory.write_latency == first.memory.write_latency);
+}
