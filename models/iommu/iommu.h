@@ -52,6 +52,12 @@ class Iommu : public sc_core::sc_module {
   Iotlb& iotlb() { return *m_iotlb; }
   const IommuConfig& config() const { return m_config; }
 
+  // Flushes the IOTLB access stream (also done at the end of simulation and on destruction).
+  void flush_trace() {
+    if (m_trace_file) m_trace_file->flush();
+  }
+  void end_of_simulation() override { flush_trace(); }
+
   // Register value as software would read it, without side effects (tests, debuggers).
   uint64_t peek_register(uint64_t offset, unsigned size = 8) const;
 
