@@ -156,8 +156,14 @@ std::string self_path(const char* argv0) {
 
 }  // namespace
 
-int sc_main(int argc, char* argv[]) {
+// Our own main: SystemC prints its banner before sc_main unless told not to, and the banner is
+// noise in a report or a CSV. A user who wants it can set the variable to 0.
+int main(int argc, char* argv[]) {
   setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 0);
+  return sc_core::sc_elab_and_sim(argc, argv);
+}
+
+int sc_main(int argc, char* argv[]) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     std::cout << kUsage;

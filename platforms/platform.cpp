@@ -52,6 +52,9 @@ Platform::Platform(sc_core::sc_module_name name, const PlatformConfig& config, S
 
   m_iommu->memory.bind(m_memory.socket);
   m_iommu->interrupt.bind(m_interrupts.socket);
+  m_interrupts.on_interrupt([this](const MsiMessage& msg) {
+    if (msg.vector() == HostSetup::kFaultVector) m_host.fault_event();
+  });
 
   // Every device's DMA enters the IOMMU through one upstream port.
   m_upstream.add_window("iommu", 0, UINT64_MAX, false);
@@ -117,17 +120,16 @@ PlatformOutcome Platform::run() {
 }
 
 std::vector<FaultRecord> Platform::fault_records() const {
+  // What the host's fault handler read, then whatever is still in the ring.
   std::vector<FaultRecord> out;
+  for (const VtdFault& f : m_host.faults_handled())
+    out.push_back(FaultRecord{f.source_id, f.reason, f.address, f.is_read});
   for (unsigned i = 0; i < m_config.iommu.fault_records; ++i) {
     const uint64_t lo = m_iommu->peek_register(vtd::kRegFrcd + i * vtd::kFrcdSize, 8);
     const uint64_t hi = m_iommu->peek_register(vtd::kRegFrcd + i * vtd::kFrcdSize + 8, 8);
     if (!(hi >> 63)) continue;
-    FaultRecord r;
-    r.source_id = static_cast<uint16_t>(hi & 0xFFFF);
-    r.reason = static_cast<uint8_t>((hi >> 32) & 0xFF);
-    r.is_read = (hi >> 62) & 1;
-    r.page = lo & ~0xFFFULL;
-    out.push_back(r);
+    out.push_back(FaultRecord{static_cast<uint16_t>(hi & 0xFFFF), static_cast<uint8_t>((hi >> 32) & 0xFF),
+                              lo & ~0xFFFULL, static_cast<bool>((hi >> 62) & 1)});
   }
   return out;
 }

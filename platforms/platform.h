@@ -37,7 +37,7 @@ class Platform : public sc_core::sc_module {
   // Runs to completion (or simulation.max_time_us) and registers the summary statistics.
   PlatformOutcome run();
 
-  // The valid records of the IOMMU's fault-recording registers, read without side effects.
+  // The faults the host's handler read, then the records still held in the IOMMU's ring.
   std::vector<FaultRecord> fault_records() const;
 
   Iommu& iommu() { return *m_iommu; }

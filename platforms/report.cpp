@@ -1,5 +1,6 @@
 #include "report.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <iomanip>
 #include <sstream>
@@ -142,13 +143,16 @@ void print_report(std::ostream& os, const std::string& source, const PlatformCon
     os << ")";
   }
   os << "\n";
-  for (const FaultRecord& r : records) {
+  const size_t shown = std::min<size_t>(records.size(), 8);
+  for (size_t i = 0; i < shown; ++i) {
+    const FaultRecord& r = records[i];
     char line[160];
     std::snprintf(line, sizeof line, "    FRCD: source %s %s page 0x%llx, reason 0x%x %s\n",
                   format_requester_id(r.source_id).c_str(), r.is_read ? "read " : "write",
                   static_cast<unsigned long long>(r.page), r.reason, fault_reason_name(r.reason));
     os << line;
   }
+  if (records.size() > shown) os << "    ... " << records.size() - shown << " more\n";
   if (get(s, iommu + ".fault_overflows") > 0)
     os << "  fault overflows      " << static_cast<uint64_t>(get(s, iommu + ".fault_overflows"))
        << " (FRCD ring full: not recorded)\n";

@@ -19,7 +19,8 @@ HostSetup::HostSetup(sc_core::sc_module_name name, const HostSetupConfig& config
       m_config(config),
       m_memory(memory),
       m_tables(memory, config.table_base, config.table_size),
-      m_mmio_accesses(stats.counter(std::string(this->name()) + ".mmio_accesses")) {
+      m_mmio_accesses(stats.counter(std::string(this->name()) + ".mmio_accesses")),
+      m_faults_handled(stats.counter(std::string(this->name()) + ".faults_handled")) {
   // Tables first: they are plain memory contents, ready before time 0.
   for (const DomainSpec& d : m_config.domains) {
     m_tables.create_domain(d.id, d.levels);
@@ -32,6 +33,18 @@ HostSetup::HostSetup(sc_core::sc_module_name name, const HostSetupConfig& config
     }
   }
   SC_THREAD(setup_thread);
+  SC_THREAD(fault_handler_thread);
+}
+
+void HostSetup::fault_handler_thread() {
+  for (;;) {
+    sc_core::wait(m_fault_event);
+    VtdRegisterProgrammer vtd(*this, m_memory);
+    for (const VtdFault& f : vtd.drain_faults()) {
+      m_faults.push_back(f);
+      m_faults_handled.inc();
+    }
+  }
 }
 
 void HostSetup::setup_thread() {

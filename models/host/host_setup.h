@@ -1,6 +1,7 @@
 // The host software of a platform without PCIe enumeration: it builds the VT-d tables for the
 // configured domains, enables translation through the registers (and the invalidation queue),
-// and then releases the devices..
+// and then releases the devices. Its fault handler drains the fault records on every fault
+// event, as a driver's would, so that the IOMMU's ring does not overflow..
 #pragma once
 
 #include <cstdint>
@@ -58,6 +59,11 @@ class HostSetup : public sc_core::sc_module, private MmioAccess {
   // Notified once translation is on; devices wait for it.
   const sc_core::sc_event& ready_event() const { return m_ready_event; }
   const bool& ready() const { return m_ready; }
+  // The fault event interrupt arrived: the fault handler reads and clears the fault records.
+  void fault_event() { m_fault_event.notify(sc_core::SC_ZERO_TIME); }
+  // Every fault the handler read, oldest first.
+  const std::vector<VtdFault>& faults_handled() const { return m_faults; }
+
   // False when the IOMMU did not acknowledge a command (message says which).
   bool ok() const { return m_ok; }
   const std::string& error() const { return m_error; }
@@ -67,6 +73,7 @@ class HostSetup : public sc_core::sc_module, private MmioAccess {
  private:
   SC_HAS_PROCESS(HostSetup);
   void setup_thread();
+  void fault_handler_thread();
   uint64_t read(uint64_t offset, unsigned size) override;
   void write(uint64_t offset, uint64_t value, unsigned size) override;
   void access(tlm::tlm_command cmd, uint64_t offset, uint64_t& value, unsigned size);
@@ -78,7 +85,10 @@ class HostSetup : public sc_core::sc_module, private MmioAccess {
   bool m_ok = true;
   std::string m_error;
   sc_core::sc_event m_ready_event;
+  sc_core::sc_event m_fault_event;
+  std::vector<VtdFault> m_faults;
   Counter& m_mmio_accesses;
+  Counter& m_faults_handled;
 };
 
 }  // namespace iommu_sim

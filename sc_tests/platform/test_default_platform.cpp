@@ -33,8 +33,10 @@ TEST_CASE("default platform runs every DMA and blocks the stray writes", "[platf
   CHECK(stats.value("platform.dev1.errors") == 25);
   CHECK(stats.value("platform.iommu.faults") == 25);
   CHECK(stats.value("platform.iommu.faults.reason_0x5") == 25);
-  // The fault event reached the host's interrupt sink.
+  // The fault events reached the host, whose handler drained the records: none overflowed.
   CHECK(stats.value("platform.interrupts.interrupts") >= 1);
+  CHECK(stats.value("platform.host.faults_handled") == 25);
+  CHECK(stats.value("platform.iommu.fault_overflows") == 0);
   // The stray IOVAs are not mapped anywhere: the only memory dev1 wrote is its 2 MiB superpage.
   const SparseMemory& mem = platform.memory().storage();
   CHECK(mem.find_page(0x70000000) == nullptr);
@@ -65,6 +67,6 @@ TEST_CASE("a bigger IOTLB hits more on the same traffic", "[platform]") {
   StatsRegistry stats;
   Platform platform("platform", default_config({"iommu.iotlb.sets=256", "iommu.iotlb.ways=8"}), stats);
   REQUIRE(platform.run().ok);
-  // 128 + 1 distinct pages fit: only compulsory misses (and the stray walks) remain.
-  CHECK(stats.value("platform.iommu.iotlb.misses") < 200);
+  // All 256 + 1 pages fit: only compulsory misses (257) and the 25 stray lookups remain.
+  CHECK(stats.value("platform.iommu.iotlb.misses") <= 257 + 25);
 }
