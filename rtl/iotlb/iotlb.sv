@@ -89,18 +89,18 @@ module iotlb import iotlb_pkg::*; #(
     $error("iotlb: Policy must be PolicyLru, PolicyPlru or PolicyFifo");
   end
 
-  typedef struct packed {
-    logic [DidWidth-1:0] did;
-    page_size_e          size;
-    logic [VpnWidth-1:0] vpn;  // low 9*size bits zero
-    logic [PfnWidth-1:0] pfn;  // low 9*size bits zero
-    logic                read;
-    logic                write;
-  } entry_t;
-
-  // Valid bits are reset; the payload needs no reset because nothing reads it while invalid.
-  logic   valid_q   [Sets][Ways];
-  entry_t entries_q [Sets][Ways];
+  // One array per field rather than one packed struct per entry: every field stays at most 64
+  // bits wide, which Verilator simulates as plain integers (a 124-bit struct would be a
+  // multi-word value in every compare). The valid bits are one packed vector so that reset and
+  // invalidation update them in one assignment. Only they are reset: nothing reads the payload
+  // of an invalid entry.
+  logic [Sets-1:0][Ways-1:0] valid_q;
+  logic [DidWidth-1:0] did_q   [Sets][Ways];
+  page_size_e          size_q  [Sets][Ways];
+  logic [VpnWidth-1:0] vpn_q   [Sets][Ways];  // low 9*size bits zero
+  logic [PfnWidth-1:0] pfn_q   [Sets][Ways];  // low 9*size bits zero
+  logic                read_q  [Sets][Ways];
+  logic                write_q [Sets][Ways];
 
   // Page-number bits inside a page of the given size.
   function automatic logic [VpnWidth-1:0] offset_mask(logic [1:0] size);
@@ -163,15 +163,15 @@ module iotlb import iotlb_pkg::*; #(
       set  = set_index(lookup_vpn_i, 2'(s));
       page = lookup_vpn_i & ~offset_mask(2'(s));
       for (int w = Ways - 1; w >= 0; w--) begin
-        if (valid_q[set][w] && entries_q[set][w].did == lookup_did_i &&
-            entries_q[set][w].size == page_size_e'(s) && entries_q[set][w].vpn == page) begin
+        if (valid_q[set][w] && did_q[set][w] == lookup_did_i &&
+            size_q[set][w] == page_size_e'(s) && vpn_q[set][w] == page) begin
           lk_hit   = 1'b1;
           lk_set   = set;
           lk_way   = WayW'(w);
-          lk_pfn   = entries_q[set][w].pfn;
-          lk_read  = entries_q[set][w].read;
-          lk_write = entries_q[set][w].write;
-          lk_size  = entries_q[set][w].size;
+          lk_pfn   = pfn_q[set][w];
+          lk_read  = read_q[set][w];
+          lk_write = write_q[set][w];
+          lk_size  = size_q[set][w];
         end
       end
     end
@@ -203,9 +203,8 @@ module iotlb import iotlb_pkg::*; #(
     fl_free     = 1'b0;
     fl_free_way = '0;
     for (int w = Ways - 1; w >= 0; w--) begin
-      if (valid_q[fl_set][w] && entries_q[fl_set][w].did == fill_did_i &&
-          entries_q[fl_set][w].size == page_size_e'(fill_size_i) &&
-          entries_q[fl_set][w].vpn == fl_vpn) begin
+      if (valid_q[fl_set][w] && did_q[fl_set][w] == fill_did_i &&
+          size_q[fl_set][w] == page_size_e'(fill_size_i) && vpn_q[fl_set][w] == fl_vpn) begin
         fl_same     = 1'b1;
         fl_same_way = WayW'(w);
       end
@@ -225,33 +224,25 @@ module iotlb import iotlb_pkg::*; #(
   // Invalidate //
   ////////////////
 
-  // Page-selective: both ranges are naturally aligned power-of-two blocks, so they overlap
-  // exactly when the page numbers agree above the larger of the two (max(9*size, am) bits).
-  logic              inv_hit [Sets][Ways];
-  logic [CountW-1:0] inv_count;
-
-  always_comb begin
-    inv_count = '0;
-    for (int unsigned s = 0; s < Sets; s++) begin
-      for (int unsigned w = 0; w < Ways; w++) begin
-        logic [5:0]          k;
-        logic [VpnWidth-1:0] above;
-        logic                same_did;
-        k        = 6'(9 * 32'(entries_q[s][w].size));
-        k        = (inv_am_i > k) ? inv_am_i : k;
-        above    = {VpnWidth{1'b1}} << k;
-        same_did = entries_q[s][w].did == inv_did_i;
-        unique case (inv_kind_e'(inv_kind_i))
-          InvGlobal: inv_hit[s][w] = valid_q[s][w];
-          InvDomain: inv_hit[s][w] = valid_q[s][w] && same_did;
-          InvPages:  inv_hit[s][w] = valid_q[s][w] && same_did &&
-                                     ((entries_q[s][w].vpn ^ inv_vpn_i) & above) == '0;
-          default:   inv_hit[s][w] = 1'b0;
-        endcase
-        inv_count = inv_count + CountW'(inv_hit[s][w]);
-      end
-    end
-  end
+  // Does the valid entry (s, w) match the invalidation request? Page-selective: both ranges are
+  // naturally aligned power-of-two blocks, so they overlap exactly when the page numbers agree
+  // above the larger of the two (max(9*size, am) bits).
+  function automatic logic inv_match(logic [DidWidth-1:0] did, page_size_e size,
+                                     logic [VpnWidth-1:0] vpn);
+    logic [5:0]          k;
+    logic [VpnWidth-1:0] above;
+    logic                same_did;
+    k        = 6'(9 * 32'(size));
+    k        = (inv_am_i > k) ? inv_am_i : k;
+    above    = {VpnWidth{1'b1}} << k;
+    same_did = did == inv_did_i;
+    unique case (inv_kind_e'(inv_kind_i))
+      InvGlobal: return 1'b1;
+      InvDomain: return same_did;
+      InvPages:  return same_did && ((vpn ^ inv_vpn_i) & above) == '0;
+      default:   return 1'b0;
+    endcase
+  endfunction
 
   /////////////////////////
   // Replacement state   //
@@ -285,18 +276,23 @@ module iotlb import iotlb_pkg::*; #(
   // Storage //
   /////////////
 
-  // A fill and an invalidation never happen in the same cycle (fill_ready_o).
-  always_ff @(posedge clk_i or negedge rst_ni) begin
+  // A fill and an invalidation never happen in the same cycle (fill_ready_o). The match of
+  // every entry is evaluated here, at the edge of an invalidation, rather than in a
+  // combinational block: the hardware is the same, but the Verilated model then spends nothing
+  // on the all-entries compare in cycles without an invalidation.
+  always_ff @(posedge clk_i or negedge rst_ni) begin : p_valid
     if (!rst_ni) begin
-      for (int unsigned s = 0; s < Sets; s++) begin
-        for (int unsigned w = 0; w < Ways; w++) valid_q[s][w] <= 1'b0;
-      end
+      valid_q     <= '0;
+      inv_count_o <= '0;
     end else if (inv_go) begin
+      logic [Sets-1:0][Ways-1:0] hits;
       for (int unsigned s = 0; s < Sets; s++) begin
         for (int unsigned w = 0; w < Ways; w++) begin
-          if (inv_hit[s][w]) valid_q[s][w] <= 1'b0;
+          hits[s][w] = valid_q[s][w] && inv_match(did_q[s][w], size_q[s][w], vpn_q[s][w]);
         end
       end
+      valid_q     <= valid_q & ~hits;
+      inv_count_o <= CountW'($countones(hits));
     end else if (fill_go && fl_store) begin
       valid_q[fl_set][fl_way] <= 1'b1;
     end
@@ -304,23 +300,18 @@ module iotlb import iotlb_pkg::*; #(
 
   always_ff @(posedge clk_i) begin
     if (fill_go && fl_store) begin
-      entries_q[fl_set][fl_way] <= '{
-        did:   fill_did_i,
-        size:  page_size_e'(fill_size_i),
-        vpn:   fl_vpn,
-        pfn:   fl_pfn,
-        read:  fill_read_i,
-        write: fill_write_i
-      };
+      did_q[fl_set][fl_way]   <= fill_did_i;
+      size_q[fl_set][fl_way]  <= page_size_e'(fill_size_i);
+      vpn_q[fl_set][fl_way]   <= fl_vpn;
+      pfn_q[fl_set][fl_way]   <= fl_pfn;
+      read_q[fl_set][fl_way]  <= fill_read_i;
+      write_q[fl_set][fl_way] <= fill_write_i;
     end
   end
 
   ///////////////
   // Responses //
   ///////////////
-
-  entry_t fl_victim;
-  assign fl_victim = fl_evict ? entries_q[fl_set][fl_way] : '0;
 
   always_ff @(posedge clk_i or negedge rst_ni) begin
     if (!rst_ni) begin
@@ -343,7 +334,6 @@ module iotlb import iotlb_pkg::*; #(
       victim_write_o     <= 1'b0;
       victim_size_o      <= PageSize4K;
       inv_rsp_valid_o    <= 1'b0;
-      inv_count_o        <= '0;
     end else begin
       lookup_rsp_valid_o <= lookup_go;
       fill_rsp_valid_o   <= fill_go;
@@ -362,14 +352,14 @@ module iotlb import iotlb_pkg::*; #(
         fill_set_o     <= fl_set;
         fill_way_o     <= fl_way;
         fill_evicted_o <= fl_evict;
-        victim_did_o   <= fl_victim.did;
-        victim_vpn_o   <= fl_victim.vpn;
-        victim_pfn_o   <= fl_victim.pfn;
-        victim_read_o  <= fl_victim.read;
-        victim_write_o <= fl_victim.write;
-        victim_size_o  <= fl_victim.size;
+        // Victim fields are zero unless something was evicted, as in the C++ result.
+        victim_did_o   <= fl_evict ? did_q[fl_set][fl_way]   : '0;
+        victim_vpn_o   <= fl_evict ? vpn_q[fl_set][fl_way]   : '0;
+        victim_pfn_o   <= fl_evict ? pfn_q[fl_set][fl_way]   : '0;
+        victim_read_o  <= fl_evict ? read_q[fl_set][fl_way]  : 1'b0;
+        victim_write_o <= fl_evict ? write_q[fl_set][fl_way] : 1'b0;
+        victim_size_o  <= fl_evict ? size_q[fl_set][fl_way]  : PageSize4K;
       end
-      if (inv_go) inv_count_o <= inv_count;
     end
   end
 

@@ -34,7 +34,8 @@ module iotlb_repl import iotlb_pkg::*; #(
     localparam int unsigned NodeW  = (Ways > 1) ? Ways - 1 : 1;
     localparam int unsigned Levels = (Ways > 1) ? $clog2(Ways) : 0;
 
-    logic [NodeW-1:0] tree_q [Sets];
+    // Packed, so that reset is one assignment (cheaper to simulate than one per set).
+    logic [Sets-1:0][NodeW-1:0] tree_q;
 
     // Follow the bits from the root to a leaf.
     function automatic logic [WayW-1:0] plru_victim(logic [NodeW-1:0] bits);
@@ -61,15 +62,31 @@ module iotlb_repl import iotlb_pkg::*; #(
 
     always_ff @(posedge clk_i or negedge rst_ni) begin
       if (!rst_ni) begin
-        for (int unsigned s = 0; s < Sets; s++) tree_q[s] <= '0;
+        tree_q <= '0;
       end else if (touch_i) begin
         tree_q[touch_set_i] <= plru_touch(tree_q[touch_set_i], touch_way_i);
       end
     end
 
   end else begin : g_rank
-    // LRU and FIFO: one rank per way.
-    logic [WayW-1:0] rank_q [Sets][Ways];
+    // LRU and FIFO: one rank per way. Packed, so that reset and a touch are one assignment.
+    typedef logic [Ways-1:0][WayW-1:0] ranks_t;
+    logic [Sets-1:0][Ways-1:0][WayW-1:0] rank_q;
+
+    function automatic ranks_t rank_reset();
+      ranks_t r;
+      for (int unsigned w = 0; w < Ways; w++) r[w] = WayW'(w);
+      return r;
+    endfunction
+
+    function automatic ranks_t rank_touch(ranks_t r, logic [WayW-1:0] way);
+      ranks_t next = r;
+      for (int unsigned w = 0; w < Ways; w++) begin
+        if (WayW'(w) == way) next[w] = WayW'(Ways - 1);
+        else if (r[w] > r[way]) next[w] = r[w] - 1'b1;
+      end
+      return next;
+    endfunction
 
     always_comb begin
       victim_way_o = '0;
@@ -81,17 +98,9 @@ module iotlb_repl import iotlb_pkg::*; #(
 
     always_ff @(posedge clk_i or negedge rst_ni) begin
       if (!rst_ni) begin
-        for (int unsigned s = 0; s < Sets; s++) begin
-          for (int unsigned w = 0; w < Ways; w++) rank_q[s][w] <= WayW'(w);
-        end
+        rank_q <= {Sets{rank_reset()}};
       end else if (touch_i) begin
-        for (int unsigned w = 0; w < Ways; w++) begin
-          if (WayW'(w) == touch_way_i) begin
-            rank_q[touch_set_i][w] <= WayW'(Ways - 1);
-          end else if (rank_q[touch_set_i][w] > rank_q[touch_set_i][touch_way_i]) begin
-            rank_q[touch_set_i][w] <= rank_q[touch_set_i][w] - 1'b1;
-          end
-        end
+        rank_q[touch_set_i] <= rank_touch(rank_q[touch_set_i], touch_way_i);
       end
     end
   end
