@@ -9,6 +9,14 @@ namespace iommu_sim {
 using sc_core::sc_time;
 
 namespace {
+// The interrupt address range: any upstream access that touches it is an interrupt request (a
+// write) or an error (a read), never a memory access.
+constexpr uint64_t kInterruptWindowBase = 0xFEE00000;
+constexpr uint64_t kInterruptWindowLast = 0xFEEFFFFF;
+bool touches_interrupt_window(uint64_t first, uint64_t last) {
+  return first <= kInterruptWindowLast && last >= kInterruptWindowBase;
+}
+
 std::string checked(const IommuConfig& config) {
   std::string err = validate_iommu_config(config);
   if (!err.empty()) throw std::invalid_argument("iommu: " + err);
@@ -105,26 +113,43 @@ void Iommu::trace_to(VcdWriter& vcd) {
   m_sig_rid = vcd.add_signal(scope, "last_rid", 16);
 }
 
-Histogram& Iommu::rid_histogram(uint16_t rid) {
-  auto& bus = m_rid_hist[rid >> 8];
-  if (!bus) {
-    bus = std::make_unique<std::array<Histogram*, 256>>();
-    bus->fill(nullptr);
-  }
-  Histogram*& h = (*bus)[rid & 0xFF];
-  if (!h) {  // first DMA of this requester: the only time a name is formatted
+Iommu::RequesterStats& Iommu::requester_stats(uint16_t rid) {
+  auto& bus = m_rid_stats[rid >> 8];
+  if (!bus) bus = std::make_unique<std::array<RequesterStats, 256>>();
+  RequesterStats& s = (*bus)[rid & 0xFF];
+  if (!s.latency) {  // first DMA of this requester: the only time names are formatted
     char buf[32];
-    std::snprintf(buf, sizeof buf, ".rid.%02x:%02x.%x.latency", rid >> 8, (rid >> 3) & 0x1F,
-                  rid & 7);
-    h = &m_stats.histogram(std::string(name()) + buf, "ps");
+    std::snprintf(buf, sizeof buf, ".rid.%02x:%02x.%x.", rid >> 8, (rid >> 3) & 0x1F, rid & 7);
+    const std::string prefix = std::string(name()) + buf;
+    s.latency = &m_stats.histogram(prefix + "latency", "ps");
+    s.iotlb_hits = &m_stats.counter(prefix + "iotlb_hits");
+    s.iotlb_misses = &m_stats.counter(prefix + "iotlb_misses");
   }
-  return *h;
+  return s;
+}
+
+Iommu::DomainStats& Iommu::domain_stats(uint16_t domain) {
+  if (domain >= m_domain_stats.size()) m_domain_stats.resize(domain + 1u);
+  DomainStats& s = m_domain_stats[domain];
+  if (!s.iotlb_hits) {
+    const std::string prefix = std::string(name()) + ".domain." + std::to_string(domain) + ".";
+    s.iotlb_hits = &m_stats.counter(prefix + "iotlb_hits");
+    s.iotlb_misses = &m_stats.counter(prefix + "iotlb_misses");
+  }
+  return s;
+}
+
+void Iommu::count_iotlb(uint16_t rid, uint16_t domain, bool hit) {
+  RequesterStats& r = requester_stats(rid);
+  DomainStats& d = domain_stats(domain);
+  (hit ? r.iotlb_hits : r.iotlb_misses)->inc();
+  (hit ? d.iotlb_hits : d.iotlb_misses)->inc();
 }
 
 void Iommu::finish_request(uint16_t rid, const sc_time& start, const sc_time& delay) {
   const uint64_t latency = to_ps(delay - start);
   m_dma_latency.add(latency);
-  rid_histogram(rid).add(latency);
+  requester_stats(rid).latency->add(latency);
   if (m_vcd) m_vcd->add(m_sig_outstanding, now_ps(delay), -1);
 }
 
@@ -133,6 +158,12 @@ void Iommu::forward(tlm::tlm_generic_payload& trans, uint64_t phys, sc_time& del
   trans.set_address(phys);
   memory->b_transport(trans, delay);
   trans.set_address(iova);  // the initiator may reuse its payload
+}
+
+void Iommu::interrupt_request(tlm::tlm_generic_payload& trans, uint16_t, sc_time& delay) {
+  // Remapping off: the request goes to the host's interrupt fabric as it came (compatibility
+  // format), on the fault-event path's socket.
+  interrupt->b_transport(trans, delay);
 }
 
 void Iommu::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
@@ -147,6 +178,19 @@ void Iommu::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
   if (m_vcd) {
     m_vcd->add(m_sig_outstanding, now_ps(delay), 1);
     m_vcd->record(m_sig_rid, now_ps(delay), rid);
+  }
+  {
+    const uint64_t first = trans.get_address();
+    const uint64_t last = first + (trans.get_data_length() ? trans.get_data_length() - 1 : 0);
+    if (touches_interrupt_window(first, last)) {
+      if (trans.is_write()) {
+        interrupt_request(trans, rid, delay);
+      } else {
+        trans.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
+      }
+      finish_request(rid, start, delay);
+      return;
+    }
   }
   if (!(m_gsts & vtd::kGcmdTe)) {  // translation off: DMA passes untranslated
     forward(trans, trans.get_address(), delay);
@@ -251,6 +295,7 @@ unsigned int Iommu::transport_dbg(tlm::tlm_generic_payload& trans) {
   const uint64_t iova = trans.get_address();
   const unsigned len = trans.get_data_length();
   if (len == 0) return 0;
+  if (touches_interrupt_window(iova, iova + len - 1)) return 0;  // not memory
   Translation t;
   uint64_t phys = iova;
   if (m_gsts & vtd::kGcmdTe) {
@@ -276,6 +321,7 @@ bool Iommu::get_direct_mem_ptr(tlm::tlm_generic_payload& trans, tlm::tlm_dmi& dm
   if (!ext || ext->address_type != AddressType::Untranslated) return false;
   const uint64_t iova = trans.get_address();
   const uint64_t iova_page = iova & vtd::kTableAddrMask;
+  if (touches_interrupt_window(iova_page, iova_page + 4095)) return false;
   uint64_t phys_page = iova_page;
   bool can_read = true, can_write = true;
 

@@ -8,6 +8,10 @@
 //
 // Faulting DMA completes with TLM_ADDRESS_ERROR_RESPONSE and never reaches memory; a payload
 // without a PcieExtension completes with TLM_GENERIC_ERROR_RESPONSE.
+//
+// Upstream accesses that touch the interrupt window 0xFEE00000-0xFEEFFFFF never reach memory:
+// writes are interrupt requests (passed to `interrupt` unremapped while remapping is off), reads
+// complete with TLM_ADDRESS_ERROR_RESPONSE, and no DMI is granted over the window.
 #pragma once
 
 #include <array>
@@ -104,14 +108,29 @@ class Iommu : public sc_core::sc_module {
     IotlbEntry entry;
   };
 
+  // Per requester and per domain statistics, resolved once and then found by index.
+  struct RequesterStats {
+    Histogram* latency = nullptr;
+    Counter* iotlb_hits = nullptr;
+    Counter* iotlb_misses = nullptr;
+  };
+  struct DomainStats {
+    Counter* iotlb_hits = nullptr;
+    Counter* iotlb_misses = nullptr;
+  };
+
   // ---- DMA path (iommu.cpp) ----
   void b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
   unsigned int transport_dbg(tlm::tlm_generic_payload& trans);
   bool get_direct_mem_ptr(tlm::tlm_generic_payload& trans, tlm::tlm_dmi& dmi);
   void memory_invalidate_dmi(sc_dt::uint64 start, sc_dt::uint64 end);
   void forward(tlm::tlm_generic_payload& trans, uint64_t phys, sc_core::sc_time& delay);
+  // A write into 0xFEE00000-0xFEEFFFFF: an interrupt request, never a memory write.
+  void interrupt_request(tlm::tlm_generic_payload& trans, uint16_t rid, sc_core::sc_time& delay);
   void finish_request(uint16_t rid, const sc_core::sc_time& start, const sc_core::sc_time& delay);
-  Histogram& rid_histogram(uint16_t rid);
+  RequesterStats& requester_stats(uint16_t rid);
+  DomainStats& domain_stats(uint16_t domain);
+  void count_iotlb(uint16_t rid, uint16_t domain, bool hit);
   uint64_t to_ps(const sc_core::sc_time& t) const {
     return static_cast<uint64_t>(static_cast<double>(t.value()) * m_ps_per_tick);
   }
@@ -207,7 +226,8 @@ class Iommu : public sc_core::sc_module {
   std::array<Counter*, vtd::kMaxDmaFaultReason + 1> m_reason{};
   Histogram& m_walker_wait;
   Histogram& m_dma_latency;
-  std::array<std::unique_ptr<std::array<Histogram*, 256>>, 256> m_rid_hist;
+    std::array<std::unique_ptr<std::array<RequesterStats, 256>>, 256> m_rid_stats;
+  std::vector<DomainStats> m_domain_stats;
 
   // IOTLB access stream.
   std::unique_ptr<std::ofstream> m_trace_file;
