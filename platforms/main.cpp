@@ -138,7 +138,8 @@ int run(const Options& o) {
     stats.write_json(stats_file);
     config_file << reader.effective_yaml();
   }
-  if (!o.quiet) print_report(std::cout, reader.source_name(), config, stats, outcome, platform.fault_records());
+  if (!o.quiet) print_report(std::cout, reader.source_name(), config, stats, outcome, platform.fault_records(),
+                             platform.dma_sources());
   if (!outcome.ok) {
     std::cerr << "iommu-sim: simulation failed: " << outcome.message << "\n";
     return kExitFailure;

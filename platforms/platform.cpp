@@ -1,11 +1,13 @@
 #include "platform.h"
 
+#include <algorithm>
+
 #include <tlm_utils/tlm_quantumkeeper.h>
 
 #include "config_reader.h"
 #include "host/gated_workload.h"
 #include "iommu/vtd_format.h"
-#include "pcie/random_workload.h"
+#include "workload_factory.h"
 #ifdef IOMMU_SIM_HAVE_RTL
 #include "rtl_iotlb.h"
 #endif
@@ -13,9 +15,9 @@
 namespace iommu_sim {
 
 namespace {
-// The host's view of the physical address space, around the 0xFE000000-0xFFFFFFFF hole that
-// holds the IOMMU registers and the interrupt window.
-constexpr uint64_t kLowMemoryEnd = 0xFE000000;
+// The host's view of the physical address space: memory below 3 GiB and above 4 GiB; the hole
+// between holds PCIe MMIO and ECAM, the IOMMU registers and the interrupt window.
+constexpr uint64_t kLowMemoryEnd = 0xC0000000;
 constexpr uint64_t kHighMemoryBase = 0x100000000ULL;
 constexpr uint64_t kHighMemorySize = (1ULL << 52) - kHighMemoryBase;
 }  // namespace
@@ -36,19 +38,19 @@ Platform::Platform(sc_core::sc_module_name name, const PlatformConfig& config, S
   const uint64_t regs_size = vtd::register_block_size(config.iommu.fault_records);
   if (regs < kLowMemoryEnd || regs + regs_size > kHighMemoryBase ||
       (regs + regs_size > InterruptSink::kMsiBase && regs < InterruptSink::kMsiBase + InterruptSink::kMsiSize)) {
-    throw ConfigError("iommu.register_base: must lie in 0xFE000000-0xFFFFFFFF outside the "
+    throw ConfigError("iommu.register_base: must lie in 0xC0000000-0xFFFFFFFF outside the "
                       "interrupt window 0xFEE00000-0xFEEFFFFF");
   }
   // Host bus: the windows are bound in the order they are added.
-  m_host_bus.add_window("memory_low", 0, kLowMemoryEnd, false);
+  const int memory_port = m_host_bus.add_window("memory_low", 0, kLowMemoryEnd, false);
   m_host_bus.initiator.bind(m_memory.socket);
   m_host_bus.add_window("iommu_regs", regs, regs_size, true);
   m_host_bus.initiator.bind(m_iommu->regs);
   m_host_bus.add_window("interrupts", InterruptSink::kMsiBase, InterruptSink::kMsiSize, false);
   m_host_bus.initiator.bind(m_interrupts.socket);
-  m_host_bus.add_window("memory_high", kHighMemoryBase, kHighMemorySize, false);
-  m_host_bus.initiator.bind(m_memory.socket);
+  m_host_bus.add_window("memory_high", kHighMemoryBase, kHighMemorySize, false, memory_port);
   m_host.bus.bind(m_host_bus.target);
+  if (!config.pcie.endpoints.empty()) build_pcie();
 
   m_iommu->memory.bind(m_memory.socket);
   m_iommu->interrupt.bind(m_interrupts.socket);
@@ -59,14 +61,59 @@ Platform::Platform(sc_core::sc_module_name name, const PlatformConfig& config, S
   // Every device's DMA enters the IOMMU through one upstream port.
   m_upstream.add_window("iommu", 0, UINT64_MAX, false);
   m_upstream.initiator.bind(m_iommu->upstream);
+  if (m_root_complex) m_root_complex->upstream.bind(m_upstream.target);
   for (const TrafficSpec& t : config.traffic) {
-    auto workload = std::make_unique<GatedWorkload>(std::make_unique<RandomWorkload>(t.random),
-                                                    m_host.ready_event(), m_host.ready());
+    std::unique_ptr<Workload> inner = make_workload(t.workload);
+    if (!inner) continue;
+    auto workload = std::make_unique<GatedWorkload>(std::move(inner), m_host.ready_event(), m_host.ready());
     m_engines.push_back(std::make_unique<DmaEngine>(t.name.c_str(), t.requester_id,
                                                     std::move(workload), stats));
     m_engines.back()->socket.bind(m_upstream.target);
+    m_active.push_back(m_engines.back().get());
   }
   SC_THREAD(completion_thread);
+}
+
+// The PCIe hierarchy: a root complex whose ECAM and BAR windows hang off the host bus, its
+// upstream port into the IOMMU, and the endpoints. Workloads run on the PF and on every VF the
+// host driver enables; the driver maps what each needs before devices may master the bus.
+void Platform::build_pcie() {
+  const PcieSpec& pcie = m_config.pcie;
+  m_root_complex = std::make_unique<RootComplex>("root_complex", pcie.root_complex, m_stats);
+  const RootComplexConfig& rc = pcie.root_complex;
+  try {
+    const int rc_port = m_host_bus.add_window("ecam", rc.ecam_base, rc.ecam_size(), false);
+    m_host_bus.initiator.bind(m_root_complex->host);
+    // The root complex's one host socket serves both of its windows.
+    m_host_bus.add_window("pcie_mmio", rc.mmio_base, rc.mmio_size, false, rc_port);
+  } catch (const std::invalid_argument& e) {
+    throw ConfigError(std::string("pcie: ") + e.what());
+  }
+  const unsigned vfs = m_config.host.driver.num_vfs;
+  for (const EndpointSpec& spec : pcie.endpoints) {
+    std::vector<std::unique_ptr<Workload>> workloads;
+    for (unsigned f = 0; f <= vfs; ++f) workloads.push_back(make_workload(spec.workload_of(f)));
+    m_endpoints.push_back(std::make_unique<SriovEndpoint>(spec.name.c_str(), spec.endpoint,
+                                                          std::move(workloads), m_stats));
+    SriovEndpoint& ep = *m_endpoints.back();
+    connect(*m_root_complex, ep);
+    for (unsigned f = 0; f <= vfs; ++f) {
+      if (spec.workload_of(f).kind != "none") m_active.push_back(&ep.engine(f));
+    }
+  }
+  m_host.set_pcie_software([this](const DiscoveredFunction& f) { return software_of(f); });
+}
+
+FunctionSoftware Platform::software_of(const DiscoveredFunction& f) const {
+  for (size_t e = 0; e < m_endpoints.size(); ++e) {
+    const SriovEndpoint& ep = *m_endpoints[e];
+    for (unsigned fn = 0; fn < ep.function_count(); ++fn) {
+      if (ep.routing_id(fn) != f.rid) continue;
+      const EndpointSpec& spec = m_config.pcie.endpoints[e];
+      return software_for(spec.workload_of(fn));
+    }
+  }
+  return FunctionSoftware{};
 }
 
 std::unique_ptr<Iotlb> Platform::make_iotlb() const {
@@ -86,7 +133,7 @@ std::unique_ptr<Iotlb> Platform::make_iotlb() const {
 void Platform::trace_to(VcdWriter& vcd) { m_iommu->trace_to(vcd); }
 
 void Platform::completion_thread() {
-  for (auto& e : m_engines) {
+  for (DmaEngine* e : m_active) {
     if (!e->finished()) sc_core::wait(e->done());
   }
   m_done = true;
@@ -114,9 +161,34 @@ PlatformOutcome Platform::run() {
     outcome.message = "nothing left to simulate but some workloads never finished";
   }
   std::vector<std::string> engines;
-  for (auto& e : m_engines) engines.push_back(e->name());
+  for (DmaEngine* e : m_active) engines.push_back(e->name());
   register_summary(m_stats, m_iommu->name(), engines, outcome);
   return outcome;
+}
+
+std::vector<DmaSource> Platform::dma_sources() const {
+  std::vector<DmaSource> out;
+  auto domain_of = [this](uint16_t rid) -> uint16_t {
+    for (const DomainSpec& d : m_config.host.domains)
+      for (uint16_t dev : d.devices)
+        if (dev == rid) return d.id;
+    for (const DiscoveredFunction& f : m_host.functions())
+      if (f.rid == rid) return f.domain;
+    return 0;
+  };
+  for (size_t i = 0; i < m_engines.size(); ++i) {
+    const DmaEngine& e = *m_engines[i];
+    out.push_back(DmaSource{e.basename(), e.name(), e.requester_id(), domain_of(e.requester_id())});
+  }
+  for (const auto& ep : m_endpoints) {
+    for (unsigned f = 0; f < ep->function_count(); ++f) {
+      DmaEngine& e = ep->engine(f);
+      if (std::find(m_active.begin(), m_active.end(), &e) == m_active.end()) continue;
+      const uint16_t rid = ep->routing_id(f);
+      out.push_back(DmaSource{std::string(ep->basename()) + "." + e.basename(), e.name(), rid, domain_of(rid)});
+    }
+  }
+  return out;
 }
 
 std::vector<FaultRecord> Platform::fault_records() const {

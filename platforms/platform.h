@@ -4,8 +4,9 @@
 //   host set-up --> host bus --+--> memory (low and high windows)
 //                              +--> IOMMU registers
 //                              +--> interrupt sink (0xFEE00000 window)
-//   DMA engines --> upstream --> IOMMU --> memory
-//                                  +-----> interrupt sink (fault events)
+//                              +--> PCIe root complex (ECAM, BAR windows) --> endpoints
+//   DMA engines ---------> upstream --> IOMMU --> memory
+//   endpoint functions --> root complex -^  +---> interrupt sink (fault events)
 #pragma once
 
 #include <memory>
@@ -22,6 +23,8 @@
 #include "host/interrupt_sink.h"
 #include "iommu/iommu.h"
 #include "pcie/dma_engine.h"
+#include "pcie/root_complex.h"
+#include "pcie/sriov_endpoint.h"
 #include "platform_config.h"
 #include "report.h"
 
@@ -37,6 +40,9 @@ class Platform : public sc_core::sc_module {
   // Runs to completion (or simulation.max_time_us) and registers the summary statistics.
   PlatformOutcome run();
 
+  // Every DMA source with its requester ID and domain, for the report.
+  std::vector<DmaSource> dma_sources() const;
+
   // The faults the host's handler read, then the records still held in the IOMMU's ring.
   std::vector<FaultRecord> fault_records() const;
 
@@ -45,11 +51,16 @@ class Platform : public sc_core::sc_module {
   HostSetup& host() { return m_host; }
   InterruptSink& interrupts() { return m_interrupts; }
   DmaEngine& engine(size_t i) { return *m_engines.at(i); }
+  SriovEndpoint& endpoint(size_t i) { return *m_endpoints.at(i); }
+  // Every DMA engine that runs a workload: the bare ones, then each endpoint's functions.
+  const std::vector<DmaEngine*>& active_engines() const { return m_active; }
 
  private:
   SC_HAS_PROCESS(Platform);
   void completion_thread();
   std::unique_ptr<Iotlb> make_iotlb() const;
+  void build_pcie();
+  FunctionSoftware software_of(const DiscoveredFunction& f) const;
 
   PlatformConfig m_config;
   StatsRegistry& m_stats;
@@ -60,6 +71,9 @@ class Platform : public sc_core::sc_module {
   InterruptSink m_interrupts;
   HostSetup m_host;
   std::vector<std::unique_ptr<DmaEngine>> m_engines;
+  std::unique_ptr<RootComplex> m_root_complex;
+  std::vector<std::unique_ptr<SriovEndpoint>> m_endpoints;
+  std::vector<DmaEngine*> m_active;
   bool m_done = false;
   sc_core::sc_time m_end_time;
 };

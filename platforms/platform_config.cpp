@@ -97,6 +97,27 @@ void read_iommu(Section s, PlatformConfig& pc) {
   if (!problem.empty()) s.fail("", problem);
 }
 
+void read_driver(Section s, PlatformConfig& pc) {
+  HostDriverConfig& d = pc.host.driver;
+  d.num_vfs = static_cast<uint16_t>(s.get_uint("num_vfs", 0, 0, 255));
+  d.ari = s.get_bool("ari", d.ari);
+  d.levels = s.get_uint("levels", d.levels, 3, 5);
+  d.buffer_base = s.get_size("buffer_base", d.buffer_base);
+  d.buffer_size = s.get_size("buffer_size", d.buffer_size, 1 << 20);
+  for (unsigned id : s.get_uint_list("domains", {}, 1, 65535)) d.domains.push_back(static_cast<uint16_t>(id));
+  d.ecam_base = pc.pcie.root_complex.ecam_base;
+  d.bus_first = pc.pcie.root_complex.bus_first;
+  d.bus_last = pc.pcie.root_complex.bus_last;
+  d.mmio_base = pc.pcie.root_complex.mmio_base;
+  d.mmio_size = pc.pcie.root_complex.mmio_size;
+  if (const std::string p = validate(d); !p.empty()) s.fail("", p);
+  for (const auto& ep : pc.pcie.endpoints) {
+    if (d.num_vfs > ep.endpoint.device.sriov.total_vfs)
+      s.fail("num_vfs", "endpoint '" + ep.name + "' has only " +
+                            std::to_string(ep.endpoint.device.sriov.total_vfs) + " VFs (total_vfs)");
+  }
+}
+
 void read_host(Section s, PlatformConfig& pc) {
   HostSetupConfig& h = pc.host;
   h.register_base = pc.iommu.register_base;
@@ -104,6 +125,8 @@ void read_host(Section s, PlatformConfig& pc) {
   h.table_size = s.get_size("table_size", h.table_size, 64 * 1024);
   if (h.table_base % 4096) s.fail("table_base", "must be 4 KiB aligned");
   h.invalidation = s.get_enum("invalidation", h.invalidation, {"queued", "register"});
+  h.pcie = !pc.pcie.endpoints.empty();
+  if (h.pcie) read_driver(s.section("driver"), pc);
   std::set<uint16_t> ids, devices;
   for (Section d : s.list("domains")) {
     DomainSpec dom;
@@ -138,6 +161,82 @@ void read_host(Section s, PlatformConfig& pc) {
   }
 }
 
+// The keys of one workload kind, read from `s` (a traffic item or a `workload:` section).
+void read_workload_fields(Section& s, WorkloadSpec& w, uint64_t default_seed) {
+  const std::string problem_prefix = w.kind + " workload: ";
+  std::string problem;
+  if (w.kind == "random") {
+    RandomWorkloadConfig& r = w.random;
+    r.base = s.get_size("base", r.base);
+    r.window = s.get_size("window", r.window, 1);
+    r.size = static_cast<uint32_t>(s.get_size("size", r.size, 1, 1 << 20));
+    const std::string dir = s.get_enum("direction", "read", {"read", "write", "mixed"});
+    r.direction = dir == "write"   ? RandomWorkloadConfig::Write
+                  : dir == "mixed" ? RandomWorkloadConfig::Mixed
+                                   : RandomWorkloadConfig::Read;
+    r.count = s.get_u64("count", r.count, 1);
+    r.gap = ns(s.get_double("gap_ns", 10, 0, 1e9));
+    r.seed = s.get_u64("seed", default_seed);
+    r.stray_every = s.get_u64("stray_every", 0);
+    r.stray_base = s.get_size("stray_base", 0);
+    problem = validate(r);
+  } else if (w.kind == "nic") {
+    NicWorkloadConfig& n = w.nic;
+    n.rx_ring = s.get_size("rx_ring", n.rx_ring);
+    n.tx_ring = s.get_size("tx_ring", n.tx_ring);
+    n.buffer_base = s.get_size("buffer_base", n.buffer_base);
+    n.buffer_stride = static_cast<uint32_t>(s.get_size("buffer_stride", n.buffer_stride, 64, 1 << 20));
+    n.ring_size = s.get_uint("ring_size", n.ring_size, 2, 65536);
+    n.packet_size = static_cast<uint32_t>(s.get_size("packet_size", n.packet_size, 1, 65536));
+    n.packets = s.get_u64("packets", n.packets, 1);
+    const std::string mode = s.get_enum("mode", "both", {"rx", "tx", "both"});
+    n.mode = mode == "rx" ? NicWorkloadConfig::Rx : mode == "tx" ? NicWorkloadConfig::Tx : NicWorkloadConfig::Both;
+    n.rate_gbps = s.get_double("rate_gbps", n.rate_gbps, 0.001, 1000);
+    n.coalesce_packets = s.get_uint("coalesce_packets", n.coalesce_packets, 1, 65536);
+    n.coalesce_time = ns(s.get_double("coalesce_time_ns", 20000, 0, 1e9));
+    problem = validate(n);
+  } else if (w.kind == "storage") {
+    StorageWorkloadConfig& st = w.storage;
+    st.sgl_base = s.get_size("sgl_base", st.sgl_base);
+    st.completion_base = s.get_size("completion_base", st.completion_base);
+    st.data_base = s.get_size("data_base", st.data_base);
+    st.data_window = s.get_size("data_window", st.data_window, 4096);
+    st.transfer_size = static_cast<uint32_t>(s.get_size("transfer_size", st.transfer_size, 512, 1ULL << 30));
+    st.segment_size = static_cast<uint32_t>(s.get_size("segment_size", st.segment_size, 512, 1ULL << 30));
+    st.max_payload = static_cast<uint32_t>(s.get_size("max_payload", st.max_payload, 64, 4096));
+    st.sgl_slots = s.get_uint("sgl_slots", st.sgl_slots, 1, 65536);
+    const std::string dir = s.get_enum("direction", "from-device", {"from-device", "to-device", "mixed"});
+    st.direction = dir == "to-device" ? StorageWorkloadConfig::ToDevice
+                   : dir == "mixed"   ? StorageWorkloadConfig::Mixed
+                                      : StorageWorkloadConfig::FromDevice;
+    st.requests = s.get_u64("requests", st.requests, 1);
+    st.gap = ns(s.get_double("gap_ns", 1000, 0, 1e9));
+    st.seed = s.get_u64("seed", default_seed);
+    problem = validate(st);
+  } else if (w.kind == "trace") {
+    TraceWorkloadConfig& t = w.trace;
+    t.path = s.get_string("path", "");
+    t.time_scale = s.get_double("time_scale", 1.0, 1e-6, 1e6);
+    if (s.has("requester")) {
+      uint16_t rid = 0;
+      const std::string text = s.get_string("requester", "");
+      if (!parse_requester_id(text, rid)) s.fail("requester", "'" + text + "' is not a requester ID");
+      t.requester = rid;
+    }
+    problem = validate(t);
+  }
+  if (!problem.empty()) s.fail("", problem_prefix + problem);
+}
+
+const std::vector<std::string> kWorkloadKinds = {"random", "nic", "storage", "trace", "none"};
+
+WorkloadSpec read_workload_section(Section s, uint64_t default_seed, const std::string& def_kind) {
+  WorkloadSpec w;
+  w.kind = s.get_enum("kind", def_kind, kWorkloadKinds);
+  read_workload_fields(s, w, default_seed);
+  return w;
+}
+
 void read_traffic(Section root, PlatformConfig& pc) {
   std::set<std::string> names;
   for (Section t : root.list("traffic")) {
@@ -145,23 +244,47 @@ void read_traffic(Section root, PlatformConfig& pc) {
     spec.name = t.get_string("name", "dev" + std::to_string(pc.traffic.size()));
     if (!names.insert(spec.name).second) t.fail("name", "'" + spec.name + "' is used twice");
     spec.requester_id = read_requester(t, "requester", t.get_string("requester", "00:02.0"));
-    t.get_enum("workload", "random", {"random"});
-    RandomWorkloadConfig& r = spec.random;
-    r.base = t.get_size("base", r.base);
-    r.window = t.get_size("window", r.window, 1);
-    r.size = static_cast<uint32_t>(t.get_size("size", r.size, 1, 1 << 20));
-    const std::string dir = t.get_enum("direction", "read", {"read", "write", "mixed"});
-    r.direction = dir == "write" ? RandomWorkloadConfig::Write
-                  : dir == "mixed" ? RandomWorkloadConfig::Mixed
-                                   : RandomWorkloadConfig::Read;
-    r.count = t.get_u64("count", r.count, 1);
-    r.gap = ns(t.get_double("gap_ns", 10, 0, 1e9));
-    r.seed = t.get_u64("seed", pc.traffic.size() + 1);
-    r.stray_every = t.get_u64("stray_every", 0);
-    r.stray_base = t.get_size("stray_base", 0);
-    const std::string problem = validate(r);
-    if (!problem.empty()) t.fail("", problem);
+    spec.workload.kind = t.get_enum("workload", "random", kWorkloadKinds);
+    read_workload_fields(t, spec.workload, pc.traffic.size() + 1);
     pc.traffic.push_back(spec);
+  }
+}
+
+void read_pcie(Section s, PlatformConfig& pc) {
+  RootComplexConfig& rc = pc.pcie.root_complex;
+  rc.ecam_base = s.get_size("ecam_base", rc.ecam_base);
+  rc.bus_last = static_cast<uint8_t>(s.get_uint("bus_last", 15, 1, 255));
+  rc.mmio_base = s.get_size("mmio_base", rc.mmio_base);
+  rc.mmio_size = s.get_size("mmio_size", rc.mmio_size, 1 << 20);
+  rc.config_latency = ns(s.get_double("config_latency_ns", 100, 0, 1e6));
+  rc.mmio_latency = ns(s.get_double("mmio_latency_ns", 50, 0, 1e6));
+  rc.upstream_latency = ns(s.get_double("upstream_latency_ns", 20, 0, 1e6));
+  if (const std::string p = validate(rc); !p.empty()) s.fail("", p);
+  std::set<std::string> names;
+  std::set<unsigned> buses;
+  for (Section e : s.list("endpoints")) {
+    EndpointSpec ep;
+    ep.name = e.get_string("name", "ep" + std::to_string(pc.pcie.endpoints.size()));
+    if (!names.insert(ep.name).second) e.fail("name", "'" + ep.name + "' is used twice");
+    ep.endpoint.bus = static_cast<uint8_t>(e.get_uint("bus", 1, rc.bus_first, rc.bus_last));
+    if (!buses.insert(ep.endpoint.bus).second) e.fail("bus", "two endpoints on one bus");
+    SriovConfig& sr = ep.endpoint.device.sriov;
+    sr.total_vfs = static_cast<uint16_t>(e.get_uint("total_vfs", sr.total_vfs, 0, 255));
+    sr.ari = e.get_bool("ari", sr.ari);
+    sr.vf_msix_vectors = e.get_uint("vf_msix_vectors", sr.vf_msix_vectors, 0, 2048);
+    ep.endpoint.device.pf.msix_vectors = e.get_uint("pf_msix_vectors", ep.endpoint.device.pf.msix_vectors, 0, 2048);
+    if (const std::string p = validate(ep.endpoint); !p.empty()) e.fail("", p);
+    const uint64_t seed = 1 + pc.pcie.endpoints.size() * 1000;
+    ep.vf_workload = read_workload_section(e.section("workload"), seed, "nic");
+    ep.pf_workload = e.has("pf_workload") ? read_workload_section(e.section("pf_workload"), seed, "nic")
+                                          : ep.vf_workload;
+    unsigned n = 0;
+    for (Section w : e.list("vf_workloads")) {
+      if (n >= sr.total_vfs) w.fail("", "more VF workloads than total_vfs");
+      ep.vf_workloads.push_back(read_workload_section(w, seed + 1 + n, "nic"));
+      ++n;
+    }
+    pc.pcie.endpoints.push_back(ep);
   }
 }
 
@@ -194,6 +317,7 @@ PlatformConfig read_platform_config(Section root) {
   pc.memory.dmi = mem.get_bool("dmi", true);
 
   read_iommu(root.section("iommu"), pc);
+  read_pcie(root.section("pcie"), pc);
   read_host(root.section("host"), pc);
   read_traffic(root, pc);
   return pc;

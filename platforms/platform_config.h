@@ -12,7 +12,12 @@
 #include "host/host_setup.h"
 #include "iommu/caches/iotlb.h"
 #include "iommu/iommu_config.h"
+#include "pcie/nic_workload.h"
 #include "pcie/random_workload.h"
+#include "pcie/root_complex.h"
+#include "pcie/sriov_endpoint.h"
+#include "pcie/storage_workload.h"
+#include "pcie/trace_workload.h"
 
 namespace iommu_sim {
 
@@ -23,11 +28,40 @@ struct SimulationSpec {
   sc_core::sc_time max_time = sc_core::SC_ZERO_TIME;  // zero: until every workload is done
 };
 
-// A traffic generator standing for a device function (until the PCIe endpoint drives them).
+// What one DMA engine runs.
+struct WorkloadSpec {
+  std::string kind = "random";  // random | nic | storage | trace | none
+  RandomWorkloadConfig random;
+  NicWorkloadConfig nic;
+  StorageWorkloadConfig storage;
+  TraceWorkloadConfig trace;
+};
+
+// A bare DMA source with a fixed requester ID, straight on the IOMMU's upstream port (no PCIe
+// hierarchy): the default platform's devices.
 struct TrafficSpec {
   std::string name;
   uint16_t requester_id = 0;
-  RandomWorkloadConfig random;
+  WorkloadSpec workload;
+};
+
+// An SR-IOV endpoint behind the root complex: its PF and VFs each run a workload.
+struct EndpointSpec {
+  std::string name;
+  EndpointConfig endpoint;
+  WorkloadSpec pf_workload;  // the PF's
+  WorkloadSpec vf_workload;  // every enabled VF's, unless vf_workloads names one
+  std::vector<WorkloadSpec> vf_workloads;  // VF n's own, for n < size()
+
+  const WorkloadSpec& workload_of(unsigned function) const {
+    if (function == 0) return pf_workload;
+    return function - 1 < vf_workloads.size() ? vf_workloads[function - 1] : vf_workload;
+  }
+};
+
+struct PcieSpec {
+  RootComplexConfig root_complex;
+  std::vector<EndpointSpec> endpoints;
 };
 
 struct PlatformConfig {
@@ -37,6 +71,7 @@ struct PlatformConfig {
   std::string iotlb_impl = "model";  // model | rtl
   HostSetupConfig host;
   std::vector<TrafficSpec> traffic;
+  PcieSpec pcie;
 };
 
 // Reads and validates the whole description; throws ConfigError naming file:line:column.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <iomanip>
+#include <map>
 #include <sstream>
 
 
@@ -88,7 +89,7 @@ void register_summary(StatsRegistry& stats, const std::string& iommu,
 
 void print_report(std::ostream& os, const std::string& source, const PlatformConfig& config,
                   const StatsRegistry& s, const PlatformOutcome& outcome,
-                  const std::vector<FaultRecord>& records) {
+                  const std::vector<FaultRecord>& records, const std::vector<DmaSource>& sources) {
   const std::string iommu = "platform.iommu";
   const auto& tlb = config.iommu.iotlb;
   const double lookups = get(s, iommu + ".iotlb.lookups");
@@ -117,13 +118,38 @@ void print_report(std::ostream& os, const std::string& source, const PlatformCon
     os << "  DMA latency          mean " << ns_text(h->mean()) << ", p50 " << ns_text(h->quantile(0.5))
        << ", p99 " << ns_text(h->quantile(0.99)) << ", max " << ns_text(h->max()) << "\n";
   }
-  for (const auto& t : config.traffic) {
-    const std::string e = "platform." + t.name;
-    if (const Histogram* h = s.find_histogram(e + ".latency")) {
-      os << "    " << std::left << std::setw(10) << t.name << std::right << format_requester_id(t.requester_id)
-         << "  " << static_cast<uint64_t>(get(s, e + ".dmas")) << " DMAs, "
-         << static_cast<uint64_t>(get(s, e + ".errors")) << " errors, mean " << ns_text(h->mean())
-         << ", p99 " << ns_text(h->quantile(0.99)) << "\n";
+  const double sim_ns = outcome.end_time.to_seconds() * 1e9;
+  if (!sources.empty()) {
+    os << "  per function         requester domain     DMAs  errors     MB/s  IOTLB hit  lat mean    p99\n";
+  }
+  std::map<uint16_t, std::vector<std::string>> domains;
+  for (const DmaSource& src : sources) {
+    const std::string rid = "rid." + format_requester_id(src.requester_id);
+    const Histogram* h = s.find_histogram(src.engine + ".latency");
+    const double hits = get(s, iommu + "." + rid + ".iotlb_hits");
+    const double misses = get(s, iommu + "." + rid + ".iotlb_misses");
+    char line[200];
+    std::snprintf(line, sizeof line, "    %-18s %-9s %6s %8llu %7llu %8.1f %10s %8s %8s\n",
+                  src.label.c_str(), format_requester_id(src.requester_id).c_str(),
+                  src.domain ? std::to_string(src.domain).c_str() : "-",
+                  static_cast<unsigned long long>(get(s, src.engine + ".dmas")),
+                  static_cast<unsigned long long>(get(s, src.engine + ".errors")),
+                  sim_ns > 0 ? get(s, src.engine + ".bytes") * 1000.0 / sim_ns : 0.0,
+                  percent(hits, hits + misses).c_str(), h ? ns_text(h->mean()).c_str() : "-",
+                  h ? ns_text(static_cast<double>(h->quantile(0.99))).c_str() : "-");
+    os << line;
+    if (src.domain) domains[src.domain].push_back(src.label);
+  }
+  if (domains.size() > 1) {
+    os << "  per domain\n";
+    for (const auto& [id, labels] : domains) {
+      const std::string d = iommu + ".domain." + std::to_string(id);
+      const double hits = get(s, d + ".iotlb_hits"), misses = get(s, d + ".iotlb_misses");
+      std::string names;
+      for (const auto& l : labels) names += (names.empty() ? "" : " ") + l;
+      os << "    domain " << std::left << std::setw(5) << id << std::right << " IOTLB hit rate "
+         << std::setw(6) << percent(hits, hits + misses) << " of " << static_cast<uint64_t>(hits + misses)
+         << " lookups (" << names << ")\n";
     }
   }
   const double faults = get(s, iommu + ".faults");

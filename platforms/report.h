@@ -23,6 +23,14 @@ struct FaultRecord {
 // Short name of a VT-d fault reason (DMA remapping 0x1-0xD, interrupt remapping 0x20-0x26).
 const char* fault_reason_name(unsigned reason);
 
+// One DMA source as the report lists it.
+struct DmaSource {
+  std::string label;   // "dev0", "nic0.vf2"
+  std::string engine;  // hierarchical name of its DMA engine (statistics prefix)
+  uint16_t requester_id = 0;
+  uint16_t domain = 0;  // 0: none known
+};
+
 struct PlatformOutcome {
   bool ok = true;                 // false: the simulation itself failed (message says why)
   std::string message;
@@ -38,6 +46,6 @@ void register_summary(StatsRegistry& stats, const std::string& iommu_name,
 
 void print_report(std::ostream& os, const std::string& source, const PlatformConfig& config,
                   const StatsRegistry& stats, const PlatformOutcome& outcome,
-                  const std::vector<FaultRecord>& records);
+                  const std::vector<FaultRecord>& records, const std::vector<DmaSource>& sources);
 
 }  // namespace iommu_sim

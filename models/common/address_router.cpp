@@ -1,5 +1,6 @@
 #include "address_router.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace iommu_sim {
@@ -12,20 +13,23 @@ AddressRouter::AddressRouter(sc_core::sc_module_name name)
   initiator.register_invalidate_direct_mem_ptr(this, &AddressRouter::invalidate_direct_mem_ptr);
 }
 
-void AddressRouter::add_window(const std::string& name, uint64_t base, uint64_t size,
-                               bool relative) {
+int AddressRouter::add_window(const std::string& name, uint64_t base, uint64_t size,
+                               bool relative, int binding) {
   for (const Window& w : m_windows) {
     if (base < w.base + w.size && w.base < base + size)
       throw std::invalid_argument("address window '" + name + "' overlaps '" + w.name + "'");
   }
-  m_windows.push_back(Window{name, base, size, relative});
+  if (binding < 0) binding = m_bindings;
+  m_bindings = std::max(m_bindings, binding + 1);
+  m_windows.push_back(Window{name, base, size, relative, binding});
+  return binding;
 }
 
 const AddressRouter::Window* AddressRouter::decode(uint64_t addr, int& index) const {
   for (size_t i = 0; i < m_windows.size(); ++i) {
     const Window& w = m_windows[i];
     if (addr >= w.base && addr - w.base < w.size) {
-      index = static_cast<int>(i);
+      index = w.binding;
       return &w;
     }
   }
@@ -72,11 +76,12 @@ bool AddressRouter::get_direct_mem_ptr(int, tlm::tlm_generic_payload& trans, tlm
 }
 
 void AddressRouter::invalidate_direct_mem_ptr(int id, sc_dt::uint64 start, sc_dt::uint64 end) {
-  if (id < 0 || static_cast<size_t>(id) >= m_windows.size()) return;
-  const Window& w = m_windows[id];
-  const uint64_t s = w.relative ? start + w.base : start;
-  const uint64_t e = w.relative ? end + w.base : end;
-  for (unsigned i = 0; i < target.size(); ++i) target[i]->invalidate_direct_mem_ptr(s, e);
+  for (const Window& w : m_windows) {
+    if (w.binding != id) continue;
+    const uint64_t s = w.relative ? start + w.base : start;
+    const uint64_t e = w.relative ? end + w.base : end;
+    for (unsigned i = 0; i < target.size(); ++i) target[i]->invalidate_direct_mem_ptr(s, e);
+  }
 }
 
 }  // namespace iommu_sim

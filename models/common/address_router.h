@@ -20,15 +20,19 @@ class AddressRouter : public sc_core::sc_module {
 
   explicit AddressRouter(sc_core::sc_module_name name);
 
-  // Window k goes to the k-th binding of `initiator` (bind in the same order). Throws
-  // std::invalid_argument if it overlaps an existing window.
-  void add_window(const std::string& name, uint64_t base, uint64_t size, bool relative);
+  // The window goes to binding `binding` of `initiator`; by default (-1) to the next binding not
+  // yet used by a window, so windows and bindings are made in the same order. Several windows
+  // may share a binding (a target with two address ranges). Throws std::invalid_argument if it
+  // overlaps an existing window. Returns the binding used.
+  int add_window(const std::string& name, uint64_t base, uint64_t size, bool relative,
+                  int binding = -1);
 
  private:
   struct Window {
     std::string name;
     uint64_t base, size;
     bool relative;
+    int binding;
   };
   const Window* decode(uint64_t addr, int& index) const;
   void b_transport(int id, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
@@ -37,6 +41,7 @@ class AddressRouter : public sc_core::sc_module {
   void invalidate_direct_mem_ptr(int id, sc_dt::uint64 start, sc_dt::uint64 end);
 
   std::vector<Window> m_windows;
+  int m_bindings = 0;  // bindings handed out to windows so far
 };
 
 }  // namespace iommu_sim

@@ -19,6 +19,8 @@ HostSetup::HostSetup(sc_core::sc_module_name name, const HostSetupConfig& config
       m_config(config),
       m_memory(memory),
       m_tables(memory, config.table_base, config.table_size),
+      m_iommu_regs(*this, config.register_base),
+      m_bus(*this, 0),
       m_mmio_accesses(stats.counter(std::string(this->name()) + ".mmio_accesses")),
       m_faults_handled(stats.counter(std::string(this->name()) + ".faults_handled")) {
   // Tables first: they are plain memory contents, ready before time 0.
@@ -36,10 +38,34 @@ HostSetup::HostSetup(sc_core::sc_module_name name, const HostSetupConfig& config
   SC_THREAD(fault_handler_thread);
 }
 
+bool HostSetup::run_pcie_driver() {
+  m_strategy = std::make_unique<MapOnceStrategy>(m_tables);
+  m_driver = std::make_unique<HostDriver>(m_config.driver, m_bus, m_memory, m_tables, *m_strategy);
+  m_functions = m_driver->enumerate();
+  if (!m_driver->ok()) {
+    m_ok = false;
+    m_error = "PCIe enumeration: " + m_driver->error();
+    return false;
+  }
+  m_driver->assign_domains();
+  m_functions = m_driver->functions();
+  for (unsigned i = 0; i < m_functions.size(); ++i) {
+    const FunctionSoftware sw = m_software_for ? m_software_for(m_functions[i]) : FunctionSoftware{};
+    const IovaWriter writer = m_driver->map_regions(i, sw.regions);
+    if (!m_driver->ok()) {
+      m_ok = false;
+      m_error = "PCIe driver: " + m_driver->error();
+      return false;
+    }
+    if (sw.fill) sw.fill(writer);
+  }
+  return true;
+}
+
 void HostSetup::fault_handler_thread() {
   for (;;) {
     sc_core::wait(m_fault_event);
-    VtdRegisterProgrammer vtd(*this, m_memory);
+    VtdRegisterProgrammer vtd(m_iommu_regs, m_memory);
     for (const VtdFault& f : vtd.drain_faults()) {
       m_faults.push_back(f);
       m_faults_handled.inc();
@@ -48,12 +74,13 @@ void HostSetup::fault_handler_thread() {
 }
 
 void HostSetup::setup_thread() {
-  VtdRegisterProgrammer vtd(*this, m_memory);
+  VtdRegisterProgrammer vtd(m_iommu_regs, m_memory);
   // Fault events go to the host's interrupt window (CPU 0, the driver's fault vector), unmasked.
-  write(vtd::kRegFedata, kFaultVector, 4);
-  write(vtd::kRegFeaddr, kFaultEventAddress, 4);
-  write(vtd::kRegFeuaddr, 0, 4);
-  write(vtd::kRegFectl, 0, 4);
+  m_iommu_regs.write(vtd::kRegFedata, kFaultVector, 4);
+  m_iommu_regs.write(vtd::kRegFeaddr, kFaultEventAddress, 4);
+  m_iommu_regs.write(vtd::kRegFeuaddr, 0, 4);
+  m_iommu_regs.write(vtd::kRegFectl, 0, 4);
+  if (m_config.pcie && !run_pcie_driver()) return;
   if (m_config.invalidation == "queued") {
     const uint64_t queue = m_tables.allocate_page();
     const uint64_t status = m_tables.allocate_page();
@@ -68,16 +95,18 @@ void HostSetup::setup_thread() {
     m_error = "the IOMMU did not enable translation (GSTS.RTPS/TES)";
     return;
   }
+  // Devices start only once their domains translate: Bus Master Enable comes last.
+  if (m_driver) m_driver->start_devices();
   m_ready = true;
   m_ready_event.notify(sc_core::SC_ZERO_TIME);
 }
 
-void HostSetup::access(tlm::tlm_command cmd, uint64_t offset, uint64_t& value, unsigned size) {
+uint64_t HostSetup::access(tlm::tlm_command cmd, uint64_t address, uint64_t value, unsigned size) {
   tlm::tlm_generic_payload trans;
   uint8_t data[8] = {};
   std::memcpy(data, &value, size);
   trans.set_command(cmd);
-  trans.set_address(m_config.register_base + offset);
+  trans.set_address(address);
   trans.set_data_ptr(data);
   trans.set_data_length(size);
   trans.set_streaming_width(size);
@@ -89,16 +118,7 @@ void HostSetup::access(tlm::tlm_command cmd, uint64_t offset, uint64_t& value, u
   sc_core::wait(delay);
   value = 0;
   std::memcpy(&value, data, size);
-}
-
-uint64_t HostSetup::read(uint64_t offset, unsigned size) {
-  uint64_t v = 0;
-  access(tlm::TLM_READ_COMMAND, offset, v, size);
-  return v;
-}
-
-void HostSetup::write(uint64_t offset, uint64_t value, unsigned size) {
-  access(tlm::TLM_WRITE_COMMAND, offset, value, size);
+  return value;
 }
 
 }  // namespace iommu_sim

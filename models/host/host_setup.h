@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -14,6 +16,7 @@
 
 #include "common/sparse_memory.h"
 #include "common/stats.h"
+#include "host/host_driver.h"
 #include "host/vtd_tables.h"
 #include "iommu/caches/iotlb.h"
 
@@ -36,15 +39,26 @@ struct DomainSpec {
   std::vector<MappingSpec> mappings;
 };
 
+// What the host's driver sets up for one PCIe function: the IOVA regions to map and, once
+// mapped, the contents to write there (rings, scatter-gather lists).
+struct FunctionSoftware {
+  std::vector<DmaRegion> regions;
+  std::function<void(const IovaWriter&)> fill;  // may be empty
+};
+
 struct HostSetupConfig {
   uint64_t register_base = 0xFED90000;  // where the host bus decodes the IOMMU registers
   uint64_t table_base = 0x1000000;      // physical range the host builds VT-d tables in
   uint64_t table_size = 64ULL << 20;
   std::string invalidation = "queued";  // queued | register
   std::vector<DomainSpec> domains;
+  // PCIe: when enabled, the driver enumerates the hierarchy, enables SR-IOV, gives every
+  // function a domain and maps what its software needs, before translation is switched on.
+  bool pcie = false;
+  HostDriverConfig driver;
 };
 
-class HostSetup : public sc_core::sc_module, private MmioAccess {
+class HostSetup : public sc_core::sc_module {
  public:
   static constexpr uint32_t kFaultVector = 0xF0;
   static constexpr uint32_t kFaultEventAddress = 0xFEE00000;  // xAPIC destination 0
@@ -70,17 +84,45 @@ class HostSetup : public sc_core::sc_module, private MmioAccess {
 
   VtdTableBuilder& tables() { return m_tables; }
 
+  // PCIe software per discovered function (called once per function after enumeration, in
+  // discovery order: the platform answers by requester ID).
+  using SoftwareFor = std::function<FunctionSoftware(const DiscoveredFunction&)>;
+  void set_pcie_software(SoftwareFor fn) { m_software_for = std::move(fn); }
+  // The functions the driver found and their domains (empty before set-up or without PCIe).
+  const std::vector<DiscoveredFunction>& functions() const { return m_functions; }
+
  private:
   SC_HAS_PROCESS(HostSetup);
   void setup_thread();
   void fault_handler_thread();
-  uint64_t read(uint64_t offset, unsigned size) override;
-  void write(uint64_t offset, uint64_t value, unsigned size) override;
-  void access(tlm::tlm_command cmd, uint64_t offset, uint64_t& value, unsigned size);
+  bool run_pcie_driver();
+  uint64_t access(tlm::tlm_command cmd, uint64_t address, uint64_t value, unsigned size);
+
+  // Register accesses at offsets from `base` through the host bus (base 0: absolute addresses).
+  class BusWindow : public MmioAccess {
+   public:
+    BusWindow(HostSetup& host, uint64_t base) : m_host(host), m_base(base) {}
+    uint64_t read(uint64_t offset, unsigned size) override {
+      return m_host.access(tlm::TLM_READ_COMMAND, m_base + offset, 0, size);
+    }
+    void write(uint64_t offset, uint64_t value, unsigned size) override {
+      m_host.access(tlm::TLM_WRITE_COMMAND, m_base + offset, value, size);
+    }
+
+   private:
+    HostSetup& m_host;
+    uint64_t m_base;
+  };
 
   HostSetupConfig m_config;
   SparseMemory& m_memory;
   VtdTableBuilder m_tables;
+  BusWindow m_iommu_regs;
+  BusWindow m_bus;
+  SoftwareFor m_software_for;
+  std::unique_ptr<MappingStrategy> m_strategy;
+  std::unique_ptr<HostDriver> m_driver;
+  std::vector<DiscoveredFunction> m_functions;
   bool m_ready = false;
   bool m_ok = true;
   std::string m_error;

@@ -140,6 +140,7 @@ uint8_t Iommu::translate(uint16_t rid, uint64_t iova, uint64_t last, bool write,
   const uint64_t vpn = iova >> 12;
   delay += m_config.iotlb_hit_latency;
   const IotlbHit hit = m_iotlb->lookup(c.domain, vpn);
+  count_iotlb(rid, c.domain, hit.hit);
   if (m_trace) trace_op(IotlbOp::Lookup, IotlbEntry{c.domain, vpn, 0, false, false, PageSize::Size4K});
   if (m_vcd) {
     const uint64_t now = now_ps(delay);
