@@ -11,10 +11,8 @@ using sc_core::sc_time;
 namespace {
 // The interrupt address range: any upstream access that touches it is an interrupt request (a
 // write) or an error (a read), never a memory access.
-constexpr uint64_t kInterruptWindowBase = 0xFEE00000;
-constexpr uint64_t kInterruptWindowLast = 0xFEEFFFFF;
 bool touches_interrupt_window(uint64_t first, uint64_t last) {
-  return first <= kInterruptWindowLast && last >= kInterruptWindowBase;
+  return irte::touches_window(first, last);
 }
 
 std::string checked(const IommuConfig& config) {
@@ -89,6 +87,11 @@ Iommu::Iommu(sc_core::sc_module_name name, const IommuConfig& config, StatsRegis
   m_walker_free.assign(config.walkers, sc_core::SC_ZERO_TIME);
   build_capabilities();
 
+  m_ir = std::make_unique<InterruptRemapper>(*this, m_config, stats, base);
+  on_iec_invalidate = [this](bool index_selective, uint16_t index, unsigned im) {
+    m_ir->invalidate(index_selective, index, im);
+  };
+
   if (!config.iotlb_trace_path.empty()) {
     m_trace_file = std::make_unique<std::ofstream>(config.iotlb_trace_path);
     if (!*m_trace_file)
@@ -111,6 +114,7 @@ void Iommu::trace_to(VcdWriter& vcd) {
   m_sig_outstanding = vcd.add_signal(scope, "outstanding", 16);
   m_sig_fault = vcd.add_signal(scope, "fault", 1);
   m_sig_rid = vcd.add_signal(scope, "last_rid", 16);
+  m_ir->trace_to(vcd, scope + ".ir");
 }
 
 Iommu::RequesterStats& Iommu::requester_stats(uint16_t rid) {
@@ -160,10 +164,8 @@ void Iommu::forward(tlm::tlm_generic_payload& trans, uint64_t phys, sc_time& del
   trans.set_address(iova);  // the initiator may reuse its payload
 }
 
-void Iommu::interrupt_request(tlm::tlm_generic_payload& trans, uint16_t, sc_time& delay) {
-  // Remapping off: the request goes to the host's interrupt fabric as it came (compatibility
-  // format), on the fault-event path's socket.
-  interrupt->b_transport(trans, delay);
+void Iommu::interrupt_request(tlm::tlm_generic_payload& trans, uint16_t rid, sc_time& delay) {
+  m_ir->request(trans, rid, delay);
 }
 
 void Iommu::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {

@@ -32,6 +32,7 @@
 #include "iommu/caches/iotlb.h"
 #include "iommu/caches/iotlb_trace.h"
 #include "iommu/caches/translation_cache.h"
+#include "iommu/interrupt_remapper.h"
 #include "iommu/iommu_config.h"
 #include "iommu/vtd_format.h"
 
@@ -54,6 +55,7 @@ class Iommu : public sc_core::sc_module {
   void trace_to(VcdWriter& vcd);
 
   Iotlb& iotlb() { return *m_iotlb; }
+  InterruptRemapper& interrupt_remapper() { return *m_ir; }
   const IommuConfig& config() const { return m_config; }
 
   // Flushes the IOTLB access stream (also done at the end of simulation and on destruction).
@@ -75,7 +77,9 @@ class Iommu : public sc_core::sc_module {
   // Records a fault in the FRCD ring and raises the fault event (at sc_time_stamp() + delay).
   // Returns false when the record was dropped (overflow: FSTS.PFO).
   bool record_fault(const FaultInfo& fault, const sc_core::sc_time& delay);
-  // Called for every interrupt-entry-cache invalidation descriptor (type 0x4).
+  // Called for every interrupt-entry-cache invalidation descriptor (type 0x4). The constructor
+  // points it at the interrupt remapper's IEC: replace it only to observe, and then call
+  // interrupt_remapper().invalidate() too.
   std::function<void(bool index_selective, uint16_t index, unsigned index_mask)> on_iec_invalidate;
   // Called when GCMD.SIRTP latches IRTA.
   std::function<void(uint64_t irta)> on_irta_latched;
@@ -228,6 +232,9 @@ class Iommu : public sc_core::sc_module {
   Histogram& m_dma_latency;
     std::array<std::unique_ptr<std::array<RequesterStats, 256>>, 256> m_rid_stats;
   std::vector<DomainStats> m_domain_stats;
+
+  // The interrupt remapper: every write into the interrupt window goes to it.
+  std::unique_ptr<InterruptRemapper> m_ir;
 
   // IOTLB access stream.
   std::unique_ptr<std::ofstream> m_trace_file;

@@ -28,6 +28,10 @@ std::string validate_iommu_config(const IommuConfig& c) {
   if (!e.empty()) return "context_cache." + e;
   e = validate_cache_geometry(c.pscache);
   if (!e.empty()) return "pscache." + e;
+  e = validate_cache_geometry(c.interrupt_entry_cache);
+  if (!e.empty()) return "interrupt_entry_cache." + e;
+  if ((c.x2apic || c.posted_interrupts) && !c.interrupt_remapping)
+    return "x2apic and posted_interrupts need interrupt_remapping";
   return "";
 }
 

@@ -31,6 +31,8 @@ struct IommuConfig {
   IotlbConfig iotlb;
   CacheGeometry context_cache{true, 1, 16};
   CacheGeometry pscache{true, 1, 16};   // one per level (L2..L5 tables), same geometry
+  CacheGeometry interrupt_entry_cache{true, 1, 32};  // IEC: IRTEs by index
+  sc_core::sc_time iec_latency{2, sc_core::SC_NS};   // one IEC probe, hit or miss
   unsigned walkers = 4;                 // page-walker slots: misses beyond this many queue
   sc_core::sc_time iotlb_hit_latency{2, sc_core::SC_NS};  // one IOTLB lookup, hit or miss
   sc_core::sc_time cache_latency{2, sc_core::SC_NS};      // one context-cache or pscache probe

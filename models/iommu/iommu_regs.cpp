@@ -207,6 +207,10 @@ void Iommu::write_dword(uint64_t off, uint32_t v, sc_time& delay) {
       return;
     case fmt::kRegIrta:
       set_half(m_irta, high, v);
+      m_irta &= irte::kIrtaMask;
+      // EIME is writable only where ECAP.EIM says x2APIC mode exists.
+      if (!(m_config.interrupt_remapping && m_config.x2apic))
+        m_irta = set_bit(m_irta, irte::kIrtaEime, false);
       return;
     case fmt::kRegIva:
       set_half(m_iva, high, v);
