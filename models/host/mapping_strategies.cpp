@@ -225,7 +225,7 @@ class Deferred : public ProtectionStrategy {
     return m_pending.empty() ? kNever : m_oldest + m_config.flush_us * 1000.0;
   }
   void on_timer() override {
-    if (m_pending.empty() || m_backend.now_ns() < next_deadline_ns()) return;
+    if (m_pending.empty() || m_backend.now_ns() + kSlackNs < next_deadline_ns()) return;
     ++m_counts.flushes_by_time;
     flush();
   }
@@ -377,7 +377,7 @@ class Optimistic : public KeptMappings {
     return m_map.at(m_idle.front()).idle_since + m_config.grace_us * 1000.0;
   }
   void on_timer() override {
-    const double now = m_backend.now_ns();
+    const double now = m_backend.now_ns() + kSlackNs;
     std::vector<Key> expired;
     // Idle mappings are in release order: the expired ones are at the front.
     for (auto it = m_idle.begin(); it != m_idle.end();) {

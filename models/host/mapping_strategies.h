@@ -135,6 +135,9 @@ class VulnerabilityWindow {
 class ProtectionStrategy {
  public:
   static constexpr double kNever = std::numeric_limits<double>::infinity();
+  // A deadline this close counts as reached: simulated time moves in picoseconds, and a wait
+  // rounded down by one must not leave a timer forever a hair short of its deadline.
+  static constexpr double kSlackNs = 0.001;
 
   // Public so that the strategies can inherit it; the class is abstract all the same.
   ProtectionStrategy(const StrategyConfig& config, MappingBackend& backend);

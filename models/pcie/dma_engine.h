@@ -76,6 +76,7 @@ class DmaEngine : public sc_core::sc_module, private DmaPort {
   void delay(const sc_core::sc_time& t) override;
   sc_core::sc_time now() const override;
   bool raise_msix(unsigned vector) override;
+  void sync() override { m_qk.sync(); }
 
   uint16_t m_requester_id;
   std::unique_ptr<Workload> m_workload;

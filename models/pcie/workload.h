@@ -30,6 +30,9 @@ class DmaPort {
   // when the table entry is unmasked; the pending bit otherwise). Returns false when the vector
   // does not exist or the engine has no MSI-X source.
   virtual bool raise_msix(unsigned vector) = 0;
+  // Brings kernel time up to now() so that the workload may wait on an event (a doorbell) or
+  // signal one at the right time. Ports without local time have nothing to do.
+  virtual void sync() {}
 };
 
 class Workload {
