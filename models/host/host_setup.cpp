@@ -95,6 +95,14 @@ void HostSetup::setup_thread() {
     m_error = "the IOMMU did not enable translation (GSTS.RTPS/TES)";
     return;
   }
+  if (m_interrupt_software) {
+    const std::string err = m_interrupt_software(m_bus, m_iommu_regs, vtd, m_functions);
+    if (!err.empty()) {
+      m_ok = false;
+      m_error = err;
+      return;
+    }
+  }
   // Devices start only once their domains translate: Bus Master Enable comes last.
   if (m_driver) m_driver->start_devices();
   m_ready = true;

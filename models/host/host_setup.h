@@ -88,6 +88,13 @@ class HostSetup : public sc_core::sc_module {
   // discovery order: the platform answers by requester ID).
   using SoftwareFor = std::function<FunctionSoftware(const DiscoveredFunction&)>;
   void set_pcie_software(SoftwareFor fn) { m_software_for = std::move(fn); }
+  // Interrupt software run once translation is on and before Bus Master Enable (remapping
+  // tables, MSI-X entries): `bus` takes absolute addresses, `iommu` register offsets. Returns ""
+  // or what went wrong.
+  using InterruptSoftware = std::function<std::string(MmioAccess& bus, MmioAccess& iommu,
+                                                      VtdRegisterProgrammer& vtd,
+                                                      const std::vector<DiscoveredFunction>&)>;
+  void set_interrupt_software(InterruptSoftware fn) { m_interrupt_software = std::move(fn); }
   // The functions the driver found and their domains (empty before set-up or without PCIe).
   const std::vector<DiscoveredFunction>& functions() const { return m_functions; }
 
@@ -120,6 +127,7 @@ class HostSetup : public sc_core::sc_module {
   BusWindow m_iommu_regs;
   BusWindow m_bus;
   SoftwareFor m_software_for;
+  InterruptSoftware m_interrupt_software;
   std::unique_ptr<MappingStrategy> m_strategy;
   std::unique_ptr<HostDriver> m_driver;
   std::vector<DiscoveredFunction> m_functions;

@@ -54,7 +54,10 @@ class InterruptTb : public sc_core::sc_module {
   VtdTableBuilder tables;
   std::vector<CapturedInterrupt> irqs;
 
-  explicit InterruptTb(const IommuConfig& config = interrupt_config(), sc_core::sc_module_name n = "tb")
+  // capture = false: the caller binds iommu.interrupt (to a host model) and may bind its
+  // forwarding socket to `irq`.
+  explicit InterruptTb(const IommuConfig& config = interrupt_config(), sc_core::sc_module_name n = "tb",
+                       bool capture = true)
       : sc_module(n),
         dma("dma"),
         mmio("mmio"),
@@ -67,7 +70,7 @@ class InterruptTb : public sc_core::sc_module {
         prog(m_access, mem.storage()) {
     dma.bind(iommu.upstream);
     mmio.bind(iommu.regs);
-    iommu.interrupt.bind(irq);
+    if (capture) iommu.interrupt.bind(irq);
     iommu.memory.bind(router.target);
     router.initiator.bind(mem.socket);
     router.add_window("mem", 0, kMemSize, false);
