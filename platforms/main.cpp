@@ -17,6 +17,7 @@
 #include "platform_config.h"
 #include "report.h"
 #include "sweep/sweep.h"
+#include "strategy_study.h"
 
 namespace {
 
@@ -30,6 +31,7 @@ const char* kUsage =
     "usage: iommu-sim run [PLATFORM.yaml] [options]   run a platform (default: the built-in default.yaml)\n"
     "       iommu-sim check PLATFORM.yaml [--set K=V]  validate a platform description only\n"
     "       iommu-sim sweep ...                        design-space sweeps (iommu-sim sweep --help)\n"
+    "       iommu-sim study STUDY.yaml --out DIR       protection-strategies study (iommu-sim study --help)\n"
     "       iommu-sim --help | --version\n"
     "options:\n"
     "  --set KEY=VALUE     override any scalar (dotted key, e.g. iommu.iotlb.ways=8); repeatable\n"
@@ -173,6 +175,10 @@ int sc_main(int argc, char* argv[]) {
   if (args[0] == "--version") {
     std::cout << "iommu-sim " << IOMMU_SIM_VERSION << "\n";
     return kExitOk;
+  }
+  if (args[0] == "study") {
+    return study_main(std::vector<std::string>(args.begin() + 1, args.end()), self_path(argv[0]),
+                      std::cout, std::cerr);
   }
   if (args[0] == "sweep") {
     return sweep_main(std::vector<std::string>(args.begin() + 1, args.end()), self_path(argv[0]),

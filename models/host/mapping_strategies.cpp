@@ -229,10 +229,6 @@ class Deferred : public ProtectionStrategy {
     ++m_counts.flushes_by_time;
     flush();
   }
-  void finish() override {
-    // The end of the run is not a flush trigger: the pending translations stay reachable and
-    // their releases count as open.
-  }
 
  private:
   struct Pending {

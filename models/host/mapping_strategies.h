@@ -152,7 +152,8 @@ class ProtectionStrategy {
   // When on_timer() wants to run next (kNever: no timer).
   virtual double next_deadline_ns() const { return kNever; }
   virtual void on_timer() {}
-  // End of the run: pending deferred work is done; kept mappings stay.
+  // End of the run, once the driver has let the timers run out. Kept mappings stay (their
+  // releases count as open); a strategy with work no timer covers would do it here.
   virtual void finish() {}
 
   const StrategyCounts& counts() const { return m_counts; }
