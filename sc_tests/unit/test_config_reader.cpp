@@ -66,7 +66,7 @@ traffic:
   CHECK(pc.host.domains[0].mappings[0].page == PageSize::Size2M);
   CHECK_FALSE(pc.host.domains[0].mappings[0].write);
   REQUIRE(pc.traffic.size() == 1);
-  CHECK(pc.traffic[0].random.window == 65536);
+  CHECK(pc.traffic[0].workload.random.window == 65536);
 }
 
 TEST_CASE("fully associative is ways 0 with entries", "[unit]") {
@@ -123,7 +123,7 @@ TEST_CASE("set overrides any scalar and is named in errors", "[unit]") {
 
 TEST_CASE("set reaches into lists by index", "[unit]") {
   const std::string text = "traffic:\n  - {name: a, count: 5}\n";
-  CHECK(load(text, {"traffic.0.count=9"}).traffic[0].random.count == 9);
+  CHECK(load(text, {"traffic.0.count=9"}).traffic[0].workload.random.count == 9);
   CHECK(error_of(text, {"traffic.3.count=9"}).find("not an item") != std::string::npos);
 }
 
