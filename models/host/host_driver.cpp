@@ -153,8 +153,12 @@ void HostDriver::assign_domains() {
 
 IovaWriter HostDriver::map_regions(unsigned index, const std::vector<DmaRegion>& regions) {
   const DiscoveredFunction& f = m_functions.at(index);
-  // IOVA page -> physical page for this function's writer.
-  auto pages = std::make_shared<std::map<uint64_t, uint64_t>>();
+  // The writer's view: one entry per region, IOVA range -> physical base. A region list, not a
+  // page map, so that a function with a gigabyte mapped costs a few bytes here.
+  struct Run {
+    uint64_t iova, size, phys;
+  };
+  auto runs = std::make_shared<std::vector<Run>>();
   for (const DmaRegion& r : regions) {
     const uint64_t iova = r.iova & ~0xFFFull;
     const uint64_t size = ((r.iova + r.size + 0xFFF) & ~0xFFFull) - iova;
@@ -165,17 +169,22 @@ IovaWriter HostDriver::map_regions(unsigned index, const std::vector<DmaRegion>&
     const uint64_t phys = m_next_buffer;
     m_next_buffer += size;
     m_strategy.map(f.domain, iova, phys, size, r.device_writes);
-    for (uint64_t off = 0; off < size; off += 4096) (*pages)[iova + off] = phys + off;
+    runs->push_back(Run{iova, size, phys});
   }
   SparseMemory* memory = &m_memory;
-  return [pages, memory](uint64_t iova, const void* data, uint64_t len) {
+  return [runs, memory](uint64_t iova, const void* data, uint64_t len) {
     const uint8_t* p = static_cast<const uint8_t*>(data);
     for (uint64_t done = 0; done < len;) {
       const uint64_t a = iova + done;
       const uint64_t n = std::min<uint64_t>(len - done, 4096 - (a & 0xFFF));
-      auto it = pages->find(a & ~0xFFFull);
-      // Data for IOVAs never mapped is a bug in the caller's region list: skip it.
-      if (it != pages->end()) memory->write(it->second + (a & 0xFFF), p + done, n);
+      // Data for IOVAs never mapped is a bug in the caller's region list: skip it. Later
+      // regions win where two overlap, as the page tables do.
+      for (auto it = runs->rbegin(); it != runs->rend(); ++it) {
+        if (a >= it->iova && a - it->iova < it->size) {
+          memory->write(it->phys + (a - it->iova), p + done, n);
+          break;
+        }
+      }
       done += n;
     }
   };
