@@ -118,6 +118,8 @@ void Iommu::trace_to(VcdWriter& vcd) {
 }
 
 Iommu::RequesterStats& Iommu::requester_stats(uint16_t rid) {
+  // DMA comes in runs from one requester: remember the last one.
+  if (m_last_rid_stats && rid == m_last_rid) return *m_last_rid_stats;
   auto& bus = m_rid_stats[rid >> 8];
   if (!bus) bus = std::make_unique<std::array<RequesterStats, 256>>();
   RequesterStats& s = (*bus)[rid & 0xFF];
@@ -129,10 +131,13 @@ Iommu::RequesterStats& Iommu::requester_stats(uint16_t rid) {
     s.iotlb_hits = &m_stats.counter(prefix + "iotlb_hits");
     s.iotlb_misses = &m_stats.counter(prefix + "iotlb_misses");
   }
+  m_last_rid = rid;
+  m_last_rid_stats = &s;
   return s;
 }
 
 Iommu::DomainStats& Iommu::domain_stats(uint16_t domain) {
+  if (domain < m_domain_stats.size() && m_domain_stats[domain].iotlb_hits) return m_domain_stats[domain];
   if (domain >= m_domain_stats.size()) m_domain_stats.resize(domain + 1u);
   DomainStats& s = m_domain_stats[domain];
   if (!s.iotlb_hits) {

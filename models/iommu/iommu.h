@@ -232,6 +232,8 @@ class Iommu : public sc_core::sc_module {
   Histogram& m_dma_latency;
     std::array<std::unique_ptr<std::array<RequesterStats, 256>>, 256> m_rid_stats;
   std::vector<DomainStats> m_domain_stats;
+  uint16_t m_last_rid = 0;
+  RequesterStats* m_last_rid_stats = nullptr;
 
   // The interrupt remapper: every write into the interrupt window goes to it.
   std::unique_ptr<InterruptRemapper> m_ir;
