@@ -88,7 +88,11 @@ struct EffectiveTree {
   void emit(YAML::Emitter& e) const {
     if (children.empty()) {
       if (!scalar.empty() && scalar.front() == '[') {
-        e << YAML::Flow << YAML::Load(scalar);  // lists are recorded in flow form
+        // Lists are recorded in flow form: emit their items, keeping the style local to them.
+        const YAML::Node list = YAML::Load(scalar);
+        e << YAML::Flow << YAML::BeginSeq;
+        for (const auto& item : list) e << item.Scalar();
+        e << YAML::EndSeq;
       } else {
         e << scalar;
       }

@@ -37,7 +37,8 @@ const char* kUsage =
     "  --set KEY=VALUE     override any scalar (dotted key, e.g. iommu.iotlb.ways=8); repeatable\n"
     "  --stats FILE.json   write every statistic as JSON, and the effective configuration\n"
     "                      beside it as FILE.config.yaml\n"
-    "  --waves FILE.vcd    write a VCD waveform of the translation pipeline\n"
+    "  --waves FILE.vcd    write a VCD waveform of the translation pipeline (with the RTL IOTLB,\n"
+    "                      its own FST waveform goes to FILE.iotlb.fst)\n"
     "  --iotlb-trace FILE  record the IOTLB access stream (for co-simulation replay and one-pass sweeps)\n"
     "  --quiet             print nothing but errors\n";
 
@@ -132,7 +133,12 @@ int run(const Options& o) {
 
   StatsRegistry stats;
   Platform platform("platform", config, stats);
-  if (waves.is_open()) platform.trace_to(waves);
+  if (waves.is_open()) {
+    // With the RTL IOTLB, the Verilated model's own waveform goes beside the VCD.
+    const std::string rtl_waves =
+        config.iotlb_impl == "rtl" ? o.waves_path.substr(0, o.waves_path.rfind('.')) + ".iotlb.fst" : "";
+    platform.trace_to(waves, rtl_waves);
+  }
   const PlatformOutcome outcome = platform.run();
   waves.close();
 

@@ -33,6 +33,9 @@ Platform::Platform(sc_core::sc_module_name name, const PlatformConfig& config, S
       m_host("host", config.host, m_memory.storage(), stats) {
   tlm_utils::tlm_quantumkeeper::set_global_quantum(config.simulation.quantum);
   m_iommu = std::make_unique<Iommu>("iommu", config.iommu, stats, make_iotlb());
+#ifdef IOMMU_SIM_HAVE_RTL
+  if (m_rtl_iotlb) m_rtl_iotlb->register_stats(stats, std::string(m_iommu->name()) + ".iotlb");
+#endif
 
   const uint64_t regs = config.iommu.register_base;
   const uint64_t regs_size = vtd::register_block_size(config.iommu.fault_records);
@@ -53,7 +56,11 @@ Platform::Platform(sc_core::sc_module_name name, const PlatformConfig& config, S
   if (!config.pcie.endpoints.empty()) build_pcie();
 
   m_iommu->memory.bind(m_memory.socket);
-  m_iommu->interrupt.bind(m_interrupts.socket);
+  if (m_config.interrupts_configured) {
+    build_interrupts();
+  } else {
+    m_iommu->interrupt.bind(m_interrupts.socket);
+  }
   m_interrupts.on_interrupt([this](const MsiMessage& msg) {
     if (msg.vector() == HostSetup::kFaultVector) m_host.fault_event();
   });
@@ -104,6 +111,42 @@ void Platform::build_pcie() {
   m_host.set_pcie_software([this](const DiscoveredFunction& f) { return software_of(f); });
 }
 
+// The host's CPUs and guests behind the IOMMU's interrupt socket, and the host software that
+// gives every function's MSI-X vectors an IRTE (VF g: guest g, remapped or posted; the PF: the
+// host) once translation is on and before the devices may master the bus.
+void Platform::build_interrupts() {
+  try {
+    m_apic = std::make_unique<ApicSystem>("apic", m_config.interrupts, m_memory.storage(),
+                                          [this] { return m_host.tables().allocate_page(); }, m_stats);
+    // Built now, while nothing else allocates: the table's pages must be contiguous.
+    m_interrupt_setup = std::make_unique<InterruptSetup>(m_config.interrupt_setup, m_memory.storage(),
+                                                         m_host.tables(), *m_apic);
+  } catch (const std::invalid_argument& e) {
+    throw ConfigError(e.what());
+  }
+  m_iommu->interrupt.bind(m_apic->socket);
+  m_apic->host_out.bind(m_interrupts.socket);
+  // The probe that lets the host model time a posted interrupt from the device's MSI write.
+  m_iommu->interrupt_remapper().on_posted = [this](const InterruptRemapper::PostedRecord& r) {
+    m_apic->posted_requested(r.pda, r.vector, r.notified, r.time);
+  };
+  m_host.set_interrupt_software([this](MmioAccess& bus, MmioAccess& iommu, VtdRegisterProgrammer& vtd,
+                                       const std::vector<DiscoveredFunction>& functions) {
+    if (m_interrupt_setup->run(bus, iommu, vtd, functions)) return std::string();
+    return "interrupt set-up: " + m_interrupt_setup->error();
+  });
+}
+
+uint64_t Platform::interrupts_in_flight() const {
+  if (!m_apic) return 0;
+  uint64_t n = 0;
+  for (unsigned g = 0; g < m_config.interrupts.guests.size(); ++g) {
+    const ApicSystem::GuestStats& s = m_apic->guest_stats(g);
+    n += s.requested->value() - std::min(s.requested->value(), s.seen->value());
+  }
+  return n;
+}
+
 FunctionSoftware Platform::software_of(const DiscoveredFunction& f) const {
   for (size_t e = 0; e < m_endpoints.size(); ++e) {
     const SriovEndpoint& ep = *m_endpoints[e];
@@ -120,8 +163,9 @@ std::unique_ptr<Iotlb> Platform::make_iotlb() const {
   if (m_config.iotlb_impl != "rtl") return nullptr;  // the IOMMU builds the C++ model
 #ifdef IOMMU_SIM_HAVE_RTL
   std::string error;
-  auto rtl = make_rtl_iotlb(m_config.iommu.iotlb, error);
+  auto rtl = make_rtl_iotlb_adapter(m_config.iommu.iotlb, error, "iotlb_rtl");
   if (!rtl) throw ConfigError("iommu.iotlb.impl: rtl: " + error);
+  m_rtl_iotlb = rtl.get();
   return rtl;
 #else
   throw ConfigError(
@@ -130,7 +174,15 @@ std::unique_ptr<Iotlb> Platform::make_iotlb() const {
 #endif
 }
 
-void Platform::trace_to(VcdWriter& vcd) { m_iommu->trace_to(vcd); }
+void Platform::trace_to(VcdWriter& vcd, const std::string& rtl_waves_path) {
+  m_iommu->trace_to(vcd);  // the interrupt remapper's signals too
+  if (m_apic) m_apic->trace_to(vcd);  // each vCPU's state and pending interrupts
+#ifdef IOMMU_SIM_HAVE_RTL
+  if (m_rtl_iotlb && !rtl_waves_path.empty()) m_rtl_iotlb->trace_to(rtl_waves_path);
+#else
+  static_cast<void>(rtl_waves_path);
+#endif
+}
 
 void Platform::completion_thread() {
   for (DmaEngine* e : m_active) {
@@ -138,6 +190,15 @@ void Platform::completion_thread() {
   }
   m_done = true;
   m_end_time = sc_core::sc_time_stamp();
+  // Interrupts waiting for a descheduled vCPU arrive at its next schedule-in: run on until the
+  // guests have seen all they were sent, so that the latency figures include them. A vCPU is
+  // off for at most one period, so two of the longest bound the wait.
+  sc_core::sc_time longest = sc_core::SC_ZERO_TIME;
+  for (const GuestSpec& g : m_config.interrupts.guests)
+    for (const VcpuSpec& v : g.vcpus) longest = std::max(longest, v.schedule.run + v.schedule.off);
+  const sc_core::sc_time give_up = sc_core::sc_time_stamp() + 2 * longest;
+  while (interrupts_in_flight() > 0 && sc_core::sc_time_stamp() < give_up)
+    sc_core::wait(m_config.simulation.quantum);
   sc_core::sc_stop();
 }
 
@@ -163,6 +224,11 @@ PlatformOutcome Platform::run() {
   std::vector<std::string> engines;
   for (DmaEngine* e : m_active) engines.push_back(e->name());
   register_summary(m_stats, m_iommu->name(), engines, outcome);
+  if (m_apic) {
+    std::vector<std::string> guests;
+    for (const GuestSpec& g : m_config.interrupts.guests) guests.push_back(g.name);
+    register_interrupt_summary(m_stats, m_iommu->name(), m_apic->name(), guests);
+  }
   return outcome;
 }
 

@@ -7,6 +7,10 @@
 //                              +--> PCIe root complex (ECAM, BAR windows) --> endpoints
 //   DMA engines ---------> upstream --> IOMMU --> memory
 //   endpoint functions --> root complex -^  +---> interrupt sink (fault events)
+//
+// With an `interrupts:` section the IOMMU's interrupt socket goes to the host's CPUs and guests
+// (ApicSystem) instead; what they do not route to a guest (fault events, the PF's vectors) goes
+// on to the interrupt sink.
 #pragma once
 
 #include <memory>
@@ -19,7 +23,9 @@
 #include "common/memory_target.h"
 #include "common/stats.h"
 #include "common/vcd_writer.h"
+#include "host/apic_system.h"
 #include "host/host_setup.h"
+#include "host/interrupt_setup.h"
 #include "host/interrupt_sink.h"
 #include "iommu/iommu.h"
 #include "pcie/dma_engine.h"
@@ -30,13 +36,17 @@
 
 namespace iommu_sim {
 
+class RtlIotlb;
+
 class Platform : public sc_core::sc_module {
  public:
   // Throws ConfigError for configurations that only the wiring can reject (e.g. an RTL IOTLB
   // requested in a build without Verilator).
   Platform(sc_core::sc_module_name name, const PlatformConfig& config, StatsRegistry& stats);
 
-  void trace_to(VcdWriter& vcd);
+  // The pipeline signals go to `vcd`; with the RTL IOTLB its own waveform (FST) goes to
+  // rtl_waves_path when that is not empty.
+  void trace_to(VcdWriter& vcd, const std::string& rtl_waves_path = "");
   // Runs to completion (or simulation.max_time_us) and registers the summary statistics.
   PlatformOutcome run();
 
@@ -50,6 +60,8 @@ class Platform : public sc_core::sc_module {
   MemoryTarget& memory() { return m_memory; }
   HostSetup& host() { return m_host; }
   InterruptSink& interrupts() { return m_interrupts; }
+  // The host's CPUs and guests; null unless the description has an `interrupts:` section.
+  ApicSystem* apic() { return m_apic.get(); }
   DmaEngine& engine(size_t i) { return *m_engines.at(i); }
   SriovEndpoint& endpoint(size_t i) { return *m_endpoints.at(i); }
   // Every DMA engine that runs a workload: the bare ones, then each endpoint's functions.
@@ -60,11 +72,15 @@ class Platform : public sc_core::sc_module {
   void completion_thread();
   std::unique_ptr<Iotlb> make_iotlb() const;
   void build_pcie();
+  void build_interrupts();
+  // Interrupts sent to guests that they have not seen yet (waiting for a descheduled vCPU).
+  uint64_t interrupts_in_flight() const;
   FunctionSoftware software_of(const DiscoveredFunction& f) const;
 
   PlatformConfig m_config;
   StatsRegistry& m_stats;
   MemoryTarget m_memory;
+  RtlIotlb* m_rtl_iotlb = nullptr;  // the Verilated IOTLB when iommu.iotlb.impl is rtl
   std::unique_ptr<Iommu> m_iommu;
   AddressRouter m_host_bus;
   AddressRouter m_upstream;
@@ -74,6 +90,8 @@ class Platform : public sc_core::sc_module {
   std::unique_ptr<RootComplex> m_root_complex;
   std::vector<std::unique_ptr<SriovEndpoint>> m_endpoints;
   std::vector<DmaEngine*> m_active;
+  std::unique_ptr<ApicSystem> m_apic;
+  std::unique_ptr<InterruptSetup> m_interrupt_setup;
   bool m_done = false;
   sc_core::sc_time m_end_time;
 };
