@@ -159,7 +159,7 @@ FunctionSoftware Platform::software_of(const DiscoveredFunction& f) const {
   return FunctionSoftware{};
 }
 
-std::unique_ptr<Iotlb> Platform::make_iotlb() const {
+std::unique_ptr<Iotlb> Platform::make_iotlb() {
   if (m_config.iotlb_impl != "rtl") return nullptr;  // the IOMMU builds the C++ model
 #ifdef IOMMU_SIM_HAVE_RTL
   std::string error;

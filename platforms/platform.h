@@ -70,7 +70,7 @@ class Platform : public sc_core::sc_module {
  private:
   SC_HAS_PROCESS(Platform);
   void completion_thread();
-  std::unique_ptr<Iotlb> make_iotlb() const;
+  std::unique_ptr<Iotlb> make_iotlb();
   void build_pcie();
   void build_interrupts();
   // Interrupts sent to guests that they have not seen yet (waiting for a descheduled vCPU).
