@@ -1,5 +1,6 @@
 #include "platform_config.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <set>
 
@@ -72,6 +73,18 @@ void read_iotlb(Section s, PlatformConfig& pc) {
   if (!problem.empty()) s.fail("", problem);
 }
 
+// iommu.interrupt_remapping: the hardware's interrupt remapper (ECAP.IR, EIM, CAP.PI) and its
+// interrupt-entry cache. Whether the host turns remapping on is the `interrupts:` section's call.
+void read_interrupt_remapping(Section s, IommuConfig& c) {
+  c.interrupt_remapping = s.get_bool("enabled", c.interrupt_remapping);
+  c.x2apic = s.get_bool("x2apic", c.x2apic);
+  c.posted_interrupts = s.get_bool("posted", c.posted_interrupts);
+  c.interrupt_entry_cache = read_cache(s.section("iec"), c.interrupt_entry_cache);
+  c.iec_latency = ns(s.get_double("iec_latency_ns", c.iec_latency.to_seconds() * 1e9, 0, 1e6));
+  if (!c.interrupt_remapping && (c.x2apic || c.posted_interrupts))
+    s.fail(c.x2apic ? "x2apic" : "posted", "needs iommu.interrupt_remapping.enabled: true");
+}
+
 void read_iommu(Section s, PlatformConfig& pc) {
   IommuConfig& c = pc.iommu;
   c.register_base = s.get_u64("register_base", c.register_base);
@@ -93,6 +106,7 @@ void read_iommu(Section s, PlatformConfig& pc) {
   read_iotlb(s.section("iotlb"), pc);
   c.context_cache = read_cache(s.section("context_cache"), c.context_cache);
   c.pscache = read_cache(s.section("pscache"), c.pscache);
+  read_interrupt_remapping(s.section("interrupt_remapping"), c);
   const std::string problem = validate_iommu_config(c);
   if (!problem.empty()) s.fail("", problem);
 }
@@ -288,6 +302,95 @@ void read_pcie(Section s, PlatformConfig& pc) {
   }
 }
 
+sc_time us(double v) { return sc_time(v, sc_core::SC_US); }
+
+// One vCPU: the CPU it is pinned to and its schedule. A vCPU with neither preempted_us nor
+// halted_us always runs.
+VcpuSpec read_vcpu(Section v, unsigned cpus) {
+  VcpuSpec spec;
+  spec.cpu = v.get_uint("cpu", 0, 0, cpus - 1);
+  VcpuSchedule& s = spec.schedule;
+  if (v.has("preempted_us") && v.has("halted_us"))
+    v.fail("halted_us", "a vCPU is either preempted or halted while descheduled, not both");
+  s.halted = v.has("halted_us");
+  const double off = v.get_double(s.halted ? "halted_us" : "preempted_us", 0, 0, 1e9);
+  s.off = us(off);
+  s.run = us(v.get_double("run_us", 0, 0, 1e9));
+  s.phase = us(v.get_double("phase_us", 0, 0, 1e9));
+  if (off > 0 && s.run == sc_core::SC_ZERO_TIME)
+    v.fail("run_us", "a vCPU that is descheduled needs run_us > 0");
+  return spec;
+}
+
+// The `interrupts:` section: CPUs, guests and their vCPUs, delivery mode and costs, and the host
+// software's interrupt-remapping table. VF g belongs to guest g.
+void read_interrupts(Section s, PlatformConfig& pc) {
+  pc.interrupts_configured = true;
+  if (!pc.iommu.interrupt_remapping)
+    s.fail("", "needs the interrupt remapper: set iommu.interrupt_remapping.enabled: true");
+  if (pc.pcie.endpoints.empty())
+    s.fail("", "needs pcie endpoints: the host routes their MSI-X vectors");
+  HostInterruptConfig& h = pc.interrupts;
+  // The host uses x2APIC mode (IRTA.EIME, 32-bit destinations) when the IOMMU supports it.
+  h.x2apic = pc.iommu.x2apic;
+  h.cpus = s.get_uint("cpus", h.cpus, 1, h.x2apic ? 4096 : 255);
+  h.delivery = s.get_enum("delivery", h.delivery, {"remapped", "posted"});
+  if (h.delivery == "posted" && !pc.iommu.posted_interrupts)
+    s.fail("delivery", "posted delivery needs iommu.interrupt_remapping.posted: true");
+  h.notification_vector = static_cast<uint8_t>(s.get_uint("notification_vector", h.notification_vector, 0x20, 0xFF));
+  h.wakeup_vector = static_cast<uint8_t>(s.get_uint("wakeup_vector", h.wakeup_vector, 0x20, 0xFF));
+  if (h.wakeup_vector == h.notification_vector)
+    s.fail("wakeup_vector", "must differ from notification_vector");
+  Section k = s.section("costs");
+  const auto cost = [&k](const std::string& key, const sc_time& def) {
+    return ns(k.get_double(key, def.to_seconds() * 1e9, 0, 1e9));
+  };
+  h.costs.vm_exit = cost("vm_exit_ns", h.costs.vm_exit);
+  h.costs.injection = cost("injection_ns", h.costs.injection);
+  h.costs.posted_delivery = cost("posted_delivery_ns", h.costs.posted_delivery);
+  h.costs.wakeup = cost("wakeup_ns", h.costs.wakeup);
+  h.costs.host_interrupt = cost("host_interrupt_ns", h.costs.host_interrupt);
+
+  InterruptSetupConfig& is = pc.interrupt_setup;
+  is.x2apic = h.x2apic;
+  is.ecam_base = pc.pcie.root_complex.ecam_base;
+  is.table_entries = s.get_uint("irt_entries", is.table_entries, 2, 65536);
+  if (!is_power_of_two(is.table_entries))
+    s.fail("irt_entries", "must be a power of two (got " + std::to_string(is.table_entries) + ")");
+  is.allow_compatibility = s.get_bool("allow_compatibility", is.allow_compatibility);
+  is.guest_vector_base = static_cast<uint8_t>(s.get_uint("guest_vector_base", is.guest_vector_base, 0x20, 0xFF));
+
+  // Every function's MSI-X vectors take one IRTE each.
+  const unsigned vfs = pc.host.driver.num_vfs;
+  unsigned vectors = 0, vf_vectors = 0, enabled_vfs = 0;
+  for (const EndpointSpec& ep : pc.pcie.endpoints) {
+    vectors += ep.endpoint.device.pf.msix_vectors + vfs * ep.endpoint.device.sriov.vf_msix_vectors;
+    vf_vectors = std::max(vf_vectors, ep.endpoint.device.sriov.vf_msix_vectors);
+    enabled_vfs += vfs;
+  }
+  if (vectors > is.table_entries)
+    s.fail("irt_entries", std::to_string(vectors) + " MSI-X vectors need as many entries (got " +
+                              std::to_string(is.table_entries) + ")");
+  if (vf_vectors > 0 && is.guest_vector_base + vf_vectors - 1 > 0xFF)
+    s.fail("guest_vector_base", "a VF's " + std::to_string(vf_vectors) + " vectors go beyond 0xFF");
+
+  std::set<std::string> names;
+  for (Section g : s.list("guests")) {
+    GuestSpec guest;
+    guest.name = g.get_string("name", "vm" + std::to_string(h.guests.size()));
+    if (guest.name.empty() || guest.name.find('.') != std::string::npos)
+      g.fail("name", "must be a non-empty name without dots (it names statistics)");
+    if (!names.insert(guest.name).second) g.fail("name", "'" + guest.name + "' is used twice");
+    for (Section v : g.list("vcpus")) guest.vcpus.push_back(read_vcpu(v, h.cpus));
+    if (guest.vcpus.empty()) g.fail("vcpus", "a guest needs at least one vCPU");
+    h.guests.push_back(guest);
+  }
+  if (h.guests.size() > enabled_vfs)
+    s.fail("guests", std::to_string(h.guests.size()) + " guests but only " + std::to_string(enabled_vfs) +
+                         " VFs are enabled (host.driver.num_vfs): VF g belongs to guest g");
+  if (const std::string p = validate(h); !p.empty()) s.fail("", p);
+}
+
 }  // namespace
 
 bool parse_requester_id(const std::string& text, uint16_t& out) {
@@ -319,6 +422,7 @@ PlatformConfig read_platform_config(Section root) {
   read_iommu(root.section("iommu"), pc);
   read_pcie(root.section("pcie"), pc);
   read_host(root.section("host"), pc);
+  if (root.has("interrupts")) read_interrupts(root.section("interrupts"), pc);
   read_traffic(root, pc);
   return pc;
 }

@@ -9,7 +9,9 @@
 #include <systemc>
 
 #include "common/memory_target.h"
+#include "host/apic_system.h"
 #include "host/host_setup.h"
+#include "host/interrupt_setup.h"
 #include "iommu/caches/iotlb.h"
 #include "iommu/iommu_config.h"
 #include "pcie/nic_workload.h"
@@ -72,6 +74,11 @@ struct PlatformConfig {
   HostSetupConfig host;
   std::vector<TrafficSpec> traffic;
   PcieSpec pcie;
+  // The `interrupts:` section: the host's CPUs and guests, and the software that routes every
+  // function's MSI-X through the interrupt remapper. Absent: MSI-X stays as the host left it.
+  bool interrupts_configured = false;
+  HostInterruptConfig interrupts;
+  InterruptSetupConfig interrupt_setup;
 };
 
 // Reads and validates the whole description; throws ConfigError naming file:line:column.

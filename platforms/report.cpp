@@ -27,6 +27,9 @@ std::string percent(double num, double den) {
 
 std::string ns_text(double ps) { return fixed(ps / 1000.0, 1) + " ns"; }
 
+// Interrupt latencies range from hundreds of ns to a vCPU's descheduled period.
+std::string latency_text(double ps) { return ps < 1e7 ? ns_text(ps) : fixed(ps / 1e6, 1) + " us"; }
+
 }  // namespace
 
 const char* fault_reason_name(unsigned reason) {
@@ -85,6 +88,35 @@ void register_summary(StatsRegistry& stats, const std::string& iommu,
   stats.gauge("summary.dma_latency_mean_ns", [h] { return h->mean() / 1000.0; });
   stats.gauge("summary.dma_latency_p50_ns", [h] { return h->quantile(0.5) / 1000.0; });
   stats.gauge("summary.dma_latency_p99_ns", [h] { return h->quantile(0.99) / 1000.0; });
+}
+
+void register_interrupt_summary(StatsRegistry& stats, const std::string& iommu,
+                                const std::string& apic, const std::vector<std::string>& guests) {
+  Histogram& all = stats.histogram("summary.interrupt_latency", "ps");
+  double sent = 0, seen = 0, exits = 0, notified = 0, suppressed = 0;
+  for (const std::string& g : guests) {
+    const std::string b = apic + ".guest." + g;
+    if (const Histogram* h = stats.find_histogram(b + ".latency")) all.merge(*h);
+    sent += get(stats, b + ".requested");
+    seen += get(stats, b + ".seen");
+    exits += get(stats, b + ".vm_exits");
+    notified += get(stats, b + ".notifications");
+    suppressed += get(stats, b + ".notifications_suppressed");
+  }
+  const double iec_hits = get(stats, iommu + ".iec.hits");
+  const double iec_lookups = get(stats, iommu + ".iec.lookups");
+  stats.gauge("summary.interrupts", [sent] { return sent; });
+  stats.gauge("summary.interrupts_seen", [seen] { return seen; });
+  stats.gauge("summary.vm_exits", [exits] { return exits; });
+  stats.gauge("summary.vm_exits_per_1000_interrupts",
+              [exits, sent] { return sent > 0 ? exits * 1000.0 / sent : 0.0; });
+  stats.gauge("summary.notifications", [notified] { return notified; });
+  stats.gauge("summary.notifications_suppressed", [suppressed] { return suppressed; });
+  stats.gauge("summary.iec_hit_rate",
+              [iec_hits, iec_lookups] { return iec_lookups > 0 ? iec_hits / iec_lookups : 0.0; });
+  const Histogram* h = &all;
+  stats.gauge("summary.interrupt_latency_p50_ns", [h] { return h->quantile(0.5) / 1000.0; });
+  stats.gauge("summary.interrupt_latency_p99_ns", [h] { return h->quantile(0.99) / 1000.0; });
 }
 
 void print_report(std::ostream& os, const std::string& source, const PlatformConfig& config,
@@ -150,6 +182,32 @@ void print_report(std::ostream& os, const std::string& source, const PlatformCon
       os << "    domain " << std::left << std::setw(5) << id << std::right << " IOTLB hit rate "
          << std::setw(6) << percent(hits, hits + misses) << " of " << static_cast<uint64_t>(hits + misses)
          << " lookups (" << names << ")\n";
+    }
+  }
+  if (config.interrupts_configured) {
+    const std::string apic = "platform.apic";
+    os << "  interrupts           " << config.interrupts.delivery << " delivery: "
+       << static_cast<uint64_t>(get(s, "summary.interrupts")) << " to guests, "
+       << fixed(get(s, "summary.vm_exits_per_1000_interrupts"), 1) << " VM exits per 1,000, IEC hit rate "
+       << percent(get(s, iommu + ".iec.hits"), get(s, iommu + ".iec.lookups")) << " of "
+       << static_cast<uint64_t>(get(s, iommu + ".iec.lookups")) << " lookups\n";
+    if (!config.interrupts.guests.empty())
+      os << "  per guest            interrupts    seen  exits/1000   lat p50       p99  notified  suppressed\n";
+    for (const GuestSpec& g : config.interrupts.guests) {
+      const std::string b = apic + ".guest." + g.name;
+      const double sent = get(s, b + ".requested");
+      const Histogram* h = s.find_histogram(b + ".latency");
+      const bool timed = h && h->count() > 0;
+      char line[200];
+      std::snprintf(line, sizeof line, "    %-18s %10llu %7llu %11s %9s %9s %9llu %11llu\n", g.name.c_str(),
+                    static_cast<unsigned long long>(sent),
+                    static_cast<unsigned long long>(get(s, b + ".seen")),
+                    sent > 0 ? fixed(get(s, b + ".vm_exits") * 1000.0 / sent, 1).c_str() : "n/a",
+                    timed ? latency_text(static_cast<double>(h->quantile(0.5))).c_str() : "-",
+                    timed ? latency_text(static_cast<double>(h->quantile(0.99))).c_str() : "-",
+                    static_cast<unsigned long long>(get(s, b + ".notifications")),
+                    static_cast<unsigned long long>(get(s, b + ".notifications_suppressed")));
+      os << line;
     }
   }
   const double faults = get(s, iommu + ".faults");
