@@ -34,7 +34,12 @@ Platform::Platform(sc_core::sc_module_name name, const PlatformConfig& config, S
   tlm_utils::tlm_quantumkeeper::set_global_quantum(config.simulation.quantum);
   m_iommu = std::make_unique<Iommu>("iommu", config.iommu, stats, make_iotlb());
 #ifdef IOMMU_SIM_HAVE_RTL
-  if (m_rtl_iotlb) m_rtl_iotlb->register_stats(stats, std::string(m_iommu->name()) + ".iotlb");
+  // The IOMMU already publishes the IOTLB's counters; the RTL adds its clock cycle count.
+  if (m_rtl_iotlb) {
+    const RtlIotlb* rtl = m_rtl_iotlb;
+    stats.gauge(std::string(m_iommu->name()) + ".iotlb.rtl_cycles",
+                [rtl] { return static_cast<double>(rtl->rtl_cycles()); });
+  }
 #endif
 
   const uint64_t regs = config.iommu.register_base;
