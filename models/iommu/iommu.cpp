@@ -117,9 +117,7 @@ void Iommu::trace_to(VcdWriter& vcd) {
   m_ir->trace_to(vcd, scope + ".ir");
 }
 
-Iommu::RequesterStats& Iommu::requester_stats(uint16_t rid) {
-  // DMA comes in runs from one requester: remember the last one.
-  if (m_last_rid_stats && rid == m_last_rid) return *m_last_rid_stats;
+Iommu::RequesterStats& Iommu::find_requester_stats(uint16_t rid) {
   auto& bus = m_rid_stats[rid >> 8];
   if (!bus) bus = std::make_unique<std::array<RequesterStats, 256>>();
   RequesterStats& s = (*bus)[rid & 0xFF];
@@ -136,23 +134,20 @@ Iommu::RequesterStats& Iommu::requester_stats(uint16_t rid) {
   return s;
 }
 
-Iommu::DomainStats& Iommu::domain_stats(uint16_t domain) {
-  if (domain < m_domain_stats.size() && m_domain_stats[domain].iotlb_hits) return m_domain_stats[domain];
-  if (domain >= m_domain_stats.size()) m_domain_stats.resize(domain + 1u);
+Iommu::DomainStats& Iommu::find_domain_stats(uint16_t domain) {
+  if (domain >= m_domain_stats.size()) {
+    m_domain_stats.resize(domain + 1u);
+    m_last_domain_stats = nullptr;  // the vector moved
+  }
   DomainStats& s = m_domain_stats[domain];
   if (!s.iotlb_hits) {
     const std::string prefix = std::string(name()) + ".domain." + std::to_string(domain) + ".";
     s.iotlb_hits = &m_stats.counter(prefix + "iotlb_hits");
     s.iotlb_misses = &m_stats.counter(prefix + "iotlb_misses");
   }
+  m_last_domain = domain;
+  m_last_domain_stats = &s;
   return s;
-}
-
-void Iommu::count_iotlb(uint16_t rid, uint16_t domain, bool hit) {
-  RequesterStats& r = requester_stats(rid);
-  DomainStats& d = domain_stats(domain);
-  (hit ? r.iotlb_hits : r.iotlb_misses)->inc();
-  (hit ? d.iotlb_hits : d.iotlb_misses)->inc();
 }
 
 void Iommu::finish_request(uint16_t rid, const sc_time& start, const sc_time& delay) {

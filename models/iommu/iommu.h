@@ -132,9 +132,22 @@ class Iommu : public sc_core::sc_module {
   // A write into 0xFEE00000-0xFEEFFFFF: an interrupt request, never a memory write.
   void interrupt_request(tlm::tlm_generic_payload& trans, uint16_t rid, sc_core::sc_time& delay);
   void finish_request(uint16_t rid, const sc_core::sc_time& start, const sc_core::sc_time& delay);
-  RequesterStats& requester_stats(uint16_t rid);
-  DomainStats& domain_stats(uint16_t domain);
-  void count_iotlb(uint16_t rid, uint16_t domain, bool hit);
+  // Per-DMA hot path: DMA comes in runs from one requester in one domain, so the last ones are
+  // kept at hand and the lookups below run only when the requester or the domain changes.
+  RequesterStats& requester_stats(uint16_t rid) {
+    return (m_last_rid_stats && rid == m_last_rid) ? *m_last_rid_stats : find_requester_stats(rid);
+  }
+  DomainStats& domain_stats(uint16_t domain) {
+    return (m_last_domain_stats && domain == m_last_domain) ? *m_last_domain_stats : find_domain_stats(domain);
+  }
+  RequesterStats& find_requester_stats(uint16_t rid);
+  DomainStats& find_domain_stats(uint16_t domain);
+  void count_iotlb(uint16_t rid, uint16_t domain, bool hit) {
+    RequesterStats& r = requester_stats(rid);
+    DomainStats& d = domain_stats(domain);
+    (hit ? r.iotlb_hits : r.iotlb_misses)->inc();
+    (hit ? d.iotlb_hits : d.iotlb_misses)->inc();
+  }
   uint64_t to_ps(const sc_core::sc_time& t) const {
     return static_cast<uint64_t>(static_cast<double>(t.value()) * m_ps_per_tick);
   }
@@ -234,6 +247,8 @@ class Iommu : public sc_core::sc_module {
   std::vector<DomainStats> m_domain_stats;
   uint16_t m_last_rid = 0;
   RequesterStats* m_last_rid_stats = nullptr;
+  uint16_t m_last_domain = 0;
+  DomainStats* m_last_domain_stats = nullptr;
 
   // The interrupt remapper: every write into the interrupt window goes to it.
   std::unique_ptr<InterruptRemapper> m_ir;
