@@ -349,7 +349,6 @@ void read_interrupts(Section s, PlatformConfig& pc) {
   h.costs.injection = cost("injection_ns", h.costs.injection);
   h.costs.posted_delivery = cost("posted_delivery_ns", h.costs.posted_delivery);
   h.costs.wakeup = cost("wakeup_ns", h.costs.wakeup);
-  h.costs.host_interrupt = cost("host_interrupt_ns", h.costs.host_interrupt);
 
   InterruptSetupConfig& is = pc.interrupt_setup;
   is.x2apic = h.x2apic;

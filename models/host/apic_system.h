@@ -60,7 +60,6 @@ struct InterruptCosts {
   sc_core::sc_time injection{300, sc_core::SC_NS};      // virtual interrupt injected at entry
   sc_core::sc_time posted_delivery{100, sc_core::SC_NS};  // PIR processed in guest mode
   sc_core::sc_time wakeup{5000, sc_core::SC_NS};        // wake-up handler and schedule-in
-  sc_core::sc_time host_interrupt{500, sc_core::SC_NS};  // host handler on a CPU not in a guest
 };
 
 struct HostInterruptConfig {
