@@ -141,6 +141,14 @@ void ProtectionStrategy::reacquired(const DmaBuffer& b) {
   m_window.close_buffer(b.phys, m_backend.now_ns(), m_backend.dmas_done());
 }
 
+uint64_t ProtectionStrategy::map_fresh(const DmaBuffer& b) {
+  const uint64_t pages = page_count(b);
+  const uint64_t iova = alloc_iova(pages);
+  map_pages(iova, first_page(b), pages, b.device_writes);
+  reacquired(b);
+  return iova + offset(b);
+}
+
 void ProtectionStrategy::gone(uint64_t first, uint64_t pages) {
   m_window.close_pages(first, pages, m_backend.now_ns(), m_backend.dmas_done());
 }
@@ -177,13 +185,7 @@ class SingleUse : public ProtectionStrategy {
  public:
   using ProtectionStrategy::ProtectionStrategy;
   std::string name() const override { return "single-use"; }
-  uint64_t map(const DmaBuffer& b) override {
-    const uint64_t pages = page_count(b);
-    const uint64_t iova = alloc_iova(pages);
-    map_pages(iova, first_page(b), pages, b.device_writes);
-    reacquired(b);
-    return iova + offset(b);
-  }
+  uint64_t map(const DmaBuffer& b) override { return map_fresh(b); }
   void unmap(const DmaBuffer& b, uint64_t device_addr) override {
     released(b);
     const uint64_t pages = page_count(b);
@@ -202,13 +204,7 @@ class Deferred : public ProtectionStrategy {
  public:
   using ProtectionStrategy::ProtectionStrategy;
   std::string name() const override { return "deferred"; }
-  uint64_t map(const DmaBuffer& b) override {
-    const uint64_t pages = page_count(b);
-    const uint64_t iova = alloc_iova(pages);
-    map_pages(iova, first_page(b), pages, b.device_writes);
-    reacquired(b);
-    return iova + offset(b);
-  }
+  uint64_t map(const DmaBuffer& b) override { return map_fresh(b); }
   void unmap(const DmaBuffer& b, uint64_t device_addr) override {
     released(b);
     const uint64_t pages = page_count(b);

@@ -173,6 +173,8 @@ class ProtectionStrategy {
   void released(const DmaBuffer& b);
   void reacquired(const DmaBuffer& b);
   void gone(uint64_t first_page, uint64_t pages);
+  // A fresh IOVA range for the buffer, mapped: what single-use and deferred do on every map.
+  uint64_t map_fresh(const DmaBuffer& b);
 
   static uint64_t first_page(const DmaBuffer& b) { return b.phys / IovaAllocator::kPage; }
   static uint64_t page_count(const DmaBuffer& b);
