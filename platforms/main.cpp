@@ -13,6 +13,7 @@
 
 #include "config_reader.h"
 #include "default_platform.h"
+#include "exit_codes.h"
 #include "platform.h"
 #include "platform_config.h"
 #include "report.h"
@@ -23,9 +24,6 @@ namespace {
 
 using namespace iommu_sim;
 
-constexpr int kExitOk = 0;
-constexpr int kExitFailure = 1;
-constexpr int kExitBadInput = 2;
 
 const char* kUsage =
     "usage: iommu-sim run [PLATFORM.yaml] [options]   run a platform (default: the built-in default.yaml)\n"

@@ -1,4 +1,5 @@
 #include "strategy_study.h"
+#include "exit_codes.h"
 
 #include <chrono>
 #include <cmath>
@@ -30,9 +31,6 @@ namespace iommu_sim {
 
 namespace {
 
-constexpr int kOk = 0;
-constexpr int kFailure = 1;
-constexpr int kBadInput = 2;
 
 const char* const kUsage =
     "usage: iommu-sim study STUDY.yaml --out DIR [--jobs N] [--set KEY=VALUE]... [--quiet]\n"
@@ -199,7 +197,7 @@ int run_point(const std::string& file, const std::vector<std::string>& sets,
   if (!platform.driver().done()) throw std::runtime_error("the driver never finished");
   if (!platform.driver().ok()) throw std::runtime_error(platform.driver().error());
   stats.write_json(os);
-  return kOk;
+  return kExitOk;
 }
 
 // ---------------------------------------------------------------- the table
@@ -396,7 +394,7 @@ int run_study(const Options& o, const std::string& self_exe, std::ostream& out, 
     out << "wrote " << csv_path << " (" << points.size() << " points, " << fmt(total, 1)
         << " s with " << o.jobs << " jobs)\n";
   }
-  return all_ok ? kOk : kFailure;
+  return all_ok ? kExitOk : kExitFailure;
 }
 
 }  // namespace
@@ -406,20 +404,20 @@ int study_main(const std::vector<std::string>& args, const std::string& self_exe
   try {
     if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
       out << kUsage;
-      return kOk;
+      return kExitOk;
     }
     const Options o = parse(args);
     if (!o.point_strategy.empty()) return run_point(o.file, o.sets, o.point_strategy, o.point_size, o.point_stats);
     return run_study(o, self_exe, out, err);
   } catch (const UsageError& e) {
     err << "iommu-sim study: " << e.message << "\n" << kUsage;
-    return kBadInput;
+    return kExitBadInput;
   } catch (const ConfigError& e) {
     err << "iommu-sim study: " << e.what() << "\n";
-    return kBadInput;
+    return kExitBadInput;
   } catch (const std::exception& e) {
     err << "iommu-sim study: " << e.what() << "\n";
-    return kFailure;
+    return kExitFailure;
   }
 }
 

@@ -1,4 +1,5 @@
 #include "sweep/sweep.h"
+#include "exit_codes.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -26,9 +27,6 @@ namespace iommu_sim {
 
 namespace {
 
-constexpr int kOk = 0;
-constexpr int kFailure = 1;
-constexpr int kBadInput = 2;
 
 const char* const kUsage =
     "usage:\n"
@@ -308,7 +306,7 @@ int grid_sweep(const Options& o, const std::string& self_exe, std::ostream& out,
   fs::create_directories(dir / "points", ec);
   if (ec) {
     err << "sweep: cannot create " << (dir / "points").string() << ": " << ec.message() << "\n";
-    return kBadInput;
+    return kExitBadInput;
   }
 
   std::map<std::string, std::string> base_settings;
@@ -367,7 +365,7 @@ int grid_sweep(const Options& o, const std::string& self_exe, std::ostream& out,
       error = r.describe(o.timeout_s);
       const std::string tail = last_log_line(specs[i].log_path);
       if (!tail.empty()) error += ": " + tail;
-      if (r.started && r.exit_code == kBadInput) ++bad_input;
+      if (r.started && r.exit_code == kExitBadInput) ++bad_input;
     } else {
       std::ifstream in(stats_path);
       std::string json_error;
@@ -424,19 +422,19 @@ int grid_sweep(const Options& o, const std::string& self_exe, std::ostream& out,
     f.flush();
     if (!f) {
       err << "sweep: cannot write " << csv << "\n";
-      return kFailure;
+      return kExitFailure;
     }
   }
   out << "sweep: " << points.size() << " points, " << points.size() - failed << " ok, " << failed
       << " failed -> " << csv << "\n";
   if (o.plots && !o.sharded) make_plots(csv, dir.string(), out, err);
-  if (failed == 0) return kOk;
+  if (failed == 0) return kExitOk;
   if (bad_input == points.size()) {
     err << "sweep: every point was rejected as bad input; first: " << first_failure << "\n";
-    return kBadInput;
+    return kExitBadInput;
   }
   err << "sweep: " << failed << " point(s) failed; first: " << first_failure << "\n";
-  return kFailure;
+  return kExitFailure;
 }
 
 // Feeds an IOTLB trace file to the explorer. Returns an exit code.
@@ -444,21 +442,21 @@ int explore_trace_file(const std::string& path, OnePassExplorer& ex, std::ostrea
   std::ifstream in(path);
   if (!in) {
     err << "sweep: cannot open the trace " << path << "\n";
-    return kBadInput;
+    return kExitBadInput;
   }
   IotlbTraceReader reader(in);
   IotlbOp op;
   while (reader.next(op)) {
     if (!ex.feed(op)) {
       err << "sweep: " << path << " line " << reader.line_number() << ": " << ex.error() << "\n";
-      return kBadInput;
+      return kExitBadInput;
     }
   }
   if (!reader.error().empty()) {
     err << "sweep: " << path << ": " << reader.error() << "\n";
-    return kBadInput;
+    return kExitBadInput;
   }
-  return kOk;
+  return kExitOk;
 }
 
 int one_pass(const Options& o, const std::string& self_exe, std::ostream& out,
@@ -468,7 +466,7 @@ int one_pass(const Options& o, const std::string& self_exe, std::ostream& out,
   fs::create_directories(dir, ec);
   if (ec) {
     err << "sweep: cannot create " << dir.string() << ": " << ec.message() << "\n";
-    return kBadInput;
+    return kExitBadInput;
   }
   OnePassExplorer ex(o.limits);
   const auto start = std::chrono::steady_clock::now();
@@ -477,7 +475,7 @@ int one_pass(const Options& o, const std::string& self_exe, std::ostream& out,
     std::ifstream in(o.linux_trace);
     if (!in) {
       err << "sweep: cannot open the Linux trace " << o.linux_trace << "\n";
-      return kBadInput;
+      return kExitBadInput;
     }
     const LinuxTraceParseResult parsed = parse_linux_iommu_trace(in);
     for (size_t i = 0; i < parsed.errors.size() && i < 10; ++i)
@@ -492,13 +490,13 @@ int one_pass(const Options& o, const std::string& self_exe, std::ostream& out,
          linux_dma_ops_to_iotlb_ops(linux_trace_to_dma_ops(parsed.events, rule), o.domain)) {
       if (!ex.feed(op)) {
         err << "sweep: " << o.linux_trace << ": " << ex.error() << "\n";
-        return kBadInput;
+        return kExitBadInput;
       }
     }
     source = o.linux_trace;
   } else if (!o.trace.empty()) {
     const int rc = explore_trace_file(o.trace, ex, err);
-    if (rc != kOk) return rc;
+    if (rc != kExitOk) return rc;
     source = o.trace;
   } else {
     // One platform run records the stream.
@@ -515,10 +513,10 @@ int one_pass(const Options& o, const std::string& self_exe, std::ostream& out,
     if (!r.ok()) {
       err << "sweep: the platform run failed (" << r.describe(0) << "): "
           << last_log_line(s.log_path) << "\n";
-      return r.started && r.exit_code == kBadInput ? kBadInput : kFailure;
+      return r.started && r.exit_code == kExitBadInput ? kExitBadInput : kExitFailure;
     }
     const int rc = explore_trace_file(trace, ex, err);
-    if (rc != kOk) return rc == kBadInput ? kFailure : rc;  // our own run's trace: not user input
+    if (rc != kExitOk) return rc == kExitBadInput ? kExitFailure : rc;  // our own run's trace: not user input
     source = trace;
   }
   const double seconds =
@@ -545,7 +543,7 @@ int one_pass(const Options& o, const std::string& self_exe, std::ostream& out,
     f.flush();
     if (!f) {
       err << "sweep: cannot write " << csv << "\n";
-      return kFailure;
+      return kExitFailure;
     }
   }
   char secs[32];
@@ -553,7 +551,7 @@ int one_pass(const Options& o, const std::string& self_exe, std::ostream& out,
   out << "sweep: one pass over " << ex.accesses() << " accesses of " << source << ": "
       << results.size() << " LRU geometries in " << secs << " s -> " << csv << "\n";
   if (o.plots) make_plots(csv, dir.string(), out, err);
-  return kOk;
+  return kExitOk;
 }
 
 int merge_main(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
@@ -563,13 +561,13 @@ int merge_main(const std::vector<std::string>& args, std::ostream& out, std::ost
     if (a == "--no-plots") plots = false;
     else if (!a.empty() && a[0] == '-' && a != "-") {
       err << "sweep merge: unknown option '" << a << "': accepted is --no-plots\n";
-      return kBadInput;
+      return kExitBadInput;
     } else files.push_back(a);
   }
   if (files.size() < 2) {
     err << "sweep merge: usage: iommu-sim sweep merge OUT.csv IN1.csv [IN2.csv ...] "
            "[--no-plots]\n";
-    return kBadInput;
+    return kExitBadInput;
   }
   const std::string output = files[0];
   files.erase(files.begin());
@@ -577,7 +575,7 @@ int merge_main(const std::vector<std::string>& args, std::ostream& out, std::ost
   const std::string error = merge_sweep_csvs(files, output, rows);
   if (!error.empty()) {
     err << "sweep merge: " << error << "\n";
-    return kBadInput;
+    return kExitBadInput;
   }
   out << "sweep merge: " << rows << " points from " << files.size() << " files -> " << output
       << "\n";
@@ -585,7 +583,7 @@ int merge_main(const std::vector<std::string>& args, std::ostream& out, std::ost
     const fs::path parent = fs::path(output).parent_path();
     make_plots(output, parent.empty() ? "." : parent.string(), out, err);
   }
-  return kOk;
+  return kExitOk;
 }
 
 }  // namespace
@@ -630,7 +628,7 @@ int sweep_main(const std::vector<std::string>& args, const std::string& self_exe
   for (const std::string& a : args) {
     if (a == "--help" || a == "-h" || a == "help") {
       out << kUsage;
-      return kOk;
+      return kExitOk;
     }
   }
   if (!args.empty() && args[0] == "merge")
@@ -640,13 +638,13 @@ int sweep_main(const std::vector<std::string>& args, const std::string& self_exe
     o = parse_options(args);
   } catch (const UsageError& e) {
     err << "iommu-sim sweep: " << e.message << "\n(iommu-sim sweep --help lists the options)\n";
-    return kBadInput;
+    return kExitBadInput;
   }
   try {
     return o.one_pass ? one_pass(o, self_exe, out, err) : grid_sweep(o, self_exe, out, err);
   } catch (const std::exception& e) {
     err << "iommu-sim sweep: " << e.what() << "\n";
-    return kFailure;
+    return kExitFailure;
   }
 }
 
