@@ -272,3 +272,168 @@ TEST_CASE("power on reset empties the iotlb", "[unit]") {
   CHECK_FALSE(t.lookup(1, 0x401).hit);
   CHECK(t.stats().fills == 2);  // counters survive
 }
+
+namespace {
+
+IotlbConfig xor_geometry(unsigned sets, unsigned ways) {
+  IotlbConfig c = geometry(sets, ways);
+  c.index = IotlbIndex::PageXorDomain;
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("set index names parse and print", "[unit]") {
+  IotlbIndex index = IotlbIndex::Page;
+  REQUIRE(parse_iotlb_index("page-xor-domain", index));
+  CHECK(index == IotlbIndex::PageXorDomain);
+  REQUIRE(parse_iotlb_index("page", index));
+  CHECK(index == IotlbIndex::Page);
+  index = IotlbIndex::PageXorDomain;
+  CHECK_FALSE(parse_iotlb_index("xor", index));
+  CHECK_FALSE(parse_iotlb_index("", index));
+  CHECK(index == IotlbIndex::PageXorDomain);  // untouched on failure
+  CHECK(std::string(to_string(IotlbIndex::Page)) == "page");
+  CHECK(std::string(to_string(IotlbIndex::PageXorDomain)) == "page-xor-domain");
+  CHECK(IotlbConfig{}.index == IotlbIndex::Page);
+  IotlbConfig c;
+  c.index = static_cast<IotlbIndex>(5);
+  CHECK_THAT(validate_iotlb_config(c), Catch::StartsWith("index"));
+  CHECK_THROWS_WITH(IotlbModel(c), Catch::Contains("index"));
+}
+
+TEST_CASE("page index places every size by page number alone", "[unit]") {
+  IotlbModel t(geometry(32, 4));
+  // 4K: 0x12345 & 31 = 0x05, whatever the domain.
+  CHECK(t.fill(make(7, 0x12345, 0x1)).set == 0x05);
+  CHECK(t.fill(make(0x1234, 0x12345, 0x2)).set == 0x05);
+  // 2M: (0x12200 >> 9) & 31 = 0x91 & 31 = 0x11.
+  CHECK(t.fill(make(7, 0x12200, 0x200, PageSize::Size2M)).set == 0x11);
+  // 1G: (0x140000 >> 18) & 31 = 5.
+  CHECK(t.fill(make(0x23, 0x140000, 0x40000, PageSize::Size1G)).set == 5);
+  CHECK(t.lookup(0x1234, 0x12345).set == 0x05);
+  CHECK(t.lookup(7, 0x12345).set == 0x05);
+  CHECK(t.lookup(0x23, 0x140000 + 0x12345).set == 5);
+}
+
+TEST_CASE("page xor domain index places every size by page number xor domain", "[unit]") {
+  IotlbModel t(xor_geometry(32, 4));
+  // 4K: (0x12345 ^ 7) & 31 = 0x05 ^ 0x07 = 0x02; (0x12345 ^ 0x1234) & 31 = 0x05 ^ 0x14 = 0x11.
+  CHECK(t.fill(make(7, 0x12345, 0x1)).set == 0x02);
+  CHECK(t.fill(make(0x1234, 0x12345, 0x2)).set == 0x11);
+  // 2M: ((0x12200 >> 9) ^ 7) & 31 = (0x91 ^ 7) & 31 = 0x96 & 31 = 0x16.
+  CHECK(t.fill(make(7, 0x12200, 0x200, PageSize::Size2M)).set == 0x16);
+  // 1G: ((0x140000 >> 18) ^ 0x23) & 31 = 0x26 & 31 = 6.
+  CHECK(t.fill(make(0x23, 0x140000, 0x40000, PageSize::Size1G)).set == 6);
+  // Lookups probe the same sets and translate as before.
+  IotlbHit h = t.lookup(7, 0x12345);
+  REQUIRE(h.hit);
+  CHECK(h.set == 0x02);
+  CHECK(h.frame(0x12345) == 0x1);
+  h = t.lookup(0x1234, 0x12345);
+  REQUIRE(h.hit);
+  CHECK(h.set == 0x11);
+  CHECK(h.entry.pfn == 0x2);
+  h = t.lookup(7, 0x12201);  // a 4K page inside the 2M entry: 4K probe misses, 2M hits
+  REQUIRE(h.hit);
+  CHECK(h.set == 0x16);
+  CHECK(h.frame(0x12201) == 0x201);
+  h = t.lookup(0x23, 0x140000 + 0x12345);
+  REQUIRE(h.hit);
+  CHECK(h.set == 6);
+  CHECK(h.frame(0x140000 + 0x12345) == 0x40000 + 0x12345);
+  CHECK_FALSE(t.lookup(8, 0x12345).hit);  // another domain still misses
+  // Domain bits above the index width do not matter: 4096 sets take twelve of them.
+  IotlbModel big(xor_geometry(4096, 1));
+  CHECK(big.fill(make(0x1234, 0x0, 0x9)).set == 0x234);
+  CHECK(big.lookup(0x1234, 0x0).set == 0x234);
+  // One set: everything in set 0.
+  IotlbModel one(xor_geometry(1, 4));
+  CHECK(one.fill(make(0xFFFF, 0x12345, 0x9)).set == 0);
+  CHECK(one.lookup(0xFFFF, 0x12345).hit);
+}
+
+TEST_CASE("same page in two domains conflicts under page and not under page xor domain",
+          "[unit]") {
+  // Direct mapped, 8 sets: vpn 0x40 is set 0 for everybody under the page index.
+  IotlbModel page(geometry(8, 1));
+  CHECK(page.fill(make(1, 0x40, 0x100)).set == 0);
+  IotlbFillResult second = page.fill(make(2, 0x40, 0x200));
+  CHECK(second.set == 0);
+  CHECK(second.evicted);
+  CHECK(second.victim.domain == 1);
+  CHECK_FALSE(page.lookup(1, 0x40).hit);
+  CHECK(page.lookup(2, 0x40).hit);
+
+  // Under the XOR index domain 1 goes to set 1 and domain 2 to set 2: both stay.
+  IotlbModel mixed(xor_geometry(8, 1));
+  CHECK(mixed.fill(make(1, 0x40, 0x100)).set == 1);
+  second = mixed.fill(make(2, 0x40, 0x200));
+  CHECK(second.set == 2);
+  CHECK_FALSE(second.evicted);
+  IotlbHit h1 = mixed.lookup(1, 0x40), h2 = mixed.lookup(2, 0x40);
+  REQUIRE(h1.hit);
+  REQUIRE(h2.hit);
+  CHECK(h1.entry.pfn == 0x100);
+  CHECK(h2.entry.pfn == 0x200);
+  CHECK(mixed.stats().evictions == 0);
+  // ... and domains 1 and 2 conflict under XOR when their pages differ in the same bits.
+  IotlbFillResult third = mixed.fill(make(2, 0x43, 0x300));  // (0x43 ^ 2) & 7 = 1
+  CHECK(third.set == 1);
+  CHECK(third.evicted);
+  CHECK(third.victim.domain == 1);
+}
+
+TEST_CASE("invalidation of every granularity under page xor domain", "[unit]") {
+  IotlbModel t(xor_geometry(32, 4));
+  auto fill_all = [&t] {
+    t.fill(make(3, 0x100, 0x1));                            // set (0x100 ^ 3) & 31 = 3
+    t.fill(make(3, 0x101, 0x2));                            // set 2
+    t.fill(make(3, 0x200, 0x400, PageSize::Size2M));        // set (1 ^ 3) = 2
+    t.fill(make(3, 0x40000, 0x80000, PageSize::Size1G));    // set (1 ^ 3) = 2
+    t.fill(make(4, 0x100, 0x3));                            // set 4
+    t.fill(make(5, 0x100, 0x4));                            // set 5
+  };
+  fill_all();
+  REQUIRE(t.valid_entries() == 6);
+
+  // Page, 4K, am 0: only that domain's page, wherever its set is.
+  CHECK(t.invalidate_pages(3, 0x100, 0) == 1);
+  CHECK_FALSE(t.lookup(3, 0x100).hit);
+  CHECK(t.lookup(4, 0x100).hit);
+  CHECK(t.lookup(5, 0x100).hit);
+  CHECK(t.lookup(3, 0x101).hit);
+  // Page with an address mask: 0x100-0x101 takes 0x101 (0x100 is gone already).
+  CHECK(t.invalidate_pages(3, 0x100, 1) == 1);
+  CHECK_FALSE(t.lookup(3, 0x101).hit);
+  // A 4K page inside the 2M entry takes the 2M entry.
+  CHECK(t.lookup(3, 0x2A5).hit);
+  CHECK(t.invalidate_pages(3, 0x2A5, 0) == 1);
+  CHECK_FALSE(t.lookup(3, 0x2A5).hit);
+  // A 4K page inside the 1G entry takes the 1G entry.
+  CHECK(t.lookup(3, 0x41234).hit);
+  CHECK(t.invalidate_pages(3, 0x41234, 0) == 1);
+  CHECK_FALSE(t.lookup(3, 0x41234).hit);
+  CHECK(t.valid_entries() == 2);
+
+  // Domain: every entry of that domain, none of the others.
+  t.invalidate_all();
+  fill_all();
+  CHECK(t.invalidate_domain(3) == 4);
+  CHECK_FALSE(t.lookup(3, 0x101).hit);
+  CHECK_FALSE(t.lookup(3, 0x200).hit);
+  CHECK(t.lookup(4, 0x100).hit);
+  CHECK(t.invalidate_domain(4) == 1);
+  CHECK_FALSE(t.lookup(4, 0x100).hit);
+  CHECK(t.lookup(5, 0x100).hit);
+
+  // Global: everything.
+  t.invalidate_all();
+  fill_all();
+  CHECK(t.invalidate_all() == 6);
+  CHECK(t.valid_entries() == 0);
+  CHECK_FALSE(t.lookup(5, 0x100).hit);
+  // After invalidation the same pages fill the same sets again.
+  CHECK(t.fill(make(3, 0x100, 0x1)).set == 3);
+  CHECK(t.fill(make(4, 0x100, 0x3)).set == 4);
+}

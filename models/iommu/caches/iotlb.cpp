@@ -19,7 +19,28 @@ const char* to_string(PageSize s) {
   return "?";
 }
 
+const char* to_string(IotlbIndex index) {
+  switch (index) {
+    case IotlbIndex::Page: return "page";
+    case IotlbIndex::PageXorDomain: return "page-xor-domain";
+  }
+  return "?";
+}
+
+bool parse_iotlb_index(const std::string& text, IotlbIndex& out) {
+  if (text == "page") {
+    out = IotlbIndex::Page;
+  } else if (text == "page-xor-domain") {
+    out = IotlbIndex::PageXorDomain;
+  } else {
+    return false;
+  }
+  return true;
+}
+
 std::string validate_iotlb_config(const IotlbConfig& config) {
+  if (config.index != IotlbIndex::Page && config.index != IotlbIndex::PageXorDomain)
+    return "index must be page or page-xor-domain";
   return validate_geometry(config.sets, config.ways, config.policy);
 }
 
@@ -27,6 +48,7 @@ IotlbModel::IotlbModel(const IotlbConfig& config) : m_config(config) {
   std::string err = validate_iotlb_config(config);
   if (!err.empty()) throw std::invalid_argument("iotlb: " + err);
   m_set_mask = config.sets - 1;
+  m_domain_mask = config.index == IotlbIndex::PageXorDomain ? 0xFFFFu : 0u;
   m_lines.resize(static_cast<size_t>(config.sets) * config.ways);
   m_policy = make_replacement_policy(config.policy, config.sets, config.ways, config.seed);
 }
@@ -35,13 +57,14 @@ IotlbHit IotlbModel::lookup(uint16_t domain, uint64_t vpn) {
   ++m_stats.lookups;
   vpn &= kPageNumberMask;
   const unsigned ways = m_config.ways;
+  const unsigned mix = index_mix(domain);
   for (unsigned s = 0; s < 3; ++s) {
     if (m_size_count[s] == 0) continue;  // no entry of this size anywhere: nothing to probe
     const PageSize size = static_cast<PageSize>(s);
     const unsigned shift = page_shift_pages(size);
     const uint64_t page = vpn & ~((1ULL << shift) - 1);
     const uint32_t tag = make_tag(domain, size);
-    const unsigned set = set_of(vpn, size);
+    const unsigned set = set_of(vpn, size, mix);
     const Line* line = &m_lines[static_cast<size_t>(set) * ways];
     for (unsigned w = 0; w < ways; ++w) {
       if (line[w].tag == tag && line[w].vpn == page) {
@@ -69,7 +92,7 @@ IotlbFillResult IotlbModel::fill(const IotlbEntry& in) {
   const uint64_t page_mask = kPageNumberMask & ~((1ULL << page_shift_pages(in.size)) - 1);
   const uint64_t vpn = in.vpn & page_mask;
   const uint32_t tag = make_tag(in.domain, in.size);
-  const unsigned set = set_of(vpn, in.size);
+  const unsigned set = set_of(vpn, in.size, index_mix(in.domain));
   const unsigned ways = m_config.ways;
   Line* line = &m_lines[static_cast<size_t>(set) * ways];
   ++m_stats.fills;

@@ -49,14 +49,25 @@ struct IotlbFillResult {
   IotlbEntry victim;  // the entry evicted, when evicted
 };
 
+// Set index function (docs/iotlb.md, "Set index"). Page: an entry of size s lives in set
+// (vpn >> 9s) & (sets - 1). PageXorDomain: in set ((vpn >> 9s) ^ domain) & (sets - 1), which
+// spreads domains with identical IOVA layouts (SR-IOV functions) over the sets.
+enum class IotlbIndex : uint8_t { Page, PageXorDomain };
+// "page", "page-xor-domain" (as in the YAML).
+const char* to_string(IotlbIndex index);
+// Parses the names above; false (out untouched) otherwise.
+bool parse_iotlb_index(const std::string& text, IotlbIndex& out);
+
 struct IotlbConfig {
   unsigned sets = 32;  // a power of two; fully associative = sets 1, ways N
   unsigned ways = 4;   // 1 or more; a power of two for plru
   ReplacementKind policy = ReplacementKind::Lru;
   uint64_t seed = 1;   // random policy only; 0 means 1
+  IotlbIndex index = IotlbIndex::Page;
 };
 
-// "" when valid, else a message naming the offending field ("sets", "ways" or "policy").
+// "" when valid, else a message naming the offending field ("sets", "ways", "policy" or
+// "index").
 std::string validate_iotlb_config(const IotlbConfig& config);
 
 // What the DMA remapper talks to; the C++ model and the Verilated RTL both implement it.
@@ -107,8 +118,11 @@ class IotlbModel : public Iotlb {
     bool read = false, write = false;
     uint64_t pfn = 0;
   };
-  unsigned set_of(uint64_t vpn, PageSize size) const {
-    return static_cast<unsigned>(vpn >> page_shift_pages(size)) & m_set_mask;
+  // The domain's share of the set index: the domain with PageXorDomain, 0 with Page (so the
+  // Page index costs one AND with a zero mask, computed once per call).
+  unsigned index_mix(uint16_t domain) const { return domain & m_domain_mask; }
+  unsigned set_of(uint64_t vpn, PageSize size, unsigned mix) const {
+    return (static_cast<unsigned>(vpn >> page_shift_pages(size)) ^ mix) & m_set_mask;
   }
   IotlbEntry entry_of(const Line& line) const;
   void invalidate_line(Line& line);
@@ -117,6 +131,7 @@ class IotlbModel : public Iotlb {
 
   IotlbConfig m_config;
   unsigned m_set_mask;
+  unsigned m_domain_mask;  // 0xFFFF with PageXorDomain, 0 with Page
   std::vector<Line> m_lines;  // set-major: line (set, way) at set * ways + way
   // Valid entries per page size: lets a lookup skip sizes nobody filled (most traffic is 4 KiB).
   unsigned m_size_count[3] = {0, 0, 0};
