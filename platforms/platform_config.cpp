@@ -68,6 +68,9 @@ void read_iotlb(Section s, PlatformConfig& pc) {
   if (kind == ReplacementKind::Plru && !is_power_of_two(c.ways))
     s.fail("ways", "plru needs a power-of-two number of ways (got " + std::to_string(c.ways) + ")");
   c.seed = s.get_u64("seed", c.seed);
+  IotlbIndex index = c.index;
+  parse_iotlb_index(s.get_enum("index", to_string(c.index), {"page", "page-xor-domain"}), index);
+  c.index = index;
   pc.iommu.iotlb_hit_latency = ns(s.get_double("hit_latency_ns", 2, 0, 1e6));
   const std::string problem = validate_iotlb_config(c);
   if (!problem.empty()) s.fail("", problem);

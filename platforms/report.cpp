@@ -133,7 +133,9 @@ void print_report(std::ostream& os, const std::string& source, const PlatformCon
      << fixed(get(s, "summary.bytes") / 1e6, 2) << " MB, "
      << fixed(get(s, "summary.throughput_mbps"), 1) << " MB/s\n";
   os << "  IOTLB                " << tlb.sets << " sets x " << tlb.ways << " ways, "
-     << to_string(tlb.policy) << " (" << config.iotlb_impl << "): hit rate "
+     << to_string(tlb.policy)
+     << (tlb.index == IotlbIndex::Page ? "" : std::string(", index ") + to_string(tlb.index))
+     << " (" << config.iotlb_impl << "): hit rate "
      << percent(get(s, iommu + ".iotlb.hits"), lookups) << " of "
      << static_cast<uint64_t>(lookups) << " lookups, "
      << static_cast<uint64_t>(get(s, iommu + ".iotlb.evictions")) << " evictions\n";

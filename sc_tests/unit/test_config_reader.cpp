@@ -103,6 +103,21 @@ TEST_CASE("unknown policy lists the accepted ones", "[unit]") {
   CHECK(e.find("lru, plru, fifo, random") != std::string::npos);
 }
 
+TEST_CASE("iotlb set index reads page and page xor domain", "[unit]") {
+  CHECK(load("").iommu.iotlb.index == IotlbIndex::Page);
+  CHECK(load("iommu:\n  iotlb: {index: page}\n").iommu.iotlb.index == IotlbIndex::Page);
+  CHECK(load("iommu:\n  iotlb: {index: page-xor-domain}\n").iommu.iotlb.index ==
+        IotlbIndex::PageXorDomain);
+  CHECK(load("", {"iommu.iotlb.index=page-xor-domain"}).iommu.iotlb.index ==
+        IotlbIndex::PageXorDomain);
+}
+
+TEST_CASE("unknown iotlb set index lists the accepted ones", "[unit]") {
+  const std::string e = error_of("iommu:\n  iotlb:\n    sets: 16\n    index: domain\n");
+  CHECK(e.find("test.yaml:4:12: key 'iommu.iotlb.index': 'domain' is not accepted") == 0);
+  CHECK(e.find("page, page-xor-domain") != std::string::npos);
+}
+
 TEST_CASE("YAML syntax errors carry a position", "[unit]") {
   const std::string e = error_of("iommu:\n  iotlb: {sets: 4\n");
   CHECK(e.find("test.yaml:") == 0);
