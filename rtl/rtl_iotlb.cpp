@@ -76,8 +76,8 @@ struct VariantRow {
   std::unique_ptr<RtlIotlb> (*make)(const char* name, const IotlbConfig&, const std::string&);
 };
 
-#define IOMMU_RTL_ROW(cls, policy, sets, ways)                                                 \
-  VariantRow{RtlIotlbVariant{policy, sets, ways},                                              \
+#define IOMMU_RTL_ROW(cls, policy, sets, ways, index)                                          \
+  VariantRow{RtlIotlbVariant{policy, sets, ways, IotlbIndex::index},                           \
              [](const char* name, const IotlbConfig& config,                                   \
                 const std::string& variant) -> std::unique_ptr<RtlIotlb> {                     \
                return std::make_unique<RtlIotlbOf<cls>>(name, config, variant);                \
@@ -90,7 +90,8 @@ const std::vector<VariantRow>& variant_rows() {
 #undef IOMMU_RTL_ROW
 
 std::string variant_text(const RtlIotlbVariant& v) {
-  return std::string(v.policy) + " " + std::to_string(v.sets) + "x" + std::to_string(v.ways);
+  return std::string(v.policy) + " " + std::to_string(v.sets) + "x" + std::to_string(v.ways) +
+         " " + to_string(v.index);
 }
 
 }  // namespace
@@ -123,13 +124,13 @@ std::unique_ptr<RtlIotlb> make_rtl_iotlb_adapter(const IotlbConfig& config, std:
   const std::string policy = to_string(config.policy);
   for (const VariantRow& row : variant_rows()) {
     const RtlIotlbVariant& v = row.variant;
-    if (v.sets != config.sets || v.ways != config.ways) continue;
+    if (v.sets != config.sets || v.ways != config.ways || v.index != config.index) continue;
     if (policy != v.policy && std::string(v.policy) != "any") continue;
     return row.make(sc_core::sc_gen_unique_name(name.c_str()), config, variant_text(v));
   }
   error = "iotlb: no RTL variant for policy " + policy + " with " +
           std::to_string(config.sets) + " sets x " + std::to_string(config.ways) +
-          " ways; this build has: " + rtl_iotlb_variants_text() +
+          " ways and index " + to_string(config.index) + "; this build has: " + rtl_iotlb_variants_text() +
           " (\"any\": one way, every policy). Add it to IOTLB_RTL_VARIANTS in rtl/CMakeLists.txt";
   return nullptr;
 }

@@ -30,11 +30,12 @@ struct RtlIotlbVariant {
   const char* policy;  // "lru", "plru", "fifo", or "any" (one way: every policy is the same)
   unsigned sets;
   unsigned ways;
+  IotlbIndex index;    // the set index function the build was Verilated with
 };
 
 // The variants this build contains (rtl/CMakeLists.txt, IOTLB_RTL_VARIANTS).
 const std::vector<RtlIotlbVariant>& rtl_iotlb_variants();
-// "lru 32x4, plru 32x4, ..., any 64x1" for messages.
+// "lru 32x4 page, plru 32x4 page, ..., lru 32x4 page-xor-domain" for messages.
 std::string rtl_iotlb_variants_text();
 
 // Requests presented to the RTL in one clock cycle. Any combination is allowed; the RTL orders
@@ -98,7 +99,7 @@ class RtlIotlb : public sc_core::sc_module, public Iotlb {
   uint64_t rtl_cycles() const { return m_cycles; }
   // The cache counters (register_cache_stats) plus "<prefix>.rtl_cycles".
   void register_stats(StatsRegistry& registry, const std::string& prefix) const;
-  // The Verilated build in use, e.g. "lru 32x4".
+  // The Verilated build in use, e.g. "lru 32x4 page".
   const std::string& variant() const { return m_variant; }
 
  protected:

@@ -14,6 +14,7 @@ void usage(std::ostream& os) {
   os << "usage: iotlb-cosim [options]\n"
         "  --policy lru|plru|fifo   replacement policy (default plru)\n"
         "  --sets N --ways N        geometry (default 32 x 4); --list shows the built variants\n"
+        "  --index page|page-xor-domain  set index function (default page)\n"
         "  --random                 seeded constrained-random stream (the default)\n"
         "  --directed               directed corner cases\n"
         "  --trace FILE             replay an IOTLB trace (iommu-sim run --iotlb-trace FILE)\n"
@@ -64,6 +65,9 @@ int sc_main(int argc, char* argv[]) {
       return 0;
     } else if (a == "--policy") {
       if (!v || !parse_replacement_kind(v, opt.iotlb.policy)) return bad();
+      ++i;
+    } else if (a == "--index") {
+      if (!v || !parse_iotlb_index(v, opt.iotlb.index)) return bad();
       ++i;
     } else if (a == "--sets" || a == "--ways" || a == "--transactions" || a == "--seed" ||
                a == "--domains" || a == "--hot-pages") {

@@ -21,6 +21,7 @@ module iotlb import iotlb_pkg::*; #(
   parameter int unsigned VpnWidth = 52,  // IOVA >> 12
   parameter int unsigned PfnWidth = 52,  // host physical address >> 12
   parameter int unsigned Policy   = PolicyPlru,
+  parameter int unsigned Index    = IndexPage,  // IndexPage or IndexPageXorDomain
   localparam int unsigned SetW    = (Sets > 1) ? $clog2(Sets) : 1,
   localparam int unsigned WayW    = (Ways > 1) ? $clog2(Ways) : 1,
   localparam int unsigned CountW  = $clog2(Sets * Ways + 1)
@@ -88,6 +89,9 @@ module iotlb import iotlb_pkg::*; #(
   if (!(Policy inside {PolicyLru, PolicyPlru, PolicyFifo})) begin : g_bad_policy
     $error("iotlb: Policy must be PolicyLru, PolicyPlru or PolicyFifo");
   end
+  if (!(Index inside {IndexPage, IndexPageXorDomain})) begin : g_bad_index
+    $error("iotlb: Index must be IndexPage or IndexPageXorDomain");
+  end
 
   // One array per field rather than one packed struct per entry: every field stays at most 64
   // bits wide, which Verilator simulates as plain integers (a 124-bit struct would be a
@@ -112,8 +116,11 @@ module iotlb import iotlb_pkg::*; #(
     endcase
   endfunction
 
-  // An entry of size s lives in set (vpn >> 9s) & (Sets - 1).
-  function automatic logic [SetW-1:0] set_index(logic [VpnWidth-1:0] vpn, logic [1:0] size);
+  // An entry of size s lives in set (vpn >> 9s) & (Sets - 1) with IndexPage, and in set
+  // ((vpn >> 9s) ^ did) & (Sets - 1) with IndexPageXorDomain. `mix` is the domain's share of
+  // the index: its low SetW bits, or zero with IndexPage (lk_mix, fl_mix).
+  function automatic logic [SetW-1:0] set_index(logic [VpnWidth-1:0] vpn, logic [1:0] size,
+                                                logic [SetW-1:0] mix);
     logic [SetW-1:0] set;
     unique case (size)
       2'd0:    set = SetW'(vpn);
@@ -121,8 +128,12 @@ module iotlb import iotlb_pkg::*; #(
       2'd2:    set = SetW'(vpn >> 18);
       default: set = SetW'(vpn >> 27);
     endcase
-    return (Sets > 1) ? set : '0;
+    return (Sets > 1) ? set ^ mix : '0;
   endfunction
+
+  logic [SetW-1:0] lk_mix, fl_mix;
+  assign lk_mix = (Index == IndexPageXorDomain) ? SetW'(lookup_did_i) : '0;
+  assign fl_mix = (Index == IndexPageXorDomain) ? SetW'(fill_did_i) : '0;
 
   ///////////////////////
   // Handshake / order //
@@ -160,7 +171,7 @@ module iotlb import iotlb_pkg::*; #(
     for (int s = 2; s >= 0; s--) begin
       logic [SetW-1:0]     set;
       logic [VpnWidth-1:0] page;
-      set  = set_index(lookup_vpn_i, 2'(s));
+      set  = set_index(lookup_vpn_i, 2'(s), lk_mix);
       page = lookup_vpn_i & ~offset_mask(2'(s));
       for (int w = Ways - 1; w >= 0; w--) begin
         if (valid_q[set][w] && did_q[set][w] == lookup_did_i &&
@@ -195,7 +206,7 @@ module iotlb import iotlb_pkg::*; #(
   assign fl_store = fill_size_i != 2'd3;
   assign fl_vpn   = fill_vpn_i & ~offset_mask(fill_size_i);
   assign fl_pfn   = fill_pfn_i & ~PfnWidth'(offset_mask(fill_size_i));
-  assign fl_set   = fl_store ? set_index(fl_vpn, fill_size_i) : '0;
+  assign fl_set   = fl_store ? set_index(fl_vpn, fill_size_i, fl_mix) : '0;
 
   always_comb begin
     fl_same     = 1'b0;

@@ -8,6 +8,11 @@ package iotlb_pkg;
   localparam int unsigned PolicyPlru = 1;
   localparam int unsigned PolicyFifo = 2;
 
+  // Set index functions (-GIndex=<n>): the page number alone, or the page number XOR the
+  // domain ID, which spreads identical IOVA layouts of different domains over the sets.
+  localparam int unsigned IndexPage          = 0;
+  localparam int unsigned IndexPageXorDomain = 1;
+
   // Page sizes, as stored in an entry: the low 9*size page-number bits are inside the page.
   typedef enum logic [1:0] {
     PageSize4K = 2'd0,

@@ -1,11 +1,12 @@
 // Top level for Verilation: the IOTLB with ports of fixed width, so that every built variant
-// (geometry, policy) has the same SystemC port types and one C++ adapter drives them all.
+// (geometry, policy, index) has the same SystemC port types and one C++ adapter drives them all.
 // Index widths are padded to 16 bits and the invalidation count to 32; page numbers are 52 bits
 // (64-bit addresses >> 12), domain IDs 16.
 module iotlb_sc_top import iotlb_pkg::*; #(
   parameter int unsigned Sets   = 32,
   parameter int unsigned Ways   = 4,
-  parameter int unsigned Policy = PolicyPlru
+  parameter int unsigned Policy = PolicyPlru,
+  parameter int unsigned Index  = IndexPage
 ) (
   input  logic        clk_i,
   input  logic        rst_ni,
@@ -66,7 +67,8 @@ module iotlb_sc_top import iotlb_pkg::*; #(
     .DidWidth(16),
     .VpnWidth(52),
     .PfnWidth(52),
-    .Policy  (Policy)
+    .Policy  (Policy),
+    .Index   (Index)
   ) u_iotlb (
     .clk_i,
     .rst_ni,

@@ -13,20 +13,24 @@ using namespace iommu_sim;
 
 namespace {
 
-IotlbConfig geometry(ReplacementKind policy, unsigned sets, unsigned ways) {
+IotlbConfig geometry(ReplacementKind policy, unsigned sets, unsigned ways,
+                     IotlbIndex index = IotlbIndex::Page) {
   IotlbConfig c;
   c.policy = policy;
   c.sets = sets;
   c.ways = ways;
+  c.index = index;
   return c;
 }
 
-void check_random(ReplacementKind policy, unsigned sets, unsigned ways, uint64_t seed) {
+void check_random(ReplacementKind policy, unsigned sets, unsigned ways, uint64_t seed,
+                  IotlbIndex index = IotlbIndex::Page, unsigned domains = 4) {
   CosimOptions opt;
-  opt.iotlb = geometry(policy, sets, ways);
+  opt.iotlb = geometry(policy, sets, ways, index);
   opt.stimulus = CosimOptions::Random;
   opt.transactions = 100000;
   opt.knobs.seed = seed;
+  opt.knobs.domains = domains;
   const CosimReport r = run_cosim(opt);
   INFO(r.message);
   REQUIRE(r.ok);
@@ -38,9 +42,10 @@ void check_random(ReplacementKind policy, unsigned sets, unsigned ways, uint64_t
   CHECK(r.stats.invalidated_entries > 100);
 }
 
-void check_directed(ReplacementKind policy, unsigned sets, unsigned ways) {
+void check_directed(ReplacementKind policy, unsigned sets, unsigned ways,
+                    IotlbIndex index = IotlbIndex::Page) {
   CosimOptions opt;
-  opt.iotlb = geometry(policy, sets, ways);
+  opt.iotlb = geometry(policy, sets, ways, index);
   opt.stimulus = CosimOptions::Directed;
   const CosimReport r = run_cosim(opt);
   INFO(r.message);
@@ -100,6 +105,45 @@ TEST_CASE("Cosim directed direct mapped 64", "[cosim]") {
   check_directed(ReplacementKind::Lru, 64, 1);
 }
 
+// The set index that folds in the domain: the lockstep compares set numbers, so an RTL that
+// placed entries by page number alone would fail here.
+TEST_CASE("Cosim random lru 32x4 page xor domain", "[cosim]") {
+  check_random(ReplacementKind::Lru, 32, 4, 51, IotlbIndex::PageXorDomain);
+}
+TEST_CASE("Cosim random lru 32x4 page xor domain many domains", "[cosim]") {
+  check_random(ReplacementKind::Lru, 32, 4, 52, IotlbIndex::PageXorDomain, 12);
+}
+TEST_CASE("Cosim directed lru 32x4 page xor domain", "[cosim]") {
+  check_directed(ReplacementKind::Lru, 32, 4, IotlbIndex::PageXorDomain);
+}
+
+TEST_CASE("Cosim page xor domain RTL places two domains in different sets", "[cosim]") {
+  std::string error;
+  auto rtl = make_rtl_iotlb_adapter(geometry(ReplacementKind::Lru, 32, 4,
+                                             IotlbIndex::PageXorDomain), error);
+  INFO(error);
+  REQUIRE(rtl);
+  CHECK(rtl->variant() == "lru 32x4 page-xor-domain");
+  IotlbFillResult a, b;
+  IotlbHit hit_b;
+  run_in_sc_thread([&] {
+    IotlbEntry e;
+    e.vpn = 0x1003;
+    e.pfn = 0x77;
+    e.domain = 1;
+    a = rtl->fill(e);
+    e.domain = 6;
+    b = rtl->fill(e);
+    hit_b = rtl->lookup(6, 0x1003);
+  });
+  // (0x1003 ^ 1) & 31 = 2, (0x1003 ^ 6) & 31 = 5.
+  CHECK(a.set == 2);
+  CHECK(b.set == 5);
+  REQUIRE(hit_b.hit);
+  CHECK(hit_b.set == 5);
+  CHECK(hit_b.frame(0x1003) == 0x77);
+}
+
 TEST_CASE("Cosim replay of a recorded IOTLB trace", "[cosim]") {
   CosimOptions opt;
   opt.iotlb = geometry(ReplacementKind::Lru, 32, 4);
@@ -157,6 +201,27 @@ TEST_CASE("Cosim mismatch gives the cycle the inputs both outputs and waves", "[
   CHECK(file_has_data(waves));
   // Once failed, it stays failed.
   CHECK_FALSE(lockstep.run(RtlCycleIn{}));
+}
+
+// The XOR-indexed RTL against a reference with the page index: the sets differ, and the
+// checker says so.
+TEST_CASE("Cosim catches an RTL whose set index differs from the reference", "[cosim]") {
+  std::string error;
+  const IotlbConfig xor_lru = geometry(ReplacementKind::Lru, 32, 4, IotlbIndex::PageXorDomain);
+  auto rtl = make_rtl_iotlb_adapter(xor_lru, error, "dut");
+  REQUIRE(rtl);
+  IotlbModel ref(geometry(ReplacementKind::Lru, 32, 4));
+  IotlbLockstep lockstep(*rtl, ref, nullptr, "");
+  run_in_sc_thread([&] {
+    StimulusKnobs knobs;
+    RandomStimulus gen(knobs);
+    for (int i = 0; i < 100000 && lockstep.run(gen.next(lockstep.last_missed())); ++i) {
+    }
+  });
+  REQUIRE_FALSE(lockstep.ok());
+  INFO(lockstep.report());
+  CHECK(lockstep.report().find("mismatch") != std::string::npos);
+  CHECK(lockstep.report().find("set") != std::string::npos);
 }
 
 TEST_CASE("Adapter keeps simulated time still and counts RTL cycles", "[cosim]") {
@@ -253,8 +318,22 @@ TEST_CASE("Adapter rejects a geometry that was not built and lists the built one
   CHECK(error.find("random") != std::string::npos);
   CHECK(make_rtl_iotlb(geometry(ReplacementKind::Lru, 3, 4), error) == nullptr);
   CHECK(error.find("sets") != std::string::npos);
+  // The index must match too, and the message gives the index of every build.
+  CHECK(make_rtl_iotlb(geometry(ReplacementKind::Plru, 32, 4, IotlbIndex::PageXorDomain),
+                       error) == nullptr);
+  CHECK(error.find("index page-xor-domain") != std::string::npos);
+  CHECK(error.find("plru 32x4 page,") != std::string::npos);
+  CHECK(error.find("lru 32x4 page-xor-domain") != std::string::npos);
+  CHECK(make_rtl_iotlb(geometry(ReplacementKind::Lru, 16, 3, IotlbIndex::PageXorDomain),
+                       error) == nullptr);
+  CHECK(error.find("lru 16x3 page") != std::string::npos);
   // One way: every policy shares the direct-mapped build.
   auto dm = make_rtl_iotlb(geometry(ReplacementKind::Random, 64, 1), error);
   CHECK(dm != nullptr);
-  CHECK(rtl_iotlb_variants().size() <= 10);
+  // Build time: at most ten builds with the page index, and the one with the domain folded in.
+  unsigned page_builds = 0, xor_builds = 0;
+  for (const RtlIotlbVariant& v : rtl_iotlb_variants())
+    ++(v.index == IotlbIndex::Page ? page_builds : xor_builds);
+  CHECK(page_builds <= 10);
+  CHECK(xor_builds == 1);
 }

@@ -5,10 +5,12 @@ set -eu
 VERILATOR=${1:-verilator}
 DIR=$(cd "$(dirname "$0")/.." && pwd)
 SRC="$DIR/iotlb_pkg.sv $DIR/iotlb_repl.sv $DIR/iotlb.sv $DIR/iotlb_sc_top.sv"
-for geom in "32 4 0" "32 4 1" "32 4 2" "1 16 1" "1 12 0" "64 1 2" "1 1 1" "16 3 2" "4 8 1"; do
+# Fields: Sets Ways Policy Index (0: page number, 1: page number XOR domain).
+for geom in "32 4 0 0" "32 4 1 0" "32 4 2 0" "1 16 1 0" "1 12 0 0" "64 1 2 0" "1 1 1 0" \
+            "16 3 2 0" "4 8 1 0" "32 4 0 1" "1 16 0 1" "64 1 2 1" "16 3 2 1"; do
   set -- $geom
-  echo "lint: Sets=$1 Ways=$2 Policy=$3"
-  "$VERILATOR" --lint-only -Wall -GSets=$1 -GWays=$2 -GPolicy=$3 \
+  echo "lint: Sets=$1 Ways=$2 Policy=$3 Index=$4"
+  "$VERILATOR" --lint-only -Wall -GSets=$1 -GWays=$2 -GPolicy=$3 -GIndex=$4 \
     "$DIR/lint/iotlb.vlt" $SRC --top-module iotlb_sc_top
 done
 echo "lint: clean"
