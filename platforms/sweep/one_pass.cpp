@@ -38,6 +38,8 @@ std::string validate_one_pass_limits(const OnePassLimits& l) {
     return "max ways must be 1 to 1024, got " + std::to_string(l.max_ways);
   if (l.max_entries < 1 || l.max_entries > (1u << 24))
     return "max entries must be 1 to 16777216, got " + std::to_string(l.max_entries);
+  if (l.index != IotlbIndex::Page && l.index != IotlbIndex::PageXorDomain)
+    return "index must be page or page-xor-domain";
   for (unsigned e : l.fa_entries)
     if (e < 1 || e > l.max_entries)
       return "fully associative size " + std::to_string(e) + " is outside 1 .. max entries (" +
@@ -53,8 +55,14 @@ class OnePassExplorer::Stack {
       : m_sets(sets), m_cap(cap), m_depth(cap + 1), m_hole(cap + 1), m_invalidated(cap + 1) {}
   virtual ~Stack() = default;
 
+  // The IOTLB's set index (docs/iotlb.md): the page number, XOR the domain with PageXorDomain.
+  // The key carries the domain, so either index is exact here.
   unsigned set_of(const Key& k) const {
-    return static_cast<unsigned>(k.vpn >> (9u * k.size)) & (m_sets - 1);
+    return (static_cast<unsigned>(k.vpn >> (9u * k.size)) ^ (k.domain & m_domain_mask)) &
+           (m_sets - 1);
+  }
+  void use_index(IotlbIndex index) {
+    m_domain_mask = index == IotlbIndex::PageXorDomain ? 0xFFFFu : 0u;
   }
   unsigned cap() const { return m_cap; }
 
@@ -89,6 +97,7 @@ class OnePassExplorer::Stack {
   void record_invalidate(unsigned d) { ++m_invalidated[std::min(d, m_cap)]; }
 
   unsigned m_sets;
+  unsigned m_domain_mask = 0;
   unsigned m_cap;
   std::vector<uint64_t> m_depth, m_hole, m_invalidated;
 };
@@ -261,6 +270,7 @@ OnePassExplorer::OnePassExplorer(const OnePassLimits& limits) : m_limits(limits)
       std::make_unique<TreeStack>(std::max(m_limits.max_ways, m_limits.max_entries)));
   for (unsigned sets = 2; sets <= m_limits.max_sets; sets *= 2)
     m_stacks.push_back(std::make_unique<ArrayStack>(sets, m_limits.max_ways));
+  for (auto& stack : m_stacks) stack->use_index(m_limits.index);
 }
 
 OnePassExplorer::~OnePassExplorer() = default;
@@ -400,8 +410,9 @@ std::vector<GeometryCounts> OnePassExplorer::results() const {
 }
 
 CacheStats replay_one_geometry(const std::vector<IotlbOp>& ops, unsigned sets, unsigned ways,
-                               ReplacementKind policy, uint64_t seed) {
+                               ReplacementKind policy, uint64_t seed, IotlbIndex index) {
   IotlbConfig cfg;
+  cfg.index = index;
   cfg.sets = sets;
   cfg.ways = ways;
   cfg.policy = policy;

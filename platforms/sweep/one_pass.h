@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "iommu/caches/cache_stats.h"
+#include "iommu/caches/iotlb.h"
 #include "iommu/caches/iotlb_trace.h"
 
 namespace iommu_sim {
@@ -28,6 +29,9 @@ struct OnePassLimits {
   unsigned max_entries = 4096;  // fully associative sizes up to this
   // Fully associative sizes to report; empty: the powers of two up to max_entries.
   std::vector<unsigned> fa_entries;
+  // The set index of every explored geometry (IotlbConfig::index). Both are exact: the set of an
+  // access depends on its page and, with PageXorDomain, its domain, and the stream carries both.
+  IotlbIndex index = IotlbIndex::Page;
 };
 
 // "" if usable, else what is wrong and what is accepted.
@@ -107,6 +111,7 @@ class OnePassExplorer {
 // Replays `ops` with replay_access() into an IotlbModel of that geometry and policy: the
 // per-configuration reference the one-pass result must equal (tests, benchmark).
 CacheStats replay_one_geometry(const std::vector<IotlbOp>& ops, unsigned sets, unsigned ways,
-                               ReplacementKind policy = ReplacementKind::Lru, uint64_t seed = 1);
+                               ReplacementKind policy = ReplacementKind::Lru, uint64_t seed = 1,
+                               IotlbIndex index = IotlbIndex::Page);
 
 }  // namespace iommu_sim

@@ -55,6 +55,9 @@ const char* const kUsage =
     "  --max-sets N          set counts 1, 2, 4 .. N, a power of two (default 1024)\n"
     "  --max-ways N          associativities 1 .. N (default 16)\n"
     "  --max-entries N       fully associative sizes 1, 2, 4 .. N (default 4096)\n"
+    "  --index page|page-xor-domain\n"
+    "                        set index of the explored geometries (default page; the\n"
+    "                        platform's iommu.iotlb.index only affects the recording run)\n"
     "exit status: 0 success, 2 bad input, 1 failure (including a grid with a failed point)\n";
 
 struct UsageError {
@@ -92,6 +95,7 @@ unsigned parse_unsigned(const std::string& opt, const std::string& text, unsigne
 
 Options parse_options(const std::vector<std::string>& args) {
   Options o;
+  bool index_given = false;
   o.jobs = std::max(1u, std::thread::hardware_concurrency());
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -142,11 +146,16 @@ Options parse_options(const std::vector<std::string>& args) {
       o.limits.max_ways = parse_unsigned(a, value(), 1, 1024);
     } else if (a == "--max-entries") {
       o.limits.max_entries = parse_unsigned(a, value(), 1, 1u << 24);
+    } else if (a == "--index") {
+      const std::string v = value();
+      if (!parse_iotlb_index(v, o.limits.index))
+        throw UsageError{"--index: '" + v + "' is not accepted; expected page or page-xor-domain"};
+      index_given = true;
     } else if (!a.empty() && a[0] == '-') {
       throw UsageError{"unknown option '" + a +
                        "': accepted are --grid, --set, --out, --jobs, --shard, --timeout, "
                        "--no-plots, --quiet, --one-pass, --trace, --linux-trace, --domain, "
-                       "--passes, --max-sets, --max-ways, --max-entries, --help"};
+                       "--passes, --max-sets, --max-ways, --max-entries, --index, --help"};
     } else if (o.platform.empty()) {
       o.platform = a;
     } else {
@@ -168,6 +177,9 @@ Options parse_options(const std::vector<std::string>& args) {
       throw UsageError{"a platform file or --set has no effect on an existing trace"};
     const std::string err = validate_one_pass_limits(o.limits);
     if (!err.empty()) throw UsageError{err};
+  } else if (index_given) {
+    throw UsageError{"--index applies to --one-pass; a grid sweep sets the index with "
+                     "--set or --grid iommu.iotlb.index=..."};
   } else if (o.axes.empty()) {
     throw UsageError{"a grid sweep needs at least one --grid KEY=V1,V2,... (or --one-pass)"};
   }
@@ -528,7 +540,7 @@ int one_pass(const Options& o, const std::string& self_exe, std::ostream& out,
     std::ofstream f(csv);
     write_csv_row(f, {"iotlb_sets", "iotlb_ways", "iotlb_entries", "iotlb_policy", "accesses",
                       "hits", "misses", "hit_rate", "misses_per_1000_accesses", "fills",
-                      "evictions", "invalidations", "invalidated_entries"});
+                      "evictions", "invalidations", "invalidated_entries", "iotlb_index"});
     for (const GeometryCounts& g : results) {
       const CacheStats& s = g.stats;
       const double n = static_cast<double>(s.lookups);
@@ -538,7 +550,7 @@ int one_pass(const Options& o, const std::string& self_exe, std::ostream& out,
                         fmt_number(n > 0 ? s.hits / n : 0.0),
                         fmt_number(n > 0 ? 1000.0 * s.misses / n : 0.0), std::to_string(s.fills),
                         std::to_string(s.evictions), std::to_string(s.invalidations),
-                        std::to_string(s.invalidated_entries)});
+                        std::to_string(s.invalidated_entries), to_string(o.limits.index)});
     }
     f.flush();
     if (!f) {
@@ -549,7 +561,7 @@ int one_pass(const Options& o, const std::string& self_exe, std::ostream& out,
   char secs[32];
   std::snprintf(secs, sizeof secs, "%.2f", seconds);
   out << "sweep: one pass over " << ex.accesses() << " accesses of " << source << ": "
-      << results.size() << " LRU geometries in " << secs << " s -> " << csv << "\n";
+      << results.size() << " LRU geometries (index " << to_string(o.limits.index) << ") in " << secs << " s -> " << csv << "\n";
   if (o.plots) make_plots(csv, dir.string(), out, err);
   return kExitOk;
 }

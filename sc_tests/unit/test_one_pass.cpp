@@ -93,7 +93,8 @@ void check_all_geometries(const std::vector<IotlbOp>& ops, const OnePassLimits& 
   unsigned compared = 0;
   for (const GeometryCounts& g : ex.results()) {
     const unsigned ways = g.ways == 0 ? g.entries : g.ways;
-    const CacheStats want = replay_one_geometry(ops, g.sets, ways);
+    const CacheStats want =
+        replay_one_geometry(ops, g.sets, ways, ReplacementKind::Lru, 1, limits.index);
     INFO("sets " << g.sets << " ways " << g.ways << " entries " << g.entries);
     CHECK(g.stats.lookups == want.lookups);
     CHECK(g.stats.hits == want.hits);
@@ -107,7 +108,52 @@ void check_all_geometries(const std::vector<IotlbOp>& ops, const OnePassLimits& 
   CHECK(compared == ex.results().size());
 }
 
+// Many domains with one IOVA layout (SR-IOV functions): every domain walks the same pages, with
+// page and domain invalidations now and then.
+std::vector<IotlbOp> same_layout_stream(uint64_t seed, size_t n, uint16_t domains,
+                                        uint64_t pages) {
+  std::mt19937_64 rng(seed);
+  std::vector<IotlbOp> ops;
+  auto pick = [&](uint64_t lo, uint64_t hi) {
+    return std::uniform_int_distribution<uint64_t>(lo, hi)(rng);
+  };
+  for (size_t i = 0; i < n; ++i) {
+    const uint16_t d = static_cast<uint16_t>(pick(1, domains));
+    const unsigned r = static_cast<unsigned>(pick(0, 999));
+    if (r < 10) ops.push_back(inv_pages(d, pick(0, pages - 1), static_cast<unsigned>(pick(0, 3))));
+    else if (r < 13) ops.push_back(inv_domain(d));
+    else ops.push_back(access(d, pick(0, pages - 1)));
+  }
+  return ops;
+}
+
 }  // namespace
+
+TEST_CASE("one pass equals per geometry replay under the page xor domain index", "[unit]") {
+  OnePassLimits limits;
+  limits.max_sets = 64;
+  limits.max_ways = 8;
+  limits.max_entries = 512;
+  limits.fa_entries = {1, 16, 100, 512};
+  limits.index = IotlbIndex::PageXorDomain;
+  check_all_geometries(random_stream(11, 15000, 60, 2), limits);
+  check_all_geometries(same_layout_stream(12, 20000, 24, 64), limits);
+  // 16 domains on the same 4 pages: under the page index they share 4 of the 16 sets (16
+  // entries each for 8 ways); XORed with the domain, 64 entries spread over all 16 sets.
+  const std::vector<IotlbOp> sriov = same_layout_stream(13, 20000, 16, 4);
+  check_all_geometries(sriov, limits);
+  OnePassExplorer page(OnePassLimits{}), mixed(limits);
+  for (const IotlbOp& op : sriov) {
+    REQUIRE(page.feed(op));
+    REQUIRE(mixed.feed(op));
+  }
+  CHECK(mixed.stats(16, 8).misses * 2 < page.stats(16, 8).misses);
+  CHECK(mixed.stats(16, 8).hits ==
+        replay_one_geometry(sriov, 16, 8, ReplacementKind::Lru, 1, IotlbIndex::PageXorDomain).hits);
+  CHECK(page.stats(16, 8).hits == replay_one_geometry(sriov, 16, 8).hits);
+  // One set: the index cannot matter.
+  CHECK(mixed.stats(1, 8).hits == page.stats(1, 8).hits);
+}
 
 TEST_CASE("one pass equals per geometry replay without invalidations", "[unit]") {
   OnePassLimits limits;
