@@ -5,16 +5,13 @@
 #include "config_reader.h"
 #include "default_platform.h"
 #include "platform.h"
+#include "platform_test_util.h"
 
 using namespace iommu_sim;
 
 namespace {
 PlatformConfig default_config(const std::vector<std::string>& sets = {}) {
-  ConfigReader reader = ConfigReader::from_text(kDefaultPlatformYaml, "default.yaml");
-  for (const auto& s : sets) reader.apply_override(s);
-  PlatformConfig pc = read_platform_config(reader.root());
-  reader.finish();
-  return pc;
+  return test::load(kDefaultPlatformYaml, sets, "default.yaml");
 }
 }  // namespace
 

@@ -3,34 +3,20 @@
 // preempted or are halted. Each test case runs in a process of its own (one SystemC kernel).
 #include <catch2/catch.hpp>
 
-#include <fstream>
-#include <sstream>
-
 #define SC_INCLUDE_DYNAMIC_PROCESSES
 #include <systemc>
 
 #include "config_reader.h"
+#include "platform_test_util.h"
 #include "iommu/irte.h"
 #include "pcie/nic_workload.h"
 #include "platform.h"
 
 using namespace iommu_sim;
+using iommu_sim::test::load;
+using iommu_sim::test::read_file;
 
 namespace {
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-PlatformConfig load(const std::string& text, const std::vector<std::string>& sets = {}) {
-  ConfigReader reader = ConfigReader::from_text(text, "test.yaml");
-  for (const auto& s : sets) reader.apply_override(s);
-  PlatformConfig pc = read_platform_config(reader.root());
-  reader.finish();
-  return pc;
-}
 
 PlatformConfig study(const std::vector<std::string>& sets) {
   return load(read_file(IOMMU_SIM_SOURCE_DIR "/yaml/interrupts.yaml"), sets);

@@ -2,30 +2,13 @@
 // isolation the IOMMU gives between the VFs' domains.
 #include <catch2/catch.hpp>
 
-#include <fstream>
-#include <sstream>
-
 #include "config_reader.h"
+#include "platform_test_util.h"
 #include "platform.h"
 
 using namespace iommu_sim;
-
-namespace {
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-PlatformConfig load(const std::string& text, const std::vector<std::string>& sets = {}) {
-  ConfigReader reader = ConfigReader::from_text(text, "test.yaml");
-  for (const auto& s : sets) reader.apply_override(s);
-  PlatformConfig pc = read_platform_config(reader.root());
-  reader.finish();
-  return pc;
-}
-}  // namespace
+using iommu_sim::test::load;
+using iommu_sim::test::read_file;
 
 TEST_CASE("nic_sriov gives every function its own domain and reports each", "[platform]") {
   StatsRegistry stats;
