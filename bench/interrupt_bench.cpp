@@ -18,13 +18,14 @@
 #include "common/pcie_extension.h"
 #include "common/stats.h"
 #include "host/interrupt_tables.h"
+#include "host/socket_mmio.h"
 #include "host/vtd_tables.h"
 #include "iommu/iommu.h"
 
 using namespace iommu_sim;
 
 namespace {
-class Bench : public sc_core::sc_module, public MmioAccess {
+class Bench : public sc_core::sc_module {
  public:
   tlm_utils::simple_initiator_socket<Bench> dma{"dma"};
   tlm_utils::simple_initiator_socket<Bench> mmio{"mmio"};
@@ -41,24 +42,9 @@ class Bench : public sc_core::sc_module, public MmioAccess {
     iommu.interrupt.bind(sink);
     sink.register_b_transport(this, &Bench::on_interrupt);
   }
-  uint64_t read(uint64_t off, unsigned size) override {
-    uint64_t v = 0;
-    reg(off, &v, size, false);
-    return v;
-  }
-  void write(uint64_t off, uint64_t v, unsigned size) override { reg(off, &v, size, true); }
+  SocketMmio regs{mmio};  // set-up from sc_main: no time passes
 
  private:
-  void reg(uint64_t off, uint64_t* v, unsigned size, bool write) {
-    tlm::tlm_generic_payload p;
-    sc_core::sc_time d;
-    p.set_command(write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
-    p.set_address(off);
-    p.set_data_ptr(reinterpret_cast<unsigned char*>(v));
-    p.set_data_length(size);
-    p.set_streaming_width(size);
-    mmio->b_transport(p, d);
-  }
   void on_interrupt(tlm::tlm_generic_payload& p, sc_core::sc_time&) {
     ++delivered;
     p.set_response_status(tlm::TLM_OK_RESPONSE);
@@ -75,12 +61,12 @@ int sc_main(int argc, char** argv) {
   sc_core::sc_start(sc_core::SC_ZERO_TIME);
 
   VtdTableBuilder pages(b.mem.storage(), 0x1000000, 0x1000000);
-  VtdRegisterProgrammer vtd(b, b.mem.storage());
+  VtdRegisterProgrammer vtd(b.regs, b.mem.storage());
   if (!vtd.enable_queued_invalidation(pages.allocate_page(), 0, pages.allocate_page())) return 1;
   InterruptTableBuilder irt(b.mem.storage(), pages, 256, false);
   const uint16_t rid = make_requester_id(1, 0, 1);
   irt.set_remapped(7, 0x41, 1, rid, irte::SourceValidation::RequesterId);
-  if (!enable_interrupt_remapping(b, vtd, irt.irta(), false)) return 1;
+  if (!enable_interrupt_remapping(b.regs, vtd, irt.irta(), false)) return 1;
 
   tlm::tlm_generic_payload p;
   PcieExtension ext(rid);

@@ -22,6 +22,7 @@
 #include "common/memory_target.h"
 #include "common/pcie_extension.h"
 #include "common/stats.h"
+#include "host/socket_mmio.h"
 #include "host/vtd_tables.h"
 #include "iommu/iommu.h"
 
@@ -34,7 +35,7 @@ constexpr uint16_t kDomain = 1;
 constexpr uint64_t kIova = 0x10000000, kPhys = 0x40000000;
 
 // One IOMMU with its memory, programmed like a host driver would, and a DMA initiator.
-class Rig : public sc_core::sc_module, private MmioAccess {
+class Rig : public sc_core::sc_module {
  public:
   tlm_utils::simple_initiator_socket<Rig> dma;
   tlm_utils::simple_initiator_socket<Rig> mmio;
@@ -63,7 +64,8 @@ class Rig : public sc_core::sc_module, private MmioAccess {
 
   // After elaboration: the enable sequence through the registers.
   void enable() {
-    VtdRegisterProgrammer prog(*this, m_memory.storage());
+    SocketMmio regs(mmio);  // from sc_main: no time passes
+    VtdRegisterProgrammer prog(regs, m_memory.storage());
     if (!prog.enable(m_tables.root_table())) {
       std::fprintf(stderr, "iommu-bench: %s: translation did not come up\n", name());
       std::exit(1);
@@ -103,25 +105,6 @@ class Rig : public sc_core::sc_module, private MmioAccess {
   StatsRegistry& stats() { return m_stats; }
 
  private:
-  uint64_t read(uint64_t offset, unsigned size) override { return reg(tlm::TLM_READ_COMMAND, offset, 0, size); }
-  void write(uint64_t offset, uint64_t value, unsigned size) override {
-    reg(tlm::TLM_WRITE_COMMAND, offset, value, size);
-  }
-  uint64_t reg(tlm::tlm_command cmd, uint64_t offset, uint64_t value, unsigned size) {
-    tlm::tlm_generic_payload p;
-    uint8_t buf[8] = {};
-    std::memcpy(buf, &value, size);
-    p.set_command(cmd);
-    p.set_address(offset);
-    p.set_data_ptr(buf);
-    p.set_data_length(size);
-    p.set_streaming_width(size);
-    sc_core::sc_time delay;
-    mmio->b_transport(p, delay);
-    uint64_t out = 0;
-    std::memcpy(&out, buf, size);
-    return out;
-  }
   void ignore(tlm::tlm_generic_payload& p, sc_core::sc_time&) { p.set_response_status(tlm::TLM_OK_RESPONSE); }
 
   StatsRegistry m_stats;

@@ -58,7 +58,9 @@ DmaDriver::DmaDriver(sc_core::sc_module_name name, const DmaDriverConfig& config
       m_config(config),
       m_memory(memory),
       m_tables(memory, config.table_base, config.table_size),
-      m_vtd(*this, memory),
+      m_regs(bus, config.register_base, [this](const sc_time& d) { register_access_done(d); },
+             [this] { poll_pause(); }),
+      m_vtd(m_regs, memory),
       m_ledger(config.costs),
       m_probe(memory),
       m_mmio_accesses(stats.counter(std::string(this->name()) + ".mmio_accesses")) {
@@ -286,34 +288,9 @@ void DmaDriver::wait_invalidations() {
 
 // ---------------------------------------------------------------- MmioAccess
 
-void DmaDriver::access(tlm::tlm_command cmd, uint64_t offset, uint64_t& value, unsigned size) {
-  tlm::tlm_generic_payload trans;
-  uint8_t data[8] = {};
-  std::memcpy(data, &value, size);
-  trans.set_command(cmd);
-  trans.set_address(m_config.register_base + offset);
-  trans.set_data_ptr(data);
-  trans.set_data_length(size);
-  trans.set_streaming_width(size);
-  trans.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
-  sc_time delay = sc_core::SC_ZERO_TIME;
-  bus->b_transport(trans, delay);
+void DmaDriver::register_access_done(const sc_time& delay) {
   m_mmio_accesses.inc();
-  // An uncached register access stalls the CPU: busy for as long as the IOMMU model takes
-  // (including the descriptors it fetches when IQT is written).
   busy(delay);
-  value = 0;
-  std::memcpy(&value, data, size);
-}
-
-uint64_t DmaDriver::read(uint64_t offset, unsigned size) {
-  uint64_t v = 0;
-  access(tlm::TLM_READ_COMMAND, offset, v, size);
-  return v;
-}
-
-void DmaDriver::write(uint64_t offset, uint64_t value, unsigned size) {
-  access(tlm::TLM_WRITE_COMMAND, offset, value, size);
 }
 
 void DmaDriver::poll_pause() {

@@ -35,6 +35,7 @@
 #include "host/cost_model.h"
 #include "host/dma_driver_nic.h"
 #include "host/mapping_strategies.h"
+#include "host/socket_mmio.h"
 #include "host/vtd_tables.h"
 
 namespace iommu_sim {
@@ -68,7 +69,7 @@ struct DmaDriverConfig {
 
 std::string validate(const DmaDriverConfig& config);
 
-class DmaDriver : public sc_core::sc_module, private MmioAccess, private MappingBackend {
+class DmaDriver : public sc_core::sc_module, private MappingBackend {
  public:
   tlm_utils::simple_initiator_socket<DmaDriver> bus;  // IOMMU registers (absolute addresses)
 
@@ -107,11 +108,11 @@ class DmaDriver : public sc_core::sc_module, private MmioAccess, private Mapping
   DmaBuffer buffer(uint64_t index) const;
   void busy(const sc_core::sc_time& t);
 
-  // MmioAccess: the IOMMU's registers; the CPU is busy for the access's latency.
-  uint64_t read(uint64_t offset, unsigned size) override;
-  void write(uint64_t offset, uint64_t value, unsigned size) override;
-  void poll_pause() override;
-  void access(tlm::tlm_command cmd, uint64_t offset, uint64_t& value, unsigned size);
+  // The IOMMU's registers: an uncached register access stalls the CPU for as long as the IOMMU
+  // model takes (including the descriptors it fetches when IQT is written); so does every
+  // iteration of a poll loop.
+  void register_access_done(const sc_core::sc_time& delay);
+  void poll_pause();
 
   // MappingBackend: the strategy's steps.
   void map_range(uint64_t iova, uint64_t phys, uint64_t size, bool write, PageSize page) override;
@@ -126,6 +127,7 @@ class DmaDriver : public sc_core::sc_module, private MmioAccess, private Mapping
   DmaDriverConfig m_config;
   SparseMemory& m_memory;
   VtdTableBuilder m_tables;
+  SocketMmio m_regs;
   VtdRegisterProgrammer m_vtd;
   CostLedger m_ledger;
   ProtectionProbe m_probe;

@@ -19,8 +19,8 @@ HostSetup::HostSetup(sc_core::sc_module_name name, const HostSetupConfig& config
       m_config(config),
       m_memory(memory),
       m_tables(memory, config.table_base, config.table_size),
-      m_iommu_regs(*this, config.register_base),
-      m_bus(*this, 0),
+      m_iommu_regs(bus, config.register_base, [this](const sc_core::sc_time& d) { synchronise(d); }),
+      m_bus(bus, 0, [this](const sc_core::sc_time& d) { synchronise(d); }),
       m_mmio_accesses(stats.counter(std::string(this->name()) + ".mmio_accesses")),
       m_faults_handled(stats.counter(std::string(this->name()) + ".faults_handled")) {
   // Tables first: they are plain memory contents, ready before time 0.
@@ -109,24 +109,10 @@ void HostSetup::setup_thread() {
   m_ready_event.notify(sc_core::SC_ZERO_TIME);
 }
 
-uint64_t HostSetup::access(tlm::tlm_command cmd, uint64_t address, uint64_t value, unsigned size) {
-  tlm::tlm_generic_payload trans;
-  uint8_t data[8] = {};
-  std::memcpy(data, &value, size);
-  trans.set_command(cmd);
-  trans.set_address(address);
-  trans.set_data_ptr(data);
-  trans.set_data_length(size);
-  trans.set_streaming_width(size);
-  trans.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
-  // Register programming is not on a hot path: synchronise on every access.
-  sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
-  bus->b_transport(trans, delay);
+// Register programming is not on a hot path: the host thread waits out every access.
+void HostSetup::synchronise(const sc_core::sc_time& delay) {
   m_mmio_accesses.inc();
   sc_core::wait(delay);
-  value = 0;
-  std::memcpy(&value, data, size);
-  return value;
 }
 
 }  // namespace iommu_sim

@@ -17,6 +17,7 @@
 #include "common/sparse_memory.h"
 #include "common/stats.h"
 #include "host/host_driver.h"
+#include "host/socket_mmio.h"
 #include "host/vtd_tables.h"
 #include "iommu/caches/iotlb.h"
 
@@ -103,29 +104,13 @@ class HostSetup : public sc_core::sc_module {
   void setup_thread();
   void fault_handler_thread();
   bool run_pcie_driver();
-  uint64_t access(tlm::tlm_command cmd, uint64_t address, uint64_t value, unsigned size);
-
-  // Register accesses at offsets from `base` through the host bus (base 0: absolute addresses).
-  class BusWindow : public MmioAccess {
-   public:
-    BusWindow(HostSetup& host, uint64_t base) : m_host(host), m_base(base) {}
-    uint64_t read(uint64_t offset, unsigned size) override {
-      return m_host.access(tlm::TLM_READ_COMMAND, m_base + offset, 0, size);
-    }
-    void write(uint64_t offset, uint64_t value, unsigned size) override {
-      m_host.access(tlm::TLM_WRITE_COMMAND, m_base + offset, value, size);
-    }
-
-   private:
-    HostSetup& m_host;
-    uint64_t m_base;
-  };
+  void synchronise(const sc_core::sc_time& delay);
 
   HostSetupConfig m_config;
   SparseMemory& m_memory;
   VtdTableBuilder m_tables;
-  BusWindow m_iommu_regs;
-  BusWindow m_bus;
+  SocketMmio m_iommu_regs;  // the IOMMU's registers, at offsets from their base
+  SocketMmio m_bus;         // absolute addresses (ECAM, BARs)
   SoftwareFor m_software_for;
   InterruptSoftware m_interrupt_software;
   std::unique_ptr<MappingStrategy> m_strategy;

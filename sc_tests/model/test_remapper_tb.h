@@ -16,6 +16,7 @@
 #include "common/memory_target.h"
 #include "common/pcie_extension.h"
 #include "common/stats.h"
+#include "host/socket_mmio.h"
 #include "host/vtd_tables.h"
 #include "iommu/iommu.h"
 
@@ -57,7 +58,7 @@ class RemapperTb : public sc_core::sc_module {
         router("router"),
         iommu("iommu", config, stats),
         tables(mem.storage(), kTablesBase, kTablesSize),
-        m_access(*this),
+        m_access(mmio),
         prog(m_access, mem.storage()) {
     dma.bind(iommu.upstream);
     mmio.bind(iommu.regs);
@@ -97,41 +98,14 @@ class RemapperTb : public sc_core::sc_module {
     return access(rid, iova, &v, 8, true, d);
   }
 
-  uint64_t reg_read(uint64_t off, unsigned size) {
-    uint64_t v = 0;
-    reg_access(off, &v, size, false);
-    return v;
-  }
-  void reg_write(uint64_t off, uint64_t v, unsigned size) { reg_access(off, &v, size, true); }
+  uint64_t reg_read(uint64_t off, unsigned size) { return m_access.read(off, size); }
+  void reg_write(uint64_t off, uint64_t v, unsigned size) { m_access.write(off, v, size); }
 
   double stat(const std::string& leaf) const { return stats.value("tb.iommu." + leaf); }
   uint64_t frcd_lo(unsigned i) { return reg_read(vtd::kRegFrcd + 16 * i, 8); }
   uint64_t frcd_hi(unsigned i) { return reg_read(vtd::kRegFrcd + 16 * i + 8, 8); }
 
  private:
-  class Access : public MmioAccess {
-   public:
-    explicit Access(RemapperTb& tb) : m_tb(tb) {}
-    uint64_t read(uint64_t offset, unsigned size) override { return m_tb.reg_read(offset, size); }
-    void write(uint64_t offset, uint64_t value, unsigned size) override {
-      m_tb.reg_write(offset, value, size);
-    }
-
-   private:
-    RemapperTb& m_tb;
-  };
-
-  void reg_access(uint64_t off, uint64_t* v, unsigned size, bool write) {
-    tlm::tlm_generic_payload p;
-    sc_core::sc_time d = sc_core::SC_ZERO_TIME;
-    p.set_command(write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
-    p.set_address(off);
-    p.set_data_ptr(reinterpret_cast<unsigned char*>(v));
-    p.set_data_length(size);
-    p.set_streaming_width(size);
-    p.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
-    mmio->b_transport(p, d);
-  }
   void irq_write(tlm::tlm_generic_payload& p, sc_core::sc_time&) {
     uint32_t data = 0;
     std::memcpy(&data, p.get_data_ptr(), 4);
@@ -140,7 +114,7 @@ class RemapperTb : public sc_core::sc_module {
   }
   void invalidate(sc_dt::uint64 start, sc_dt::uint64 end) { revoked.emplace_back(start, end); }
 
-  Access m_access;
+  SocketMmio m_access;  // register accesses from the test body: no time passes
 
  public:
   VtdRegisterProgrammer prog;
