@@ -8,10 +8,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <iomanip>
 #include <map>
 #include <set>
-#include <sstream>
 
 #include "config_reader.h"
 #include "sweep/csv.h"
@@ -19,6 +17,7 @@
 #include "sweep/plots.h"
 #include "sweep/process_pool.h"
 #include "sweep/stats_json.h"
+#include "sweep/table.h"
 
 namespace fs = std::filesystem;
 
@@ -132,12 +131,6 @@ Options parse(const std::vector<std::string>& args) {
   return o;
 }
 
-std::string fmt(double v, int precision) {
-  std::ostringstream os;
-  os << std::fixed << std::setprecision(precision) << v;
-  return os.str();
-}
-
 // The figures of one point, for all its guests together or for one of them (`prefix` is
 // "summary" or the guest's statistics prefix).
 struct Figures {
@@ -157,12 +150,12 @@ const std::vector<std::string>& figure_columns() {
 }
 
 std::vector<std::string> figure_cells(const Figures& f) {
-  std::vector<std::string> r = {fmt(f.interrupts, 0), fmt(f.rate_per_guest, 0), fmt(f.exits, 1)};
-  for (const char* c : kCauses) r.push_back(fmt(f.by_cause.at(c), 1));
-  r.push_back(fmt(f.latency_p50_us, 3));
-  r.push_back(fmt(f.latency_p99_us, 3));
-  r.push_back(fmt(f.hypervisor_ns_per_irq, 0));
-  r.push_back(fmt(f.hypervisor_cpu_percent, 2));
+  std::vector<std::string> r = {fixed_text(f.interrupts, 0), fixed_text(f.rate_per_guest, 0), fixed_text(f.exits, 1)};
+  for (const char* c : kCauses) r.push_back(fixed_text(f.by_cause.at(c), 1));
+  r.push_back(fixed_text(f.latency_p50_us, 3));
+  r.push_back(fixed_text(f.latency_p99_us, 3));
+  r.push_back(fixed_text(f.hypervisor_ns_per_irq, 0));
+  r.push_back(fixed_text(f.hypervisor_cpu_percent, 2));
   return r;
 }
 
@@ -208,19 +201,6 @@ Figures figures(const std::map<std::string, double>& st, const std::vector<std::
   f.hypervisor_cpu_percent = guest_seconds > 0 ? 100.0 * hypervisor_ps / 1e12 / guest_seconds : 0.0;
   f.rate_per_guest = guest_seconds > 0 ? n / guest_seconds : 0.0;
   return f;
-}
-
-void print_table(std::ostream& out, const std::vector<std::vector<std::string>>& cells) {
-  std::vector<size_t> width;
-  for (const auto& row : cells) {
-    width.resize(std::max(width.size(), row.size()), 0);
-    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
-  }
-  for (const auto& row : cells) {
-    for (size_t i = 0; i < row.size(); ++i)
-      out << (i ? "  " : "") << std::setw(static_cast<int>(width[i])) << row[i];
-    out << "\n";
-  }
 }
 
 int run_study(const Options& o, const std::string& self_exe, std::ostream& out, std::ostream& err) {
@@ -274,7 +254,7 @@ int run_study(const Options& o, const std::string& self_exe, std::ostream& out, 
     if (!o.quiet)
       err << "study: [" << finished << "/" << points.size() << "] " << points[i].settings[0].second << " "
           << points[i].settings[1].second << " " << points[i].settings[2].second << ": "
-          << (r.ok() ? "ok" : r.describe(0)) << " (" << fmt(r.seconds, 1) << " s)\n";
+          << (r.ok() ? "ok" : r.describe(0)) << " (" << fixed_text(r.seconds, 1) << " s)\n";
   });
   const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
@@ -315,11 +295,11 @@ int run_study(const Options& o, const std::string& self_exe, std::ostream& out, 
     if (ok) {
       const Figures f = figures(st, guests);
       for (const std::string& cell : figure_cells(f)) row.push_back(cell);
-      table.push_back({row[1], row[2], row[3], fmt(f.rate_per_guest, 0), fmt(f.exits, 0),
-                       fmt(f.by_cause.at("arrival"), 0), fmt(f.by_cause.at("eoi"), 0),
-                       fmt(f.by_cause.at("host"), 0), fmt(f.by_cause.at("wakeup"), 0),
-                       fmt(f.latency_p50_us, 2), fmt(f.latency_p99_us, 2), fmt(f.hypervisor_ns_per_irq, 0),
-                       fmt(f.hypervisor_cpu_percent, 2)});
+      table.push_back({row[1], row[2], row[3], fixed_text(f.rate_per_guest, 0), fixed_text(f.exits, 0),
+                       fixed_text(f.by_cause.at("arrival"), 0), fixed_text(f.by_cause.at("eoi"), 0),
+                       fixed_text(f.by_cause.at("host"), 0), fixed_text(f.by_cause.at("wakeup"), 0),
+                       fixed_text(f.latency_p50_us, 2), fixed_text(f.latency_p99_us, 2), fixed_text(f.hypervisor_ns_per_irq, 0),
+                       fixed_text(f.hypervisor_cpu_percent, 2)});
       for (const std::string& g : guests) {
         CsvRow gr = {row[0], row[1], row[2], row[3], g};
         for (const std::string& cell : figure_cells(figures(st, {g}))) gr.push_back(cell);
@@ -330,7 +310,7 @@ int run_study(const Options& o, const std::string& self_exe, std::ostream& out, 
       table.push_back({row[1], row[2], row[3], "failed"});
     }
     row.push_back(ok ? "ok" : "failed");
-    row.push_back(fmt(results[i].seconds, 2));
+    row.push_back(fixed_text(results[i].seconds, 2));
     row.push_back(error);
     rows.push_back(row);
   }
@@ -349,8 +329,8 @@ int run_study(const Options& o, const std::string& self_exe, std::ostream& out, 
     }
   }
   if (!o.quiet) {
-    print_table(out, table);
-    out << "study: " << points.size() << " points in " << fmt(total, 1) << " s with " << o.jobs
+    print_aligned_table(out, table);
+    out << "study: " << points.size() << " points in " << fixed_text(total, 1) << " s with " << o.jobs
         << " jobs -> " << csv << ", " << guest_csv << "\n";
   }
   if (o.plots) make_plots("plot_interrupts.py", csv, dir.string(), out, err, "study");
