@@ -200,10 +200,10 @@ ApicSystem::ApicSystem(sc_core::sc_module_name name, const HostInterruptConfig& 
     sc_core::sc_spawn([this, v] { vcpu_thread(v); }, ("vcpu_" + std::to_string(v)).c_str(), &opts);
   }
   if (config.host_timer_hz > 0) {
-    for (unsigned cpu = 0; cpu < config.cpus; ++cpu) {
-      sc_core::sc_spawn_options opts;
-      sc_core::sc_spawn([this, cpu] { timer_thread(cpu); }, ("timer_" + std::to_string(cpu)).c_str(), &opts);
-    }
+    // Ticks are spread over the period so that the CPUs do not all exit at once.
+    m_timer_period = sc_time(1.0 / config.host_timer_hz, sc_core::SC_SEC);
+    for (unsigned cpu = 0; cpu < config.cpus; ++cpu)
+      m_cpus[cpu].next_tick = m_timer_period * (static_cast<double>(cpu + 1) / config.cpus);
   }
 }
 
@@ -240,6 +240,7 @@ void ApicSystem::trace_to(VcdWriter& vcd) {
 }
 
 void ApicSystem::set_state(Vcpu& c, State s, const sc_time& at) {
+  timer_until(c.cpu, at);  // the ticks before the change saw the CPU as it was
   Cpu& cpu = m_cpus[c.cpu];
   if (s == State::Running) {
     cpu.running = &c;
@@ -259,11 +260,36 @@ void ApicSystem::set_state(Vcpu& c, State s, const sc_time& at) {
 }
 
 sc_time ApicSystem::hypervisor(unsigned cpu, const sc_time& at, const sc_time& cost, int guest) {
+  const sc_time start = free_at(cpu, at);
   Cpu& c = m_cpus[cpu];
-  const sc_time start = std::max(at, c.busy_until);
   c.busy_until = start + cost;
   (guest < 0 ? m_host_hypervisor_ps : *m_guest_stats[static_cast<unsigned>(guest)].hypervisor_ps).inc(ps(cost));
   return c.busy_until;
+}
+
+sc_time ApicSystem::free_at(unsigned cpu, const sc_time& at) {
+  timer_until(cpu, at);
+  return std::max(at, m_cpus[cpu].busy_until);
+}
+
+void ApicSystem::timer_until(unsigned cpu, const sc_time& until, bool inclusive) {
+  if (m_timer_period == SC_ZERO_TIME) return;
+  Cpu& c = m_cpus[cpu];
+  while (c.next_tick < until || (inclusive && c.next_tick == until)) {
+    const sc_time tick = c.next_tick;
+    c.next_tick += m_timer_period;  // first, so that the tick's own work does not come back here
+    m_timer_ticks.inc();
+    if (Vcpu* r = c.running) {
+      m_timer_exits.inc();
+      hypervisor(cpu, foreign_exit(*r, tick), m_config.costs.host_handler, static_cast<int>(r->guest));
+    } else {
+      hypervisor(cpu, tick, m_config.costs.host_handler, -1);
+    }
+  }
+}
+
+void ApicSystem::settle(const sc_time& until) {
+  for (unsigned cpu = 0; cpu < m_config.cpus; ++cpu) timer_until(cpu, until, false);
 }
 
 void ApicSystem::count_exit(const Vcpu& c, Cause cause) {
@@ -411,23 +437,6 @@ void ApicSystem::vcpu_thread(unsigned v) {
   }
 }
 
-void ApicSystem::timer_thread(unsigned cpu) {
-  // Ticks are spread over the period so that the CPUs do not all exit at once.
-  const sc_time period(1.0 / m_config.host_timer_hz, sc_core::SC_SEC);
-  sc_core::wait(period * (static_cast<double>(cpu + 1) / m_config.cpus));
-  for (;;) {
-    const sc_time now = sc_core::sc_time_stamp();
-    m_timer_ticks.inc();
-    if (Vcpu* r = m_cpus[cpu].running) {
-      m_timer_exits.inc();
-      hypervisor(cpu, foreign_exit(*r, now), m_config.costs.host_handler, static_cast<int>(r->guest));
-    } else {
-      hypervisor(cpu, now, m_config.costs.host_handler, -1);
-    }
-    sc_core::wait(period);
-  }
-}
-
 void ApicSystem::guest_interrupt(Vcpu& t, uint8_t gv, unsigned cpu, const sc_time& request,
                                  const sc_time& at) {
   const InterruptCosts& k = m_config.costs;
@@ -440,7 +449,7 @@ void ApicSystem::guest_interrupt(Vcpu& t, uint8_t gv, unsigned cpu, const sc_tim
   if (r == &t) {
     if (m_config.delivery == InterruptDelivery::Eli) {
       // The shadow IDT has this vector: the guest's own handler runs, no exit.
-      seen(t, request, std::max(at, m_cpus[cpu].busy_until) + k.eli_delivery, true);
+      seen(t, request, free_at(cpu, at) + k.eli_delivery, true);
     } else {
       count_exit(t, Cause::Arrival);
       seen(t, request, hypervisor(cpu, at, k.vm_exit + k.host_handler + k.injection, owner), false);
@@ -462,7 +471,7 @@ void ApicSystem::forward(Vcpu& t, uint8_t gv, unsigned from, const sc_time& requ
     // there), a wake-up if it is halted; a preempted vCPU finds it at its next entry.
     if (host_post(t, gv, request)) {
       const sc_time sent = hypervisor(from, at, k.notification, owner);
-      drain_pir(t, std::max(sent, m_cpus[t.cpu].busy_until) + k.posted_delivery);
+      drain_pir(t, free_at(t.cpu, sent) + k.posted_delivery);
     } else {
       wake(t, at);
     }
@@ -501,6 +510,7 @@ void ApicSystem::b_transport(int, tlm::tlm_generic_payload& trans, sc_time& dela
     host_out->b_transport(trans, delay);
     return;
   }
+  timer_until(dest, at);
   Vcpu* r = m_cpus[dest].running;
 
   if (vector == m_config.notification_vector) {
@@ -509,7 +519,7 @@ void ApicSystem::b_transport(int, tlm::tlm_generic_payload& trans, sc_time& dela
     auto owner = msg && msg->pda ? m_by_pda.find(msg->pda) : m_by_pda.end();
     const bool for_running = r && r->pda && (owner == m_by_pda.end() || m_vcpus[owner->second].get() == r);
     if (for_running) {
-      drain_pir(*r, std::max(at, m_cpus[dest].busy_until) + k.posted_delivery);
+      drain_pir(*r, free_at(dest, at) + k.posted_delivery);
     } else {
       m_spurious.inc();
       if (!r) hypervisor(dest, at, k.host_handler, -1);

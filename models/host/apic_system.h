@@ -30,8 +30,9 @@
 // IRTEs keep the CPU they were set up with (posted descriptors follow through NDST). Interrupts
 // with vectors nobody routed (the IOMMU's fault events) go out of `host_out`.
 //
-// Loosely timed: arrivals are handled at their annotated time; schedule changes and timer ticks
-// happen in threads at kernel time, so within one quantum the two may be seen slightly out of order.
+// Loosely timed: arrivals are handled at their annotated time; schedule changes happen in threads
+// at kernel time, so within one quantum the two may be seen slightly out of order. Timer ticks are
+// applied when their CPU next does something (and by settle() at the end).
 #pragma once
 
 #include <cstdint>
@@ -133,6 +134,11 @@ class ApicSystem : public sc_core::sc_module {
   // Measurement probe from the IOMMU: a posted interrupt was written into `pda` at `time`.
   void posted_requested(uint64_t pda, uint8_t vector, bool notified, const sc_core::sc_time& time);
 
+  // The host timer's ticks are applied lazily, when something happens on their CPU (so that
+  // they never keep the simulation alive on their own): call this with the end of the run before
+  // reading the statistics, to account the ticks before `until`.
+  void settle(const sc_core::sc_time& until);
+
   void trace_to(VcdWriter& vcd);
 
   // Figures per guest (also registered as statistics under <name>.guest.<guest name>.*).
@@ -179,6 +185,7 @@ class ApicSystem : public sc_core::sc_module {
   struct Cpu {
     Vcpu* running = nullptr;
     sc_core::sc_time busy_until = sc_core::SC_ZERO_TIME;
+    sc_core::sc_time next_tick = sc_core::SC_ZERO_TIME;  // of the host timer
   };
   struct Route {
     unsigned vcpu;  // index into m_vcpus
@@ -187,13 +194,17 @@ class ApicSystem : public sc_core::sc_module {
 
   void b_transport(int id, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
   void vcpu_thread(unsigned v);
-  void timer_thread(unsigned cpu);
+  // Applies the host timer's ticks on `cpu` up to `until` (or only before it): each an exit of
+  // the guest running there.
+  void timer_until(unsigned cpu, const sc_core::sc_time& until, bool inclusive = true);
   void set_state(Vcpu& c, State s, const sc_core::sc_time& at);
 
   // Hypervisor work of `cost` on `cpu` from `at` (or when the CPU is free), charged to `guest`
   // (-1: the host's own). Returns when it ends.
   sc_core::sc_time hypervisor(unsigned cpu, const sc_core::sc_time& at, const sc_core::sc_time& cost,
                               int guest);
+  // When `cpu` can take new work arriving at `at` (its timer ticks up to then applied).
+  sc_core::sc_time free_at(unsigned cpu, const sc_core::sc_time& at);
   void count_exit(const Vcpu& c, Cause cause);
   // An interrupt that is not `r`'s arrives while r runs: its exit (and, under ELI, the shadow
   // IDT's #NP handling). Returns when the host can handle the interrupt.
@@ -224,6 +235,7 @@ class ApicSystem : public sc_core::sc_module {
   std::vector<std::unique_ptr<Vcpu>> m_vcpus;
   std::vector<std::vector<unsigned>> m_guest_vcpus;  // guest -> indices into m_vcpus
   std::vector<Cpu> m_cpus;
+  sc_core::sc_time m_timer_period = sc_core::SC_ZERO_TIME;  // zero: no host timer
   std::map<uint64_t, unsigned> m_by_pda;
   std::map<uint32_t, Route> m_routes;                 // (cpu << 8 | vector) -> route
   std::vector<unsigned> m_next_vector;                // per CPU: next free host vector

@@ -217,6 +217,7 @@ TEST_CASE("a host timer tick exits the guest on its CPU, through the shadow IDT 
   HostBench b(c);
   b.route();
   sc_core::sc_start(sc_time(105, SC_US));
+  b.apic.settle(sc_core::sc_time_stamp());
   // CPU 1 runs vm0: each of its 10 ticks is an exit; CPU 0 runs nothing: its ticks are the host's.
   CHECK(b.tb.stats.value("apic.timer_ticks") == 20);
   CHECK(b.tb.stats.value("apic.timer_exits") == 10);
@@ -238,6 +239,7 @@ TEST_CASE("a host timer tick exits a guest under posted delivery too, without th
   HostBench b(c);
   b.route();
   sc_core::sc_start(sc_time(105, SC_US));
+  b.apic.settle(sc_core::sc_time_stamp());
   CHECK(b.guest("exits.host") == 10);
   CHECK(b.guest("hypervisor_ps") == Approx(10 * ps_of(k.vm_exit + k.host_handler)));
 }
