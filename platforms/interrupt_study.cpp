@@ -30,6 +30,7 @@ const char* const kApic = "platform.apic.guest.";
 
 const char* const kUsage =
     "usage: iommu-sim study INTERRUPTS.yaml --out DIR [--jobs N] [--set KEY=VALUE]... [--no-plots] [--quiet]\n"
+    "  (a study file with study.kind: interrupt-delivery, e.g. yaml/studies/interrupts.yaml)\n"
     "  runs every delivery mode x interrupt rate x vCPU scheduling of the study, each point a\n"
     "  platform run in a process of its own, and writes DIR/interrupts.csv,\n"
     "  DIR/interrupts_per_guest.csv, DIR/points/pNNNN.{json,config.yaml,log} and plots; prints\n"
@@ -353,6 +354,8 @@ std::string study_file(const std::vector<std::string>& args) {
 }
 
 }  // namespace
+
+const char* interrupt_study_usage() { return kUsage; }
 
 bool is_interrupt_study(const std::vector<std::string>& args) {
   const std::string file = study_file(args);

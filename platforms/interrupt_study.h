@@ -15,6 +15,9 @@ namespace iommu_sim {
 // An unreadable file is not: the strategies study reports its error.
 bool is_interrupt_study(const std::vector<std::string>& args);
 
+// What `iommu-sim study --help` says about interrupt studies.
+const char* interrupt_study_usage();
+
 // Exit code: 0 success, 2 bad input, 1 a failed point (the CSV still has every point).
 int interrupt_study_main(const std::vector<std::string>& args, const std::string& self_exe,
                          std::ostream& out, std::ostream& err);

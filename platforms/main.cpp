@@ -185,6 +185,7 @@ int sc_main(int argc, char* argv[]) {
   if (args[0] == "study") {
     const std::vector<std::string> rest(args.begin() + 1, args.end());
     if (is_interrupt_study(rest)) return interrupt_study_main(rest, self_path(argv[0]), std::cout, std::cerr);
+    if (!rest.empty() && (rest[0] == "--help" || rest[0] == "-h")) std::cout << interrupt_study_usage();
     return study_main(std::vector<std::string>(args.begin() + 1, args.end()), self_path(argv[0]),
                       std::cout, std::cerr);
   }
