@@ -19,6 +19,7 @@
 #include "report.h"
 #include "sweep/sweep.h"
 #include "strategy_study.h"
+#include "interrupt_study.h"
 
 namespace {
 
@@ -29,7 +30,8 @@ const char* kUsage =
     "usage: iommu-sim run [PLATFORM.yaml] [options]   run a platform (default: the built-in default.yaml)\n"
     "       iommu-sim check PLATFORM.yaml [--set K=V]  validate a platform description only\n"
     "       iommu-sim sweep ...                        design-space sweeps (iommu-sim sweep --help)\n"
-    "       iommu-sim study STUDY.yaml --out DIR       protection-strategies study (iommu-sim study --help)\n"
+    "       iommu-sim study STUDY.yaml --out DIR       a study: protection strategies or interrupt delivery\n"
+    "                                                  (iommu-sim study --help)\n"
     "       iommu-sim --help | --version\n"
     "options:\n"
     "  --set KEY=VALUE     override any scalar (dotted key, e.g. iommu.iotlb.ways=8); repeatable\n"
@@ -181,6 +183,9 @@ int sc_main(int argc, char* argv[]) {
     return kExitOk;
   }
   if (args[0] == "study") {
+    const std::vector<std::string> rest(args.begin() + 1, args.end());
+    if (is_interrupt_study(rest)) return interrupt_study_main(rest, self_path(argv[0]), std::cout, std::cerr);
+    if (!rest.empty() && (rest[0] == "--help" || rest[0] == "-h")) std::cout << interrupt_study_usage();
     return study_main(std::vector<std::string>(args.begin() + 1, args.end()), self_path(argv[0]),
                       std::cout, std::cerr);
   }

@@ -230,6 +230,7 @@ PlatformOutcome Platform::run() {
   for (DmaEngine* e : m_active) engines.push_back(e->name());
   register_summary(m_stats, m_iommu->name(), engines, outcome);
   if (m_apic) {
+    m_apic->settle(sc_core::sc_time_stamp());
     std::vector<std::string> guests;
     for (const GuestSpec& g : m_config.interrupts.guests) guests.push_back(g.name);
     register_interrupt_summary(m_stats, m_iommu->name(), m_apic->name(), guests);

@@ -307,11 +307,19 @@ void read_pcie(Section s, PlatformConfig& pc) {
 
 sc_time us(double v) { return sc_time(v, sc_core::SC_US); }
 
-// One vCPU: the CPU it is pinned to and its schedule. A vCPU with neither preempted_us nor
-// halted_us always runs.
+// One vCPU: the CPU it runs on (or the CPUs it migrates between) and its schedule. A vCPU with
+// neither preempted_us nor halted_us always runs.
 VcpuSpec read_vcpu(Section v, unsigned cpus) {
   VcpuSpec spec;
-  spec.cpu = v.get_uint("cpu", 0, 0, cpus - 1);
+  if (v.has("cpu") && v.has("cpus")) v.fail("cpus", "give either cpu or cpus (the CPUs it migrates between), not both");
+  if (v.has("cpus")) {
+    const std::vector<unsigned> list = v.get_uint_list("cpus", {}, 0, cpus - 1);
+    if (list.empty()) v.fail("cpus", "needs at least one CPU");
+    spec.cpu = list.front();
+    spec.moves.assign(list.begin() + 1, list.end());
+  } else {
+    spec.cpu = v.get_uint("cpu", 0, 0, cpus - 1);
+  }
   VcpuSchedule& s = spec.schedule;
   if (v.has("preempted_us") && v.has("halted_us"))
     v.fail("halted_us", "a vCPU is either preempted or halted while descheduled, not both");
@@ -322,11 +330,17 @@ VcpuSpec read_vcpu(Section v, unsigned cpus) {
   s.phase = us(v.get_double("phase_us", 0, 0, 1e9));
   if (off > 0 && s.run == sc_core::SC_ZERO_TIME)
     v.fail("run_us", "a vCPU that is descheduled needs run_us > 0");
+  if (off == 0 && s.phase > sc_core::SC_ZERO_TIME)
+    v.fail("phase_us", "only a vCPU with a schedule (run_us and preempted_us or halted_us) has a phase");
+  if (off == 0 && !spec.moves.empty())
+    v.fail("cpus", "a vCPU migrates at its schedule-ins: give run_us and preempted_us or halted_us");
+  if (off > 0 && s.phase >= s.run + s.off)
+    v.fail("phase_us", "must be below run_us + the descheduled time (one period)");
   return spec;
 }
 
-// The `interrupts:` section: CPUs, guests and their vCPUs, delivery mode and costs, and the host
-// software's interrupt-remapping table. VF g belongs to guest g.
+// The `interrupts:` section: CPUs, guests and their vCPUs, delivery mode and costs, the host's
+// timer, and the host software's interrupt-remapping table. VF g belongs to guest g.
 void read_interrupts(Section s, PlatformConfig& pc) {
   pc.interrupts_configured = true;
   if (!pc.iommu.interrupt_remapping)
@@ -337,21 +351,40 @@ void read_interrupts(Section s, PlatformConfig& pc) {
   // The host uses x2APIC mode (IRTA.EIME, 32-bit destinations) when the IOMMU supports it.
   h.x2apic = pc.iommu.x2apic;
   h.cpus = s.get_uint("cpus", h.cpus, 1, h.x2apic ? 4096 : 255);
-  h.delivery = s.get_enum("delivery", h.delivery, {"remapped", "posted"});
-  if (h.delivery == "posted" && !pc.iommu.posted_interrupts)
+  parse_interrupt_delivery(s.get_enum("delivery", to_string(h.delivery), {"remapped", "eli", "posted"}),
+                           h.delivery);
+  const bool posted = h.delivery == InterruptDelivery::Posted;
+  if (posted && !pc.iommu.posted_interrupts)
     s.fail("delivery", "posted delivery needs iommu.interrupt_remapping.posted: true");
+  // APIC virtualization: posted delivery needs it, ELI cannot have it; remapped delivery runs
+  // without it unless asked.
+  h.apicv = s.get_bool("apicv", posted);
+  if (posted && !h.apicv) s.fail("apicv", "posted delivery needs APIC virtualization (apicv: true)");
+  if (h.delivery == InterruptDelivery::Eli && h.apicv)
+    s.fail("apicv", "eli gives the guest the physical APIC's EOI, which APIC virtualization would take over: "
+                    "use apicv: false");
+  h.host_affinity = s.get_enum("affinity", "vcpu", {"vcpu", "host-cpu"}) == "host-cpu";
+  if (posted && h.host_affinity)
+    s.fail("affinity", "posted interrupts go to the vCPU's descriptor: host-cpu applies to remapped and eli");
+  h.host_cpu = s.get_uint("host_cpu", h.host_cpu, 0, h.cpus - 1);
+  h.host_timer_hz = s.get_double("host_timer_hz", h.host_timer_hz, 0, 1e6);
   h.notification_vector = static_cast<uint8_t>(s.get_uint("notification_vector", h.notification_vector, 0x20, 0xFF));
   h.wakeup_vector = static_cast<uint8_t>(s.get_uint("wakeup_vector", h.wakeup_vector, 0x20, 0xFF));
   if (h.wakeup_vector == h.notification_vector)
     s.fail("wakeup_vector", "must differ from notification_vector");
   Section k = s.section("costs");
-  const auto cost = [&k](const std::string& key, const sc_time& def) {
-    return ns(k.get_double(key, def.to_seconds() * 1e9, 0, 1e9));
+  const auto cost = [&k](const std::string& key, sc_time& value) {
+    value = ns(k.get_double(key, value.to_seconds() * 1e9, 0, 1e9));
   };
-  h.costs.vm_exit = cost("vm_exit_ns", h.costs.vm_exit);
-  h.costs.injection = cost("injection_ns", h.costs.injection);
-  h.costs.posted_delivery = cost("posted_delivery_ns", h.costs.posted_delivery);
-  h.costs.wakeup = cost("wakeup_ns", h.costs.wakeup);
+  cost("vm_exit_ns", h.costs.vm_exit);
+  cost("host_handler_ns", h.costs.host_handler);
+  cost("injection_ns", h.costs.injection);
+  cost("eoi_emulation_ns", h.costs.eoi_emulation);
+  cost("shadow_idt_ns", h.costs.shadow_idt);
+  cost("notification_ns", h.costs.notification);
+  cost("posted_delivery_ns", h.costs.posted_delivery);
+  cost("eli_delivery_ns", h.costs.eli_delivery);
+  cost("wakeup_ns", h.costs.wakeup);
 
   InterruptSetupConfig& is = pc.interrupt_setup;
   is.x2apic = h.x2apic;
@@ -390,7 +423,11 @@ void read_interrupts(Section s, PlatformConfig& pc) {
   if (h.guests.size() > enabled_vfs)
     s.fail("guests", std::to_string(h.guests.size()) + " guests but only " + std::to_string(enabled_vfs) +
                          " VFs are enabled (host.driver.num_vfs): VF g belongs to guest g");
-  if (const std::string p = validate(h); !p.empty()) s.fail("", p);
+  // The model's own checks (CPUs shared by vCPUs among them) name the key they are about.
+  if (const std::string p = validate(h); !p.empty()) {
+    const size_t colon = p.find(": ");
+    s.fail(p.substr(0, colon), p.substr(colon + 2));
+  }
 }
 
 }  // namespace

@@ -30,6 +30,9 @@ std::string ns_text(double ps) { return fixed(ps / 1000.0, 1) + " ns"; }
 // Interrupt latencies range from hundreds of ns to a vCPU's descheduled period.
 std::string latency_text(double ps) { return ps < 1e7 ? ns_text(ps) : fixed(ps / 1e6, 1) + " us"; }
 
+// The causes a guest's exits are counted under (<apic>.guest.<g>.exits.<cause>).
+const char* const kExitCauses[] = {"arrival", "eoi", "host", "wakeup"};
+
 }  // namespace
 
 const char* fault_reason_name(unsigned reason) {
@@ -93,7 +96,8 @@ void register_summary(StatsRegistry& stats, const std::string& iommu,
 void register_interrupt_summary(StatsRegistry& stats, const std::string& iommu,
                                 const std::string& apic, const std::vector<std::string>& guests) {
   Histogram& all = stats.histogram("summary.interrupt_latency", "ps");
-  double sent = 0, seen = 0, exits = 0, notified = 0, suppressed = 0;
+  double sent = 0, seen = 0, exits = 0, notified = 0, suppressed = 0, hypervisor_ps = 0;
+  std::map<std::string, double> by_cause;
   for (const std::string& g : guests) {
     const std::string b = apic + ".guest." + g;
     if (const Histogram* h = stats.find_histogram(b + ".latency")) all.merge(*h);
@@ -102,14 +106,23 @@ void register_interrupt_summary(StatsRegistry& stats, const std::string& iommu,
     exits += get(stats, b + ".vm_exits");
     notified += get(stats, b + ".notifications");
     suppressed += get(stats, b + ".notifications_suppressed");
+    hypervisor_ps += get(stats, b + ".hypervisor_ps");
+    for (const char* cause : kExitCauses) by_cause[cause] += get(stats, b + ".exits." + cause);
   }
   const double iec_hits = get(stats, iommu + ".iec.hits");
   const double iec_lookups = get(stats, iommu + ".iec.lookups");
+  const auto per_1000 = [sent](double n) { return sent > 0 ? n * 1000.0 / sent : 0.0; };
   stats.gauge("summary.interrupts", [sent] { return sent; });
   stats.gauge("summary.interrupts_seen", [seen] { return seen; });
   stats.gauge("summary.vm_exits", [exits] { return exits; });
-  stats.gauge("summary.vm_exits_per_1000_interrupts",
-              [exits, sent] { return sent > 0 ? exits * 1000.0 / sent : 0.0; });
+  stats.gauge("summary.vm_exits_per_1000_interrupts", [per_1000, exits] { return per_1000(exits); });
+  for (const auto& [cause, n] : by_cause) {
+    const double v = per_1000(n);
+    stats.gauge("summary.exits_per_1000_interrupts." + cause, [v] { return v; });
+  }
+  stats.gauge("summary.hypervisor_us", [hypervisor_ps] { return hypervisor_ps / 1e6; });
+  stats.gauge("summary.hypervisor_ns_per_interrupt",
+              [hypervisor_ps, sent] { return sent > 0 ? hypervisor_ps / 1000.0 / sent : 0.0; });
   stats.gauge("summary.notifications", [notified] { return notified; });
   stats.gauge("summary.notifications_suppressed", [suppressed] { return suppressed; });
   stats.gauge("summary.iec_hit_rate",
@@ -188,25 +201,36 @@ void print_report(std::ostream& os, const std::string& source, const PlatformCon
   }
   if (config.interrupts_configured) {
     const std::string apic = "platform.apic";
-    os << "  interrupts           " << config.interrupts.delivery << " delivery: "
-       << static_cast<uint64_t>(get(s, "summary.interrupts")) << " to guests, "
+    const HostInterruptConfig& ic = config.interrupts;
+    os << "  interrupts           " << to_string(ic.delivery) << " delivery"
+       << (ic.apicv ? ", APICv" : "") << (ic.host_affinity ? ", to cpu " + std::to_string(ic.host_cpu) : "")
+       << ": " << static_cast<uint64_t>(get(s, "summary.interrupts")) << " to guests, "
        << fixed(get(s, "summary.vm_exits_per_1000_interrupts"), 1) << " VM exits per 1,000, IEC hit rate "
        << percent(get(s, iommu + ".iec.hits"), get(s, iommu + ".iec.lookups")) << " of "
        << static_cast<uint64_t>(get(s, iommu + ".iec.lookups")) << " lookups\n";
-    if (!config.interrupts.guests.empty())
-      os << "  per guest            interrupts    seen  exits/1000   lat p50       p99  notified  suppressed\n";
-    for (const GuestSpec& g : config.interrupts.guests) {
+    if (ic.host_timer_hz > 0)
+      os << "  host timer           " << fixed(ic.host_timer_hz, 0) << " Hz per CPU: "
+         << static_cast<uint64_t>(get(s, apic + ".timer_ticks")) << " ticks, "
+         << static_cast<uint64_t>(get(s, apic + ".timer_exits")) << " of them in a guest (an exit)\n";
+    if (!ic.guests.empty())
+      os << "  per guest            interrupts    seen  exits/1000: arrival  eoi  host  wake   lat p50       p99"
+            "   hyp ns/irq  notified  suppressed\n";
+    for (const GuestSpec& g : ic.guests) {
       const std::string b = apic + ".guest." + g.name;
       const double sent = get(s, b + ".requested");
       const Histogram* h = s.find_histogram(b + ".latency");
       const bool timed = h && h->count() > 0;
-      char line[200];
-      std::snprintf(line, sizeof line, "    %-18s %10llu %7llu %11s %9s %9s %9llu %11llu\n", g.name.c_str(),
-                    static_cast<unsigned long long>(sent),
-                    static_cast<unsigned long long>(get(s, b + ".seen")),
-                    sent > 0 ? fixed(get(s, b + ".vm_exits") * 1000.0 / sent, 1).c_str() : "n/a",
+      const auto rate = [&](const char* cause) {
+        return sent > 0 ? fixed(get(s, b + ".exits." + cause) * 1000.0 / sent, 0) : std::string("-");
+      };
+      char line[300];
+      std::snprintf(line, sizeof line, "    %-18s %10llu %7llu %19s %4s %5s %5s %9s %9s %12s %9llu %11llu\n",
+                    g.name.c_str(), static_cast<unsigned long long>(sent),
+                    static_cast<unsigned long long>(get(s, b + ".seen")), rate("arrival").c_str(),
+                    rate("eoi").c_str(), rate("host").c_str(), rate("wakeup").c_str(),
                     timed ? latency_text(static_cast<double>(h->quantile(0.5))).c_str() : "-",
                     timed ? latency_text(static_cast<double>(h->quantile(0.99))).c_str() : "-",
+                    sent > 0 ? fixed(get(s, b + ".hypervisor_ps") / 1000.0 / sent, 0).c_str() : "-",
                     static_cast<unsigned long long>(get(s, b + ".notifications")),
                     static_cast<unsigned long long>(get(s, b + ".notifications_suppressed")));
       os << line;

@@ -46,9 +46,12 @@ void register_summary(StatsRegistry& stats, const std::string& iommu_name,
 
 // With an `interrupts:` section, registers from the host model's per-guest figures and the
 // interrupt remapper's: summary.interrupts (sent to guests), summary.interrupts_seen,
-// summary.vm_exits, summary.vm_exits_per_1000_interrupts, summary.interrupt_latency_{p50,p99}_ns
-// (the device's MSI write to the guest seeing it), summary.notifications,
-// summary.notifications_suppressed, summary.iec_hit_rate. `guests` are the guests' names.
+// summary.vm_exits, summary.vm_exits_per_1000_interrupts and, by cause,
+// summary.exits_per_1000_interrupts.{arrival,eoi,host,wakeup}, summary.hypervisor_us and
+// summary.hypervisor_ns_per_interrupt (host CPU time on the guests' behalf),
+// summary.interrupt_latency_{p50,p99}_ns (the device's MSI write to the guest seeing it),
+// summary.notifications, summary.notifications_suppressed, summary.iec_hit_rate. `guests` are
+// the guests' names.
 void register_interrupt_summary(StatsRegistry& stats, const std::string& iommu_name,
                                 const std::string& apic_name, const std::vector<std::string>& guests);
 

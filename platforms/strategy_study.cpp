@@ -24,6 +24,7 @@
 #include "sweep/csv.h"
 #include "sweep/process_pool.h"
 #include "sweep/stats_json.h"
+#include "sweep/table.h"
 
 namespace fs = std::filesystem;
 
@@ -202,11 +203,7 @@ int run_point(const std::string& file, const std::vector<std::string>& sets,
 
 // ---------------------------------------------------------------- the table
 
-std::string fmt(double v, int precision = 3) {
-  std::ostringstream os;
-  os << std::setprecision(precision) << std::fixed << v;
-  return os.str();
-}
+std::string fmt(double v, int precision = 3) { return fixed_text(v, precision); }
 
 std::string verdict(const std::map<std::string, double>& st, const std::string& v) {
   const std::string p = "study.driver.violations." + v + ".";
@@ -271,14 +268,7 @@ void print_table(std::ostream& out, const std::vector<CsvRow>& rows) {
     cells.push_back({r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11],
                      r[12], open ? "unbounded" : r[13], open ? "unbounded" : r[14]});
   }
-  std::vector<size_t> width(head.size(), 0);
-  for (const auto& row : cells)
-    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
-  for (const auto& row : cells) {
-    for (size_t i = 0; i < row.size(); ++i)
-      out << (i ? "  " : "") << std::setw(static_cast<int>(width[i])) << row[i];
-    out << "\n";
-  }
+  print_aligned_table(out, cells);
 }
 
 struct Options {

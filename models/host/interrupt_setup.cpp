@@ -32,7 +32,7 @@ bool InterruptSetup::setup_function(MmioAccess& bus, const DiscoveredFunction& f
   const uint32_t table = static_cast<uint32_t>(bus.read(cfg + cap + pci::msix::kTable, 4));
   const uint64_t table_addr = f.bar[table & 7] + (table & ~7u);
   const bool guest_owned = guest >= 0 && static_cast<unsigned>(guest) < m_apic.config().guests.size();
-  const bool posted = m_apic.config().delivery == "posted";
+  const bool posted = m_apic.config().delivery == InterruptDelivery::Posted;
 
   for (unsigned n = 0; n < vectors; ++n) {
     if (m_next_index >= m_irt.entries()) {
@@ -51,8 +51,10 @@ bool InterruptSetup::setup_function(MmioAccess& bus, const DiscoveredFunction& f
       if (posted) {
         m_irt.set_posted(index, gv, m_apic.descriptor(g, vcpu), false, f.rid, svt);
       } else {
-        m_irt.set_remapped(index, m_apic.route_remapped(g, vcpu, gv), m_apic.cpu_of(g, vcpu), f.rid,
-                           svt);
+        // Remapped and ELI: a host vector on the CPU the host chose (ELI's shadow IDT maps it
+        // to the guest's handler).
+        const ApicSystem::HostRoute route = m_apic.route_remapped(g, vcpu, gv);
+        m_irt.set_remapped(index, route.vector, route.cpu, f.rid, svt);
       }
     } else {
       // The host's own: CPU 0, an unrouted vector (the host's handlers count it).

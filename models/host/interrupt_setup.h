@@ -1,6 +1,6 @@
 // Host software for device interrupts under interrupt remapping: builds the interrupt-remapping
-// table for every PCIe function's MSI-X vectors (remapped or posted, as the host interrupt model
-// is configured), programs each MSI-X table entry with a remappable-format address whose handle
+// table for every PCIe function's MSI-X vectors (remapped, ELI or posted, as the host interrupt
+// model is configured), programs each MSI-X table entry with a remappable-format address whose handle
 // is the IRTE index, enables MSI-X, and turns remapping on. The functions of guest g are the
 // VFs: VF g belongs to guest g; the PF's vectors go to the host (CPU 0).
 #pragma once

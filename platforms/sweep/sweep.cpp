@@ -14,12 +14,9 @@
 #include "sweep/csv.h"
 #include "sweep/grid.h"
 #include "sweep/one_pass.h"
+#include "sweep/plots.h"
 #include "sweep/process_pool.h"
 #include "sweep/stats_json.h"
-
-#ifndef IOMMU_SIM_SOURCE_DIR
-#define IOMMU_SIM_SOURCE_DIR "."
-#endif
 
 namespace fs = std::filesystem;
 
@@ -263,51 +260,6 @@ Geometry point_geometry(const std::string& config_path,
   return g;
 }
 
-// Runs the plot script on a CSV, if python3 with matplotlib is there. Never fails the sweep.
-void make_plots(const std::string& csv, const std::string& dir, std::ostream& out,
-                std::ostream& err) {
-  const char* script_env = std::getenv("IOMMU_SIM_PLOT_SCRIPT");
-  const std::string script = script_env && *script_env
-                                 ? script_env
-                                 : std::string(IOMMU_SIM_SOURCE_DIR) + "/scripts/plot_sweep.py";
-  const std::string log = (fs::path(dir) / "plot.log").string();
-  if (!fs::is_regular_file(script)) {
-    err << "sweep: plots skipped: the plot script " << script
-        << " is not there (set IOMMU_SIM_PLOT_SCRIPT); the CSV is complete: " << csv << "\n";
-    return;
-  }
-  // The python3 first in PATH may be a private one without matplotlib (pyenv, a virtualenv):
-  // then try the system's, where python3-matplotlib installs. IOMMU_SIM_PYTHON picks one.
-  const char* py_env = std::getenv("IOMMU_SIM_PYTHON");
-  std::vector<std::string> candidates;
-  if (py_env && *py_env) candidates = {py_env};
-  else candidates = {"python3", "/usr/bin/python3"};
-  std::string python;
-  for (const std::string& c : candidates) {
-    if (run_process({{c, "-c", "import matplotlib"}, log}).ok()) {
-      python = c;
-      break;
-    }
-  }
-  if (python.empty()) {
-    err << "sweep: plots skipped: no python3 with matplotlib (tried";
-    for (const std::string& c : candidates) err << " " << c;
-    err << "; Debian: apt-get install python3-matplotlib, or set IOMMU_SIM_PYTHON); the CSV is "
-           "complete: "
-        << csv << "\n";
-    return;
-  }
-  const ProcessResult r = run_process({{python, script, csv, "--out", dir}, log});
-  if (!r.ok()) {
-    err << "sweep: plotting failed (" << r.describe(0) << ", see " << log
-        << "); the CSV is complete: " << csv << "\n";
-    return;
-  }
-  std::ifstream in(log);
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) out << "sweep: " << line << "\n";
-}
-
 int grid_sweep(const Options& o, const std::string& self_exe, std::ostream& out,
                std::ostream& err) {
   std::vector<GridPoint> points = expand_grid(o.axes);
@@ -439,7 +391,7 @@ int grid_sweep(const Options& o, const std::string& self_exe, std::ostream& out,
   }
   out << "sweep: " << points.size() << " points, " << points.size() - failed << " ok, " << failed
       << " failed -> " << csv << "\n";
-  if (o.plots && !o.sharded) make_plots(csv, dir.string(), out, err);
+  if (o.plots && !o.sharded) make_plots("plot_sweep.py", csv, dir.string(), out, err);
   if (failed == 0) return kExitOk;
   if (bad_input == points.size()) {
     err << "sweep: every point was rejected as bad input; first: " << first_failure << "\n";
@@ -562,7 +514,7 @@ int one_pass(const Options& o, const std::string& self_exe, std::ostream& out,
   std::snprintf(secs, sizeof secs, "%.2f", seconds);
   out << "sweep: one pass over " << ex.accesses() << " accesses of " << source << ": "
       << results.size() << " LRU geometries (index " << to_string(o.limits.index) << ") in " << secs << " s -> " << csv << "\n";
-  if (o.plots) make_plots(csv, dir.string(), out, err);
+  if (o.plots) make_plots("plot_sweep.py", csv, dir.string(), out, err);
   return kExitOk;
 }
 
@@ -593,7 +545,7 @@ int merge_main(const std::vector<std::string>& args, std::ostream& out, std::ost
       << "\n";
   if (plots) {
     const fs::path parent = fs::path(output).parent_path();
-    make_plots(output, parent.empty() ? "." : parent.string(), out, err);
+    make_plots("plot_sweep.py", output, parent.empty() ? "." : parent.string(), out, err);
   }
   return kExitOk;
 }
