@@ -239,7 +239,7 @@ constexpr uint64_t kDescWaitReserved0 = bit_mask(31, 7);
 constexpr uint64_t kDescWaitReserved1 = bit_mask(1, 0);
 
 struct Descriptor {
-  uint64_t lo = 0, hi = 0;  // the two qwords of a 128-bit descriptor (256-bit: upper half zero)
+  uint64_t lo = 0, hi = 0;  // the two qwords of a 128-bit descriptor (the only width without scalable mode)
 };
 
 constexpr Descriptor make_context_cache_desc(InvalidationScope g, uint16_t did = 0,

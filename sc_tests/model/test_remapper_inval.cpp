@@ -147,13 +147,18 @@ TEST_CASE("queued context cache invalidation global domain and device with FM", 
   });
 }
 
-TEST_CASE("an unknown descriptor sets IQE and stops the queue at IQH", "[model]") {
-  RemapperTb tb;
+// Two domains, the invalidation queue on, fault events unmasked with data 0x77.
+static void queue_with_fault_events(RemapperTb& tb) {
   two_domains(tb);
   enable_qi(tb);
   tb.reg_write(fmt::kRegFedata, 0x77, 4);
   tb.reg_write(fmt::kRegFeaddr, 0xFEE00000, 4);
   tb.reg_write(fmt::kRegFectl, 0, 4);
+}
+
+TEST_CASE("an unknown descriptor sets IQE and stops the queue at IQH", "[model]") {
+  RemapperTb tb;
+  queue_with_fault_events(tb);
   tb.prog.submit(fmt::make_iotlb_desc(InvalidationScope::Domain, 1));  // slot 0: fine
   tb.prog.submit(fmt::Descriptor{0x7, 0});                              // slot 1: unknown type
   tb.prog.submit(fmt::make_iotlb_desc(InvalidationScope::Domain, 2));  // slot 2: must wait
@@ -179,11 +184,7 @@ TEST_CASE("an unknown descriptor sets IQE and stops the queue at IQH", "[model]"
 
 TEST_CASE("IQE raises an event only when nothing was pending and IQER says why", "[model]") {
   RemapperTb tb;
-  two_domains(tb);
-  enable_qi(tb);
-  tb.reg_write(fmt::kRegFedata, 0x77, 4);
-  tb.reg_write(fmt::kRegFeaddr, 0xFEE00000, 4);
-  tb.reg_write(fmt::kRegFectl, 0, 4);
+  queue_with_fault_events(tb);
   const auto iqei = [&tb] { return get_bits(tb.reg_read(fmt::kRegIqer, 8), fmt::kIqerIqeiHi, fmt::kIqerIqeiLo); };
   // A fault pends (PPF): its own event goes out, the queue error that follows sends none.
   uint64_t v;

@@ -339,18 +339,23 @@ TEST_CASE("one pass explores a recorded trace under the page xor domain index", 
   CHECK(bad.err.find("page-xor-domain") != std::string::npos);
 }
 
+// `maps` ftrace map/unmap pairs of 16 KiB, cycling over `slots` IOVAs.
+static void write_map_unmap_trace(std::ostream& t, int maps, int slots) {
+  for (int i = 0; i < maps; ++i) {
+    const unsigned long iova = 0x100000UL + (i % slots) * 0x4000UL;
+    t << " fio-1 [000] ..... " << 10 + i << ".000001: map: IOMMU: iova=0x" << std::hex << iova
+      << " paddr=0x" << 0x7000000UL + iova << std::dec << " size=16384\n";
+    t << " fio-1 [000] ..... " << 10 + i << ".000002: unmap: IOMMU: iova=0x" << std::hex
+      << iova << " - 0x" << iova + 0x4000 << std::dec << " size=16384 unmapped_size=16384\n";
+  }
+}
+
 TEST_CASE("one pass explores a linux trace and reports its malformed lines", "[unit]") {
   const std::string dir = scratch("linux");
   {
     std::ofstream t(dir + "/trace.txt");
     t << "# tracer: nop\n";
-    for (int i = 0; i < 40; ++i) {
-      const unsigned long iova = 0x100000UL + (i % 8) * 0x4000UL;
-      t << " fio-1 [000] ..... " << 10 + i << ".000001: map: IOMMU: iova=0x" << std::hex << iova
-        << " paddr=0x" << 0x7000000UL + iova << std::dec << " size=16384\n";
-      t << " fio-1 [000] ..... " << 10 + i << ".000002: unmap: IOMMU: iova=0x" << std::hex
-        << iova << " - 0x" << iova + 0x4000 << std::dec << " size=16384 unmapped_size=16384\n";
-    }
+    write_map_unmap_trace(t, 40, 8);
     t << "garbage line\n";
   }
   const Run r = sweep({"--one-pass", "--linux-trace", dir + "/trace.txt", "--out", dir,
@@ -380,13 +385,7 @@ TEST_CASE("one pass says so when a map/unmap trace cannot tell IOTLB sizes apart
   const std::string dir = scratch("linux-flat");
   {
     std::ofstream t(dir + "/trace.txt");
-    for (int i = 0; i < 30; ++i) {
-      const unsigned long iova = 0x100000UL + (i % 5) * 0x4000UL;
-      t << " nic-1 [000] ..... " << 10 + i << ".000001: map: IOMMU: iova=0x" << std::hex << iova
-        << " paddr=0x" << 0x7000000UL + iova << std::dec << " size=16384\n";
-      t << " nic-1 [000] ..... " << 10 + i << ".000002: unmap: IOMMU: iova=0x" << std::hex
-        << iova << " - 0x" << iova + 0x4000 << std::dec << " size=16384 unmapped_size=16384\n";
-    }
+    write_map_unmap_trace(t, 30, 5);
   }
   // One pass, as a driver's map/unmap trace gives: each page touched once after its map.
   const Run r = sweep({"--one-pass", "--linux-trace", dir + "/trace.txt", "--out", dir,
