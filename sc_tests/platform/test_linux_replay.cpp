@@ -4,6 +4,8 @@
 // and the registers Linux reads end as QEMU's did.
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include "linux_capture.h"
@@ -65,4 +67,29 @@ TEST_CASE("the committed Linux capture replays with no disagreement", "[platform
   CHECK(r.capabilities_note.empty());
   CHECK(r.ok());
   CHECK(stats.value("summary.dmas") == r.translations.total + r.msis.total + r.faults.total);
+}
+
+TEST_CASE("a malformed capture is refused with its file and line", "[platform]") {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::current_path() / "linux_replay_out" / "bad";
+  fs::remove_all(dir);
+  fs::create_directories(dir.parent_path());
+  fs::copy(kCapture, dir, fs::copy_options::recursive);
+  CHECK(is_linux_capture(dir.string()));
+  CHECK(is_linux_capture((dir / "capture.txt").string()));
+  CHECK_FALSE(is_linux_capture((dir / "registers.txt").string()));
+  {
+    std::ofstream t(dir / "qemu-vtd.trace", std::ios::app);
+    t << "1@2.5:vtd_dmar_translate dev 00:02.00 iova 0xfffff000 -> gpa oops\n";
+  }
+  try {
+    read_linux_capture(dir.string());
+    FAIL("a malformed trace line was accepted");
+  } catch (const CaptureError& e) {
+    const std::string what = e.what();
+    CHECK(what.find("qemu-vtd.trace:") != std::string::npos);
+    CHECK(what.find("vtd_dmar_translate") != std::string::npos);
+  }
+  fs::resize_file(dir / "memory.pages", 4096 + 8 + 100);  // a page cut short
+  CHECK_THROWS_AS(read_linux_capture(dir.string()), CaptureError);
 }
