@@ -16,6 +16,7 @@
 #include "exit_codes.h"
 #include "platform.h"
 #include "platform_config.h"
+#include "replay.h"
 #include "report.h"
 #include "sweep/sweep.h"
 #include "strategy_study.h"
@@ -32,6 +33,7 @@ const char* kUsage =
     "       iommu-sim sweep ...                        design-space sweeps (iommu-sim sweep --help)\n"
     "       iommu-sim study STUDY.yaml --out DIR       a study: protection strategies or interrupt delivery\n"
     "                                                  (iommu-sim study --help)\n"
+    "       iommu-sim replay CAPTURE [options]         replay Linux under QEMU's VT-d and compare (iommu-sim replay --help)\n"
     "       iommu-sim --help | --version\n"
     "options:\n"
     "  --set KEY=VALUE     override any scalar (dotted key, e.g. iommu.iotlb.ways=8); repeatable\n"
@@ -188,6 +190,11 @@ int sc_main(int argc, char* argv[]) {
     if (!rest.empty() && (rest[0] == "--help" || rest[0] == "-h")) std::cout << interrupt_study_usage();
     return study_main(std::vector<std::string>(args.begin() + 1, args.end()), self_path(argv[0]),
                       std::cout, std::cerr);
+  }
+  // A capture of Linux under QEMU replays; `run CAPTURE/capture.txt` too, so that grid sweeps and
+  // one-pass exploration take a capture where they take a platform.
+  if (args[0] == "replay" || (args[0] == "run" && run_args_name_capture({args.begin() + 1, args.end()}))) {
+    return replay_main(std::vector<std::string>(args.begin() + 1, args.end()), std::cout, std::cerr);
   }
   if (args[0] == "sweep") {
     return sweep_main(std::vector<std::string>(args.begin() + 1, args.end()), self_path(argv[0]),

@@ -284,23 +284,26 @@ bool VtdRegisterProgrammer::sync(bool interrupt) {
 }
 
 std::vector<VtdFault> VtdRegisterProgrammer::drain_faults() {
+  // As Linux's dmar_fault() services them: nothing unless PPF; from the record FSTS.FRI names
+  // (the first pending fault), clearing each, until a record with F clear.
   std::vector<VtdFault> faults;
-  const uint64_t cap = m_mmio.read(fmt::kRegCap, 8);
-  const unsigned records = static_cast<unsigned>(get_bits(cap, fmt::kCapNfrHi, fmt::kCapNfrLo)) + 1;
-  const uint64_t frcd = 16ULL * get_bits(cap, fmt::kCapFroHi, fmt::kCapFroLo);
   const uint32_t fsts = static_cast<uint32_t>(m_mmio.read(fmt::kRegFsts, 4));
-  unsigned index = static_cast<unsigned>(get_bits(fsts, fmt::kFstsFriHi, fmt::kFstsFriLo));
-  // Oldest first: from FRI on, wrapping round.
-  for (unsigned n = 0; n < records; ++n, index = (index + 1) % records) {
-    const uint64_t hi = m_mmio.read(frcd + index * 16ULL + 8, 8);
-    if (!get_bit(hi, fmt::kFrcdF)) continue;
-    const uint64_t lo = m_mmio.read(frcd + index * 16ULL, 8);
-    faults.push_back(VtdFault{static_cast<uint16_t>(get_bits(hi, fmt::kFrcdSidHi, fmt::kFrcdSidLo)),
-                              static_cast<uint8_t>(get_bits(hi, fmt::kFrcdFrHi, fmt::kFrcdFrLo)),
-                              lo & fmt::kTableAddrMask, get_bit(hi, fmt::kFrcdT)});
-    m_mmio.write(frcd + index * 16ULL + 12, 0x80000000u, 4);
+  if (fsts & fmt::kFstsPpf) {
+    const uint64_t cap = m_mmio.read(fmt::kRegCap, 8);
+    const unsigned records = static_cast<unsigned>(get_bits(cap, fmt::kCapNfrHi, fmt::kCapNfrLo)) + 1;
+    const uint64_t frcd = 16ULL * get_bits(cap, fmt::kCapFroHi, fmt::kCapFroLo);
+    unsigned index = static_cast<unsigned>(get_bits(fsts, fmt::kFstsFriHi, fmt::kFstsFriLo));
+    for (unsigned n = 0; n < records; ++n, index = (index + 1) % records) {
+      const uint64_t hi = m_mmio.read(frcd + index * 16ULL + 8, 8);
+      if (!get_bit(hi, fmt::kFrcdF)) break;
+      const uint64_t lo = m_mmio.read(frcd + index * 16ULL, 8);
+      faults.push_back(VtdFault{static_cast<uint16_t>(get_bits(hi, fmt::kFrcdSidHi, fmt::kFrcdSidLo)),
+                                static_cast<uint8_t>(get_bits(hi, fmt::kFrcdFrHi, fmt::kFrcdFrLo)),
+                                lo & fmt::kTableAddrMask, get_bit(hi, fmt::kFrcdT)});
+      m_mmio.write(frcd + index * 16ULL + 12, 0x80000000u, 4);
+    }
   }
-  m_mmio.write(fmt::kRegFsts, fmt::kFstsPfo, 4);
+  m_mmio.write(fmt::kRegFsts, fmt::kFstsPfo | fmt::kFstsPpf, 4);
   return faults;
 }
 

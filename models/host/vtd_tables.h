@@ -113,7 +113,8 @@ class VtdRegisterProgrammer {
   // (e.g. the queue stopped with FSTS.IQE).
   bool sync(bool interrupt = false);
 
-  // Reads every FRCD with F set (from FSTS.FRI on), clears them and FSTS.PFO.
+  // Services the fault records as Linux's dmar_fault() does: when FSTS.PPF is set, from the
+  // record FSTS.FRI names on, reading and clearing each until one with F clear; then clears PFO.
   std::vector<VtdFault> drain_faults();
 
  private:

@@ -95,7 +95,7 @@ void InterruptRemapper::request(tlm::tlm_generic_payload& trans, uint16_t rid, s
 
   irte::Entry e;
   bool fpd = false;
-  const uint8_t fault = fetch_entry(index, e, fpd, delay);
+  const uint8_t fault = fetch_entry(index, rid, e, fpd, delay);
   if (fault) {
     block(trans, rid, fault, index, fpd, delay);
     return;
@@ -111,7 +111,8 @@ void InterruptRemapper::request(tlm::tlm_generic_payload& trans, uint16_t rid, s
   }
 }
 
-uint8_t InterruptRemapper::fetch_entry(uint32_t index, irte::Entry& e, bool& fpd, sc_time& delay) {
+uint8_t InterruptRemapper::fetch_entry(uint32_t index, uint16_t rid, irte::Entry& e, bool& fpd,
+                                       sc_time& delay) {
   delay += m_config.iec_latency;
   if (const CachedEntry* c = m_iec.lookup(index)) {
     if (m_vcd) m_vcd->pulse(m_sig_hit, ps(delay));
@@ -128,6 +129,8 @@ uint8_t InterruptRemapper::fetch_entry(uint32_t index, irte::Entry& e, bool& fpd
   if (!get_bit(raw[0], irte::kPresent)) return irte::kFaultNotPresent;
   const uint8_t r = irte::decode_entry(raw[0], raw[1], x2apic_mode(),
                                        m_config.host_address_width, e);
+  // The source ID is verified before the rest of the entry is interpreted (VT-d 5.1.4).
+  if (!irte::source_id_ok(e, rid)) return irte::kFaultSourceId;
   if (r) return r;
   // Posted format where CAP.PI is clear: IM is a reserved bit.
   if (e.posted && !m_config.posted_interrupts) return irte::kFaultEntryReserved;
@@ -217,7 +220,10 @@ void InterruptRemapper::remap(const irte::Entry& e, uint16_t rid, uint32_t index
   m_latency.add(static_cast<uint64_t>((delay - start).to_seconds() * 1e12 + 0.5));
   trans.set_response_status(send(irte::make_compat_address(static_cast<uint8_t>(e.destination),
                                                            e.dest_mode, e.redirection),
-                                 irte::make_msi_data(e.vector, e.delivery_mode, e.level_trigger),
+                                 // Sent with its level field "asserted", whatever the
+                                 // trigger mode (VT-d 5.1.4, footnote to the remapping steps).
+                                 irte::make_msi_data(e.vector, e.delivery_mode, e.level_trigger) |
+                                     (1u << irte::kMsiDataLevel),
                                  msg, delay));
 }
 

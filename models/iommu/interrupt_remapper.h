@@ -69,7 +69,9 @@ class InterruptRemapper {
   struct CachedEntry {
     irte::Entry entry;
   };
-  uint8_t fetch_entry(uint32_t index, irte::Entry& e, bool& fpd, sc_core::sc_time& delay);
+  // Reads (or finds in the IEC) and checks the IRTE of `index` for a request from `rid`.
+  uint8_t fetch_entry(uint32_t index, uint16_t rid, irte::Entry& e, bool& fpd,
+                      sc_core::sc_time& delay);
   void block(tlm::tlm_generic_payload& trans, uint16_t rid, uint8_t reason, uint32_t index,
              bool fpd, sc_core::sc_time& delay);
   void pass_through(tlm::tlm_generic_payload& trans, uint16_t rid, sc_core::sc_time& delay);

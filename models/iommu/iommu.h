@@ -193,8 +193,9 @@ class Iommu : public sc_core::sc_module {
   void invalidate_iotlb(vtd::InvalidationScope g, uint16_t did, uint64_t addr, unsigned am,
                         bool ih);
   void process_queue(sc_core::sc_time& delay);
-  bool execute_descriptor(const uint64_t* qw, unsigned qwords, sc_core::sc_time& delay);
-  void queue_error(sc_core::sc_time& delay);
+  // kIqeiNone when the descriptor was carried out, else why the queue stops.
+  vtd::QueueErrorInfo execute_descriptor(const uint64_t* qw, sc_core::sc_time& delay);
+  void queue_error(vtd::QueueErrorInfo info, sc_core::sc_time& delay);
   void revoke_dmi(uint64_t start, uint64_t end);
 
   IommuConfig m_config;
@@ -213,7 +214,8 @@ class Iommu : public sc_core::sc_module {
   uint64_t m_rtaddr = 0, m_root_table = 0;  // written value, and the one SRTP latched
   uint64_t m_ccmd = 0;
   uint32_t m_fsts_sticky = 0;  // PFO, IQE, ICE, ITE (PPF and FRI are derived)
-  unsigned m_fri = 0;
+  unsigned m_fri = 0;        // FSTS.FRI: the first pending fault's record
+  unsigned m_next_frcd = 0;  // the record the next fault goes into
   uint32_t m_fectl = vtd::kCtlIm, m_fedata = 0, m_feaddr = 0, m_feuaddr = 0;
   uint64_t m_iqh = 0, m_iqt = 0, m_iqa = 0, m_iqer = 0;
   uint32_t m_ics = 0, m_iectl = vtd::kCtlIm, m_iedata = 0, m_ieaddr = 0, m_ieuaddr = 0;

@@ -22,6 +22,8 @@ struct IommuConfig {
   unsigned domain_bits_nd = 2;          // CAP.ND (domains = 2^(4+2*ND)), 0..6
   unsigned fault_records = 8;           // CAP.NFR + 1, 1..256
   bool pass_through = true;             // ECAP.PT
+  bool coherent = true;                 // ECAP.C: what the unit says of its table reads (the
+                                        // model reads memory as it is either way)
   bool queued_invalidation = true;      // ECAP.QI
   bool page_selective = true;           // CAP.PSI
   unsigned mamv = 9;                    // CAP.MAMV: largest address mask (2^mamv pages)

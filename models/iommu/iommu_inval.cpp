@@ -102,89 +102,101 @@ void Iommu::invalidate_iotlb(fmt::InvalidationScope g, uint16_t did, uint64_t ad
   revoke_dmi(wbase << 12, (wend << 12) - 1);
 }
 
-void Iommu::queue_error(sc_time& delay) {
-  // The queue stops with IQH at the offending descriptor until software clears FSTS.IQE.
-  const bool was = m_fsts_sticky & fmt::kFstsIqe;
+void Iommu::queue_error(fmt::QueueErrorInfo info, sc_time& delay) {
+  // The queue stops with IQH at the offending descriptor until software clears FSTS.IQE. IQER
+  // says why; like FRI it is written only when the condition is newly set.
+  const uint32_t before = fsts();
+  if (before & fmt::kFstsIqe) return;
   m_fsts_sticky |= fmt::kFstsIqe;
-  if (!was) signal_fault_event(delay);
+  m_iqer = set_bits(m_iqer, fmt::kIqerIqeiHi, fmt::kIqerIqeiLo,
+                    info == fmt::kIqeiUnavailable ? 0 : info);
+  if (!(before & fmt::kFstsEventConditions)) signal_fault_event(delay);
 }
 
 void Iommu::process_queue(sc_time& delay) {
   if (m_in_queue || !(m_gsts & fmt::kGcmdQie) || (m_fsts_sticky & fmt::kFstsIqe)) return;
+  // 256-bit descriptors exist for scalable mode only: with ECAP.SMTS (and ADMS) clear, DW = 1 is
+  // an invalid descriptor width (VT-d 11.4.9.9, IQEI 5).
+  if (get_bit(m_iqa, fmt::kIqaDw)) {
+    queue_error(fmt::kIqeiDescriptorWidth, delay);
+    return;
+  }
   m_in_queue = true;
-  const bool wide = get_bit(m_iqa, fmt::kIqaDw);
-  const unsigned desc_bytes = wide ? 32 : 16;
+  constexpr unsigned kDescBytes = 16;
   const uint64_t queue_bytes = 4096ULL << get_bits(m_iqa, fmt::kIqaQsHi, fmt::kIqaQsLo);
   const uint64_t base = m_iqa & fmt::kTableAddrMask;
-  if (m_iqt >= queue_bytes || (m_iqt % desc_bytes) != 0) {
-    queue_error(delay);  // IQT outside the queue or not on a descriptor boundary
+  if (m_iqt >= queue_bytes) {
+    queue_error(fmt::kIqeiTailInvalid, delay);  // IQT outside the queue
     m_in_queue = false;
     return;
   }
   while (m_iqh != m_iqt) {
-    uint64_t qw[4] = {0, 0, 0, 0};
+    uint64_t qw[2] = {0, 0};
     m_qi_descriptors.inc();
-    if (!read_table(base + m_iqh, qw, desc_bytes, &delay) ||
-        !execute_descriptor(qw, desc_bytes / 8, delay)) {
-      queue_error(delay);
+    if (!read_table(base + m_iqh, qw, kDescBytes, &delay)) {
+      queue_error(fmt::kIqeiFetchFailed, delay);
       break;
     }
-    m_iqh = (m_iqh + desc_bytes) % queue_bytes;
+    if (const fmt::QueueErrorInfo e = execute_descriptor(qw, delay)) {
+      queue_error(e, delay);
+      break;
+    }
+    m_iqh = (m_iqh + kDescBytes) % queue_bytes;
   }
   m_in_queue = false;
 }
 
-bool Iommu::execute_descriptor(const uint64_t* qw, unsigned qwords, sc_time& delay) {
-  // Legacy descriptors use 128 bits; in a 256-bit queue the upper half is reserved.
-  for (unsigned i = 2; i < qwords; ++i)
-    if (qw[i]) return false;
-  if (get_bits(qw[0], fmt::kDescTypeHighHi, fmt::kDescTypeHighLo)) return false;
+fmt::QueueErrorInfo Iommu::execute_descriptor(const uint64_t* qw, sc_time& delay) {
   const unsigned type = static_cast<unsigned>(get_bits(qw[0], fmt::kDescTypeHi, fmt::kDescTypeLo));
+  // 0x3 needs ECAP.DT; 0x6 and up are scalable-mode only (with the extended type bits 11:9);
+  // 0x0 is invalid.
+  if (get_bits(qw[0], fmt::kDescTypeHighHi, fmt::kDescTypeHighLo)) return fmt::kIqeiDescriptorType;
   const unsigned g = static_cast<unsigned>(get_bits(qw[0], fmt::kDescGHi, fmt::kDescGLo));
   const auto did = static_cast<uint16_t>(get_bits(qw[0], fmt::kDescDidHi, fmt::kDescDidLo));
   switch (type) {
     case fmt::kDescContextCache:
-      if ((qw[0] & fmt::kDescCcReserved0) || qw[1] || g == 0) return false;
+      if ((qw[0] & fmt::kDescCcReserved0) || qw[1] || g == 0) return fmt::kIqeiReservedField;
       invalidate_context(static_cast<fmt::InvalidationScope>(g), did,
                          static_cast<uint16_t>(get_bits(qw[0], fmt::kDescCcSidHi, fmt::kDescCcSidLo)),
                          static_cast<unsigned>(get_bits(qw[0], fmt::kDescCcFmHi, fmt::kDescCcFmLo)));
-      return true;
+      return fmt::kIqeiNone;
     case fmt::kDescIotlb: {
       if ((qw[0] & fmt::kDescIotlbReserved0) || (qw[1] & fmt::kDescIotlbReserved1) || g == 0)
-        return false;
+        return fmt::kIqeiReservedField;
       const unsigned am = static_cast<unsigned>(get_bits(qw[1], fmt::kDescIotlbAmHi, fmt::kDescIotlbAmLo));
       auto scope = static_cast<fmt::InvalidationScope>(g);
       if (scope == fmt::InvalidationScope::Selective) {
-        if (am > m_config.mamv && m_config.page_selective) return false;
+        if (am > m_config.mamv && m_config.page_selective) return fmt::kIqeiReservedField;
         if (!m_config.page_selective) scope = fmt::InvalidationScope::Domain;
       }
       invalidate_iotlb(scope, did, qw[1] & fmt::kTableAddrMask, am,
                        get_bit(qw[1], fmt::kDescIotlbIh));
-      return true;
+      return fmt::kIqeiNone;
     }
     case fmt::kDescInterruptEntry:
-      if ((qw[0] & fmt::kDescIecReserved0) || qw[1]) return false;
+      if ((qw[0] & fmt::kDescIecReserved0) || qw[1]) return fmt::kIqeiReservedField;
       if (on_iec_invalidate)
         on_iec_invalidate(get_bit(qw[0], fmt::kDescIecG),
                           static_cast<uint16_t>(get_bits(qw[0], fmt::kDescIecIdxHi, fmt::kDescIecIdxLo)),
                           static_cast<unsigned>(get_bits(qw[0], fmt::kDescIecImHi, fmt::kDescIecImLo)));
-      return true;
+      return fmt::kIqeiNone;
     case fmt::kDescWait: {
-      if ((qw[0] & fmt::kDescWaitReserved0) || (qw[1] & fmt::kDescWaitReserved1)) return false;
+      if ((qw[0] & fmt::kDescWaitReserved0) || (qw[1] & fmt::kDescWaitReserved1))
+        return fmt::kIqeiReservedField;
       // Everything before this descriptor is complete (processing is in order and synchronous).
       if (get_bit(qw[0], fmt::kDescWaitSw)) {
         const auto status = static_cast<uint32_t>(get_bits(qw[0], fmt::kDescWaitDataHi, fmt::kDescWaitDataLo));
-        if (!write_memory(qw[1] & ~3ULL, &status, 4, delay)) return false;
+        if (!write_memory(qw[1] & ~3ULL, &status, 4, delay)) return fmt::kIqeiUnavailable;
       }
       if (get_bit(qw[0], fmt::kDescWaitIf)) {
         const bool was = m_ics & fmt::kIcsIwc;
         m_ics |= fmt::kIcsIwc;
         if (!was) signal_completion_event(delay);
       }
-      return true;
+      return fmt::kIqeiNone;
     }
     default:
-      return false;  // 0x3 needs ECAP.DT; 0x6 and up are scalable-mode only; 0x0 is invalid
+      return fmt::kIqeiDescriptorType;
   }
 }
 

@@ -29,7 +29,7 @@ void Iommu::build_capabilities() {
   m_cap = cap;
 
   uint64_t ecap = 0;
-  ecap = set_bit(ecap, fmt::kEcapC, true);  // table reads see memory as it is: coherent walks
+  ecap = set_bit(ecap, fmt::kEcapC, c.coherent);
   ecap = set_bit(ecap, fmt::kEcapQi, c.queued_invalidation);
   ecap = set_bit(ecap, fmt::kEcapIr, c.interrupt_remapping);
   ecap = set_bit(ecap, fmt::kEcapEim, c.interrupt_remapping && c.x2apic);
@@ -258,8 +258,8 @@ void Iommu::write_gcmd(uint32_t v, sc_time& delay) {
 }
 
 void Iommu::update_pending(sc_time&) {
-  // FECTL.IP clears once software has cleared every fault condition.
-  if (!(fsts() & (fmt::kFstsPfo | fmt::kFstsPpf | fmt::kFstsIqe | fmt::kFstsIce | fmt::kFstsIte)))
+  // FECTL.IP clears once software has serviced every interrupt condition.
+  if (!(fsts() & fmt::kFstsEventConditions))
     m_fectl &= ~fmt::kCtlIp;
 }
 
@@ -279,11 +279,12 @@ void Iommu::send_event(uint64_t addr, uint32_t data, const sc_time& delay) {
 }
 
 void Iommu::signal_fault_event(const sc_time& delay) {
-  if (m_fectl & fmt::kCtlIp) return;  // one already pending (masked)
+  // IP holds the event while IM masks it; unmasking sends it (write_dword, FECTL).
   if (m_fectl & fmt::kCtlIm) {
     m_fectl |= fmt::kCtlIp;
     return;
   }
+  m_fectl &= ~fmt::kCtlIp;
   m_fault_events.inc();
   send_event(m_feaddr | (static_cast<uint64_t>(m_feuaddr) << 32), m_fedata, delay);
 }
@@ -298,13 +299,18 @@ void Iommu::signal_completion_event(const sc_time& delay) {
 }
 
 bool Iommu::record_fault(const FaultInfo& f, const sc_time& delay) {
-  auto& rec = m_frcd[m_fri];
-  if (get_bit(rec[1], fmt::kFrcdF)) {
-    // The slot to be used is still full: overflow, the fault is dropped.
+  const uint32_t before = fsts();
+  // While PFO is set nothing more is recorded (VT-d 7.3.1; QEMU drops these too).
+  if (before & fmt::kFstsPfo) {
     m_fault_overflows.inc();
-    const bool was = m_fsts_sticky & fmt::kFstsPfo;
+    return false;
+  }
+  auto& rec = m_frcd[m_next_frcd];
+  if (get_bit(rec[1], fmt::kFrcdF)) {
+    // The record hardware would use next still holds an unserviced fault: overflow. Setting
+    // PFO is not an interrupt condition (FECTL.IP), so no event.
+    m_fault_overflows.inc();
     m_fsts_sticky |= fmt::kFstsPfo;
-    if (!was) signal_fault_event(delay);
     return false;
   }
   rec[0] = f.fault_info & fmt::kTableAddrMask;
@@ -314,8 +320,12 @@ bool Iommu::record_fault(const FaultInfo& f, const sc_time& delay) {
   hi = set_bit(hi, fmt::kFrcdT, f.is_read);
   hi = set_bit(hi, fmt::kFrcdF, true);
   rec[1] = hi;
-  m_fri = (m_fri + 1) % m_config.fault_records;
-  signal_fault_event(delay);
+  // FRI names the first pending fault: it is written only when PPF goes from 0 to 1, so that
+  // software reading records from FRI on meets the oldest first.
+  if (!(before & fmt::kFstsPpf)) m_fri = m_next_frcd;
+  m_next_frcd = (m_next_frcd + 1) % m_config.fault_records;
+  // An interrupt condition only when no status was pending before (FECTL.IP, VT-d 11.4.7.2).
+  if (!(before & fmt::kFstsEventConditions)) signal_fault_event(delay);
   return true;
 }
 

@@ -80,6 +80,7 @@ uint8_t Iommu::fetch_context(uint16_t rid, ContextInfo& c, sc_time* delay) {
   const uint64_t ctx_table = root[0] & bit_mask(51, 12);
   if (!read_table(ctx_table + (rid & 0xFF) * 16ULL, ctx, 16, delay))
     return fmt::kFaultContextAccess;
+  c.fpd = get_bit(ctx[0], fmt::kCtxFpd);  // honoured even for a not-present entry
   if (!get_bit(ctx[0], fmt::kEntryPresent)) return fmt::kFaultContextNotPresent;
   const uint64_t did = get_bits(ctx[1], fmt::kCtxDidHi, fmt::kCtxDidLo);
   // Domain-ID bits beyond CAP.ND are reserved.
@@ -97,7 +98,6 @@ uint8_t Iommu::fetch_context(uint16_t rid, ContextInfo& c, sc_time* delay) {
   c.domain = static_cast<uint16_t>(did);
   c.levels = static_cast<uint8_t>(fmt::aw_to_levels(aw));
   c.tt = static_cast<uint8_t>(tt);
-  c.fpd = get_bit(ctx[0], fmt::kCtxFpd);
   return fmt::kFaultNone;
 }
 
@@ -127,7 +127,10 @@ uint8_t Iommu::translate(uint16_t rid, uint64_t iova, uint64_t last, bool write,
   } else {
     acquire_walker(walker, delay);
     const uint8_t f = fetch_context(rid, c, &delay);
-    if (f) return f;
+    if (f) {
+      t.fpd = c.fpd && fmt::is_qualified_fault(f);
+      return f;
+    }
     m_context_cache.insert(rid, c.domain, c);
   }
   if (const uint8_t f = check_context(c, last, at, t)) return f;
@@ -177,7 +180,10 @@ uint8_t Iommu::translate(uint16_t rid, uint64_t iova, uint64_t last, bool write,
 uint8_t Iommu::translate_debug(uint16_t rid, uint64_t iova, uint64_t last, bool write,
                                AddressType at, Translation& t) {
   ContextInfo c;
-  if (const uint8_t f = fetch_context(rid, c, nullptr)) return f;
+  if (const uint8_t f = fetch_context(rid, c, nullptr)) {
+    t.fpd = c.fpd && fmt::is_qualified_fault(f);
+    return f;
+  }
   if (const uint8_t f = check_context(c, last, at, t)) return f;
   if (c.tt == static_cast<uint8_t>(fmt::TranslationType::PassThrough)) {
     t.phys = iova;
@@ -212,7 +218,7 @@ uint8_t Iommu::walk(const ContextInfo& c, uint64_t iova, bool write, Translation
       return fmt::kFaultPagingAccess;
     const bool r = get_bit(e, fmt::kPteRead), w = get_bit(e, fmt::kPteWrite);
     if (!r && !w) return not_permitted;  // not present
-    if (e & m_haw_reserved) return fmt::kFaultPagingReserved;
+    if (e & (m_haw_reserved | fmt::kPteReserved)) return fmt::kFaultPagingReserved;
     const bool ps = get_bit(e, fmt::kPteSuperpage);
     bool leaf = level == 1;
     if (level > 1 && ps) {

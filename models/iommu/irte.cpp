@@ -12,7 +12,6 @@ uint8_t decode_entry(uint64_t lo, uint64_t hi, bool x2apic, unsigned haw, Entry&
   e.sq = static_cast<uint8_t>(get_bits(hi, kSqHi, kSqLo));
   e.svt = static_cast<SourceValidation>(get_bits(hi, kSvtHi, kSvtLo));
   e.vector = static_cast<uint8_t>(get_bits(lo, kVectorHi, kVectorLo));
-  if (e.svt == SourceValidation::Reserved) return kFaultEntryReserved;
 
   if (e.posted) {
     if ((lo & kPostedLoReserved) || (hi & kPostedHiReserved)) return kFaultEntryReserved;

@@ -26,6 +26,7 @@ constexpr unsigned kMsiDestLo = 12, kMsiDestHi = 19;
 constexpr unsigned kMsiRh = 3, kMsiDm = 2;
 constexpr unsigned kMsiDataVectorLo = 0, kMsiDataVectorHi = 7;
 constexpr unsigned kMsiDataDlmLo = 8, kMsiDataDlmHi = 10;
+constexpr unsigned kMsiDataLevel = 14;  // 1 = asserted
 constexpr unsigned kMsiDataTm = 15;
 // Remappable format: handle[14:0] 19:5, format 4 (1 = remappable), SHV 3, handle[15] 2.
 constexpr unsigned kMsiHandleLo = 5, kMsiHandleHi = 19;
@@ -106,8 +107,11 @@ struct Entry {
 };
 
 // Decodes an IRTE. Returns 0, or kFaultEntryReserved when a reserved field is set (reserved bits,
-// SVT 3, a reserved delivery mode, a PDA above the host address width). Present is checked by the
-// caller first: a not-present entry's other fields mean nothing.
+// a reserved delivery mode, a PDA above the host address width). Present is checked by the
+// caller first: a not-present entry's other fields mean nothing. SVT 3 is not a reserved-field
+// fault: source_id_ok() fails it (0x26; VT-d 5.1.4 checks the source ID, per SVT, SID and SQ,
+// before it interprets the rest of the entry, and Table 15 names SVT among the fields whose
+// programming makes a 26h verification failure).
 uint8_t decode_entry(uint64_t lo, uint64_t hi, bool x2apic, unsigned host_address_width,
                      Entry& out);
 
@@ -121,7 +125,8 @@ Raw encode_remapped(uint8_t vector, uint32_t destination, bool x2apic, uint16_t 
 Raw encode_posted(uint8_t vector, uint64_t pda, bool urgent, uint16_t sid = 0,
                   SourceValidation svt = SourceValidation::None, uint8_t sq = 0, bool fpd = false);
 
-// The source-ID check of an entry against the requester ID of the request.
+// The source-ID check of an entry against the requester ID of the request (SVT 3, reserved,
+// passes no requester).
 bool source_id_ok(const Entry& e, uint16_t requester_id);
 
 // ---- Posted-interrupt descriptor (64 bytes, eight qwords) ----

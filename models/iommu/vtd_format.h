@@ -108,6 +108,8 @@ constexpr uint32_t kFstsIqe = 1u << 4;
 constexpr uint32_t kFstsIce = 1u << 5;
 constexpr uint32_t kFstsIte = 1u << 6;
 constexpr unsigned kFstsFriLo = 8, kFstsFriHi = 15;
+// The status bits that are interrupt conditions: while any is set, a new one raises no event.
+constexpr uint32_t kFstsEventConditions = kFstsPfo | kFstsPpf | kFstsIqe | kFstsIce | kFstsIte;
 constexpr uint32_t kCtlIm = 1u << 31;  // FECTL and IECTL: interrupt mask
 constexpr uint32_t kCtlIp = 1u << 30;  // FECTL and IECTL: interrupt pending
 constexpr uint32_t kIcsIwc = 1u << 0;
@@ -116,6 +118,19 @@ constexpr uint32_t kIcsIwc = 1u << 0;
 constexpr unsigned kIqaDw = 11;
 constexpr unsigned kIqaQsLo = 0, kIqaQsHi = 2;
 constexpr uint64_t kIqhMask = bit_mask(18, 4);  // the index field of IQH/IQT (bytes, 16-byte units)
+// IQER.IQEI (3:0): why FSTS.IQE was set (VT-d 11.4.9.9).
+enum QueueErrorInfo : uint8_t {
+  kIqeiNone = 0,               // no error (as a return value); in IQER: no details available
+  kIqeiTailInvalid = 1,        // IQT beyond the queue
+  kIqeiFetchFailed = 2,        // reading the descriptor failed
+  kIqeiDescriptorType = 3,     // a type this unit does not process
+  kIqeiReservedField = 4,      // a reserved field set in a known type
+  kIqeiDescriptorWidth = 5,    // IQA.DW = 1 (256-bit) on a unit without scalable mode
+  kIqeiTailMisaligned = 6,     // IQT not on a descriptor boundary
+  kIqeiUnavailable = 0x10,     // an error the specification gives no IQEI for (a failed
+                               // wait-descriptor status write): IQER reads 0
+};
+constexpr unsigned kIqerIqeiLo = 0, kIqerIqeiHi = 3;
 
 // ---- FRCD (two qwords) ----
 constexpr unsigned kFrcdSidLo = 0, kFrcdSidHi = 15;  // in the high qword
@@ -143,6 +158,14 @@ enum FaultReason : uint8_t {
   kFaultBlockedByTt = 0xD,
 };
 constexpr unsigned kMaxDmaFaultReason = 0xD;
+// Qualified faults are recorded only when the context entry's FPD is clear; FPD is read from the
+// entry whether or not it is present (VT-d 9.3), so a not-present (0x2), invalid (0x3) or
+// reserved-bit (0xB) context entry is qualified too. Root-table faults and failed reads of the
+// root or context entry happen before any FPD could be read (VT-d 7.1.3, legacy fault table).
+constexpr bool is_qualified_fault(uint8_t reason) {
+  return reason != kFaultRootNotPresent && reason != kFaultRootAccess &&
+         reason != kFaultContextAccess && reason != kFaultRootReserved;
+}
 
 // ---- Root and context entries (16 bytes each, 256 per 4 KiB table) ----
 constexpr unsigned kEntryPresent = 0;
@@ -170,6 +193,11 @@ constexpr unsigned levels_to_width(unsigned levels) { return 12 + 9 * levels; }
 
 // ---- Second-level paging entries (8 bytes, 512 per 4 KiB table) ----
 constexpr unsigned kPteRead = 0, kPteWrite = 1, kPteSuperpage = 7, kPteSnoop = 11;
+constexpr unsigned kPteTransientMapping = 62;
+// Bits a second-level entry must keep clear on a unit without snoop control (ECAP.SC = 0: SNP,
+// bit 11, reserved) and without device TLBs (ECAP.DT = 0: TM, bit 62, reserved); this model
+// offers neither. Bits 51:HAW come on top.
+constexpr uint64_t kPteReserved = (1ULL << kPteSnoop) | (1ULL << kPteTransientMapping);
 // Index of iova in the table of level L (1 = leaf table).
 constexpr unsigned pte_index(uint64_t iova, unsigned level) {
   return static_cast<unsigned>((iova >> (12 + 9 * (level - 1))) & 0x1FF);
@@ -211,7 +239,7 @@ constexpr uint64_t kDescWaitReserved0 = bit_mask(31, 7);
 constexpr uint64_t kDescWaitReserved1 = bit_mask(1, 0);
 
 struct Descriptor {
-  uint64_t lo = 0, hi = 0;  // the two qwords of a 128-bit descriptor (256-bit: upper half zero)
+  uint64_t lo = 0, hi = 0;  // the two qwords of a 128-bit descriptor (the only width without scalable mode)
 };
 
 constexpr Descriptor make_context_cache_desc(InvalidationScope g, uint16_t did = 0,

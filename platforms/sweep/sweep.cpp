@@ -3,6 +3,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -514,6 +515,18 @@ int one_pass(const Options& o, const std::string& self_exe, std::ostream& out,
   std::snprintf(secs, sizeof secs, "%.2f", seconds);
   out << "sweep: one pass over " << ex.accesses() << " accesses of " << source << ": "
       << results.size() << " LRU geometries (index " << to_string(o.limits.index) << ") in " << secs << " s -> " << csv << "\n";
+  if (!o.linux_trace.empty() && results.size() > 1 &&
+      std::all_of(results.begin(), results.end(), [&](const GeometryCounts& g) {
+        return g.stats.hits == results.front().stats.hits;
+      })) {
+    // A map/unmap trace has no device accesses of its own: the import touches each mapping once
+    // right after it is mapped, so no IOTLB size can do better than another.
+    out << "sweep: note: every geometry has the same hit rate: the map/unmap events alone touch "
+           "each mapping once, right after it is mapped, so they cannot tell IOTLB sizes apart. "
+           "For the device's real access stream, capture Linux under QEMU "
+           "(tools/linux-capture/capture.sh) and sweep the capture: iommu-sim sweep "
+           "CAPTURE/capture.txt --one-pass\n";
+  }
   if (o.plots) make_plots("plot_sweep.py", csv, dir.string(), out, err);
   return kExitOk;
 }

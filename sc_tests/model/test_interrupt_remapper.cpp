@@ -137,6 +137,9 @@ TEST_CASE("a remapped interrupt carries the vector destination and mode of its I
   CHECK(c.address == irte::make_compat_address(0x07, true));
   CHECK((c.data & 0xFF) == 0x61);
   CHECK(get_bits(c.data, irte::kMsiDataDlmHi, irte::kMsiDataDlmLo) == 1);
+  // The remapped request always says "asserted" in its level field (VT-d 5.1.4), as QEMU sends.
+  CHECK(get_bit(c.data, irte::kMsiDataLevel));
+  CHECK_FALSE(get_bit(c.data, irte::kMsiDataTm));
   REQUIRE(c.has_message);
   CHECK(c.message.kind == InterruptMessage::Kind::Remapped);
   CHECK(c.message.vector == 0x61);
@@ -247,6 +250,20 @@ TEST_CASE("fault 0x23 when the table read fails", "[model]") {
   f.done(1);
 }
 
+TEST_CASE("SVT 3 (reserved) fails the source-id check: fault 0x26, before reserved fields", "[model]") {
+  FaultBench f;
+  f.irt.set_raw(7, irte::encode_remapped(0x40, 1, false, kDev, SourceValidation::Reserved));
+  CHECK(f.tb.remappable(kDev, 7) == tlm::TLM_ADDRESS_ERROR_RESPONSE);
+  expect_fault(f.tb, 0, irte::kFaultSourceId, kDev, 7);
+  // Reserved bits as well: the source ID is verified first (VT-d 5.1.4).
+  irte::Raw r = irte::encode_remapped(0x40, 1, false, kDev, SourceValidation::Reserved);
+  r.hi |= 1ULL << 40;
+  f.irt.set_raw(8, r);
+  CHECK(f.tb.remappable(kDev, 8) == tlm::TLM_ADDRESS_ERROR_RESPONSE);
+  expect_fault(f.tb, 1, irte::kFaultSourceId, kDev, 8);
+  f.done(2);
+}
+
 TEST_CASE("fault 0x24 for reserved fields in the entry", "[model]") {
   FaultBench f;
   irte::Raw r = irte::encode_remapped(0x40, 1, false);
@@ -254,7 +271,9 @@ TEST_CASE("fault 0x24 for reserved fields in the entry", "[model]") {
   f.irt.set_raw(6, r);
   CHECK(f.tb.remappable(kDev, 6) == tlm::TLM_ADDRESS_ERROR_RESPONSE);
   expect_fault(f.tb, 0, 0x24, kDev, 6);
-  f.irt.set_raw(7, irte::encode_remapped(0x40, 1, false, kDev, SourceValidation::Reserved));
+  r = irte::encode_remapped(0x40, 1, false);
+  r.lo |= 1ULL << 12;  // bits 14:12
+  f.irt.set_raw(7, r);
   CHECK(f.tb.remappable(kDev, 7) == tlm::TLM_ADDRESS_ERROR_RESPONSE);
   expect_fault(f.tb, 1, 0x24, kDev, 7);
   r = irte::encode_remapped(0x40, 1, false);

@@ -28,8 +28,10 @@ void simple_setup(RemapperTb& tb, unsigned levels = 4, bool read = true, bool wr
 }
 
 // Runs a faulting DMA and checks the record in FRCD[slot] and that memory was not written.
+// FSTS.FRI names the first pending record: 0 while the records fill up from 0 unserviced.
 void expect_fault(RemapperTb& tb, uint16_t rid, uint64_t iova, bool write, uint8_t reason,
-                  unsigned slot = 0, AddressType at = AddressType::Untranslated) {
+                  unsigned slot = 0, AddressType at = AddressType::Untranslated,
+                  unsigned first_pending = 0) {
   uint64_t v = 0xDEADBEEFCAFEF00DULL;
   sc_core::sc_time d = sc_core::SC_ZERO_TIME;
   const uint64_t writes_before = static_cast<uint64_t>(tb.stats.value("tb.mem.writes"));
@@ -46,7 +48,7 @@ void expect_fault(RemapperTb& tb, uint16_t rid, uint64_t iova, bool write, uint8
   CHECK(tb.frcd_lo(slot) == (iova & ~0xFFFULL));
   const uint32_t fsts = static_cast<uint32_t>(tb.reg_read(fmt::kRegFsts, 4));
   CHECK((fsts & fmt::kFstsPpf) != 0);
-  CHECK(get_bits(fsts, fmt::kFstsFriHi, fmt::kFstsFriLo) == (slot + 1) % 8);
+  CHECK(get_bits(fsts, fmt::kFstsFriHi, fmt::kFstsFriLo) == first_pending);
   CHECK(tb.stat(name) == count_before + 1);
 }
 }  // namespace
@@ -356,12 +358,14 @@ TEST_CASE("fault record overflow sets PFO and drops the fault", "[model]") {
   CHECK(tb.frcd_lo(0) == kIova + 0x5000);
   fsts = static_cast<uint32_t>(tb.reg_read(fmt::kRegFsts, 4));
   CHECK((fsts & fmt::kFstsPfo) == 0);
-  // The programmer drains both records, oldest first.
+  // FRI still names record 0 (PPF never went back to 0): the handler, reading from FRI on as
+  // Linux's dmar_fault() does, services record 0 and then record 1.
+  CHECK(get_bits(fsts, fmt::kFstsFriHi, fmt::kFstsFriLo) == 0);
   const auto faults = tb.prog.drain_faults();
   REQUIRE(faults.size() == 2);
-  CHECK(faults[0].address == kIova + 0x2000);
-  CHECK(faults[1].address == kIova + 0x5000);
-  CHECK(faults[1].reason == fmt::kFaultRead);
+  CHECK(faults[0].address == kIova + 0x5000);
+  CHECK(faults[0].reason == fmt::kFaultRead);
+  CHECK(faults[1].address == kIova + 0x2000);
   CHECK((tb.reg_read(fmt::kRegFsts, 4) & fmt::kFstsPpf) == 0);
 }
 
@@ -380,9 +384,11 @@ TEST_CASE("fault event is written to FEADDR unless masked", "[model]") {
   CHECK(tb.irqs[0].addr == 0xFEE01000);
   CHECK(tb.irqs[0].data == 0x4041);
   CHECK((tb.reg_read(fmt::kRegFectl, 4) & fmt::kCtlIp) == 0);
+  tb.prog.drain_faults();               // serviced: PPF back to 0
   tb.read64(kRid, kIova + 0x2000, v);  // unmasked: written at once
   REQUIRE(tb.irqs.size() == 2);
   CHECK(tb.irqs[1].data == 0x4041);
+  tb.prog.drain_faults();
   tb.reg_write(fmt::kRegFectl, fmt::kCtlIm, 4);
   tb.read64(kRid, kIova + 0x3000, v);
   CHECK(tb.irqs.size() == 2);
@@ -424,4 +430,153 @@ TEST_CASE("a DMA across a page boundary is split and checked before writing", "[
   CHECK(tb.access(kRid, kIova + 0x1FF0, buf, 32, true, d) == tlm::TLM_ADDRESS_ERROR_RESPONSE);
   CHECK(tb.stats.value("tb.mem.writes") == writes);
   CHECK(tb.frcd_lo(0) == kIova + 0x2000);
+}
+
+// ---- Fault recording and fault events as Linux's dmar_fault() and QEMU expect ----
+
+namespace {
+uint32_t fsts_of(RemapperTb& tb) { return static_cast<uint32_t>(tb.reg_read(fmt::kRegFsts, 4)); }
+unsigned fri_of(RemapperTb& tb) {
+  return static_cast<unsigned>(get_bits(fsts_of(tb), fmt::kFstsFriHi, fmt::kFstsFriLo));
+}
+void clear_record(RemapperTb& tb, unsigned i) {
+  tb.reg_write(fmt::kRegFrcd + i * fmt::kFrcdSize + 12, 0x80000000u, 4);
+}
+void unmask_fault_events(RemapperTb& tb) {
+  tb.reg_write(fmt::kRegFedata, 0x4041, 4);
+  tb.reg_write(fmt::kRegFeaddr, 0xFEE01000, 4);
+  tb.reg_write(fmt::kRegFectl, 0, 4);
+}
+}  // namespace
+
+TEST_CASE("FRI names the first pending fault and is written only when PPF goes from 0 to 1",
+          "[model]") {
+  RemapperTb tb;
+  simple_setup(tb);
+  uint64_t v;
+  for (unsigned i = 1; i <= 3; ++i) {
+    tb.read64(kRid, kIova + i * 0x1000, v);
+    CHECK(fri_of(tb) == 0);  // still the first pending record, not the next free one
+  }
+  // Records 0 and 1 serviced; 2 still pends, so PPF stays set and FRI is not rewritten.
+  clear_record(tb, 0);
+  clear_record(tb, 1);
+  tb.read64(kRid, kIova + 0x4000, v);
+  CHECK(get_bit(tb.frcd_hi(3), fmt::kFrcdF));
+  CHECK(fri_of(tb) == 0);
+  clear_record(tb, 2);
+  clear_record(tb, 3);
+  CHECK((fsts_of(tb) & fmt::kFstsPpf) == 0);
+  // PPF goes from 0 to 1: FRI names the record this fault went into, the fifth.
+  tb.read64(kRid, kIova + 0x5000, v);
+  CHECK(fri_of(tb) == 4);
+  CHECK(tb.frcd_lo(4) == kIova + 0x5000);
+  // A handler that starts at FRI and stops at the first record with F clear finds it.
+  const auto faults = tb.prog.drain_faults();
+  REQUIRE(faults.size() == 1);
+  CHECK(faults[0].address == kIova + 0x5000);
+}
+
+TEST_CASE("no fault event while an earlier fault is still pending", "[model]") {
+  RemapperTb tb;
+  simple_setup(tb);
+  unmask_fault_events(tb);
+  uint64_t v;
+  tb.read64(kRid, kIova + 0x1000, v);
+  CHECK(tb.irqs.size() == 1);
+  tb.read64(kRid, kIova + 0x2000, v);  // PPF already set: recorded, no new interrupt condition
+  CHECK(tb.irqs.size() == 1);
+  CHECK(get_bit(tb.frcd_hi(1), fmt::kFrcdF));
+  CHECK(tb.stat("fault_events") == 1);
+  REQUIRE(tb.prog.drain_faults().size() == 2);
+  tb.read64(kRid, kIova + 0x3000, v);  // serviced: the next fault is an event again
+  CHECK(tb.irqs.size() == 2);
+  CHECK(tb.stat("fault_events") == 2);
+}
+
+TEST_CASE("overflow sets PFO without an event and faults are dropped while PFO is set",
+          "[model]") {
+  IommuConfig c;
+  c.fault_records = 2;
+  RemapperTb tb(c);
+  simple_setup(tb);
+  unmask_fault_events(tb);
+  uint64_t v;
+  tb.read64(kRid, kIova + 0x1000, v);  // record 0, the event
+  tb.read64(kRid, kIova + 0x2000, v);  // record 1
+  tb.read64(kRid, kIova + 0x3000, v);  // record 0 is next and still full: overflow
+  CHECK((fsts_of(tb) & fmt::kFstsPfo) != 0);
+  CHECK(tb.irqs.size() == 1);
+  // Record 0 serviced but PFO left set: the next fault is dropped although a record is free.
+  clear_record(tb, 0);
+  tb.read64(kRid, kIova + 0x4000, v);
+  CHECK_FALSE(get_bit(tb.frcd_hi(0), fmt::kFrcdF));
+  CHECK(tb.stat("fault_overflows") == 2);
+  CHECK(tb.irqs.size() == 1);
+  // PFO cleared: recorded again (record 1 still pends, so still no event).
+  tb.reg_write(fmt::kRegFsts, fmt::kFstsPfo, 4);
+  tb.read64(kRid, kIova + 0x5000, v);
+  CHECK(tb.frcd_lo(0) == kIova + 0x5000);
+  CHECK(tb.irqs.size() == 1);
+}
+
+TEST_CASE("FPD suppresses the qualified context faults 0x2 0x3 and 0xB", "[model]") {
+  RemapperTb tb;
+  simple_setup(tb);
+  const uint64_t ce = tb.tables.context_entry_address(kRid);
+  auto& mem = tb.mem.storage();
+  const uint64_t lo = mem.read64(ce), hi = mem.read64(ce + 8);
+  const uint64_t fpd = 1ULL << fmt::kCtxFpd;
+  uint64_t v;
+  struct Case {
+    uint64_t lo, hi;
+    uint8_t reason;
+  };
+  const Case cases[] = {
+      {fpd, 0, fmt::kFaultContextNotPresent},                             // P = 0, FPD = 1
+      {lo | fpd | (3ULL << fmt::kCtxTtLo), hi, fmt::kFaultContextInvalid},  // TT 3
+      {lo | fpd, hi | (1ULL << 40), fmt::kFaultContextReserved},           // reserved bit
+  };
+  for (const Case& k : cases) {
+    mem.write64(ce, k.lo);
+    mem.write64(ce + 8, k.hi);
+    tb.prog.invalidate_context_register(fmt::InvalidationScope::Global);
+    char name[32];
+    std::snprintf(name, sizeof name, "faults.reason_0x%X", k.reason);
+    CHECK(tb.read64(kRid, kIova, v) == tlm::TLM_ADDRESS_ERROR_RESPONSE);
+    CHECK(tb.stat(name) == 1);
+    CHECK_FALSE(get_bit(tb.frcd_hi(0), fmt::kFrcdF));
+  }
+  CHECK(tb.stat("faults_suppressed") == 3);
+  // The same entries without FPD are recorded.
+  mem.write64(ce, 0);
+  tb.prog.invalidate_context_register(fmt::InvalidationScope::Global);
+  expect_fault(tb, kRid, kIova, false, fmt::kFaultContextNotPresent);
+}
+
+TEST_CASE("SNP (bit 11) and TM (bit 62) are reserved without snoop control and device TLBs",
+          "[model]") {
+  RemapperTb tb;
+  simple_setup(tb);
+  uint64_t v;
+  CHECK_FALSE(get_bit(tb.reg_read(fmt::kRegEcap, 8), 7));               // ECAP.SC
+  CHECK_FALSE(get_bit(tb.reg_read(fmt::kRegEcap, 8), fmt::kEcapDt));
+  auto& mem = tb.mem.storage();
+  const uint64_t leaf = tb.tables.pte_address(1, kIova, 1);
+  mem.write64(leaf, mem.read64(leaf) | (1ULL << fmt::kPteSnoop));
+  expect_fault(tb, kRid, kIova, false, fmt::kFaultPagingReserved);
+  clear_record(tb, 0);
+  mem.write64(leaf, (mem.read64(leaf) & ~(1ULL << fmt::kPteSnoop)) | (1ULL << 62));
+  tb.prog.invalidate_iotlb_register(fmt::InvalidationScope::Global);
+  expect_fault(tb, kRid, kIova, true, fmt::kFaultPagingReserved, 1, AddressType::Untranslated, 1);
+  // In a non-leaf entry too; bits 61:52 and 63 stay ignored.
+  tb.prog.drain_faults();
+  mem.write64(leaf, mem.read64(leaf) & ~(1ULL << 62));
+  const uint64_t l2 = tb.tables.pte_address(1, kIova, 2);
+  mem.write64(l2, mem.read64(l2) | (1ULL << 63) | (0x3FFULL << 52));
+  tb.prog.invalidate_iotlb_register(fmt::InvalidationScope::Global);
+  CHECK(tb.read64(kRid, kIova, v) == tlm::TLM_OK_RESPONSE);
+  mem.write64(l2, mem.read64(l2) | (1ULL << fmt::kPteSnoop));
+  tb.prog.invalidate_iotlb_register(fmt::InvalidationScope::Global);
+  expect_fault(tb, kRid, kIova, false, fmt::kFaultPagingReserved, 2, AddressType::Untranslated, 2);
 }

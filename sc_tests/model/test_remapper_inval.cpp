@@ -147,13 +147,18 @@ TEST_CASE("queued context cache invalidation global domain and device with FM", 
   });
 }
 
-TEST_CASE("an unknown descriptor sets IQE and stops the queue at IQH", "[model]") {
-  RemapperTb tb;
+// Two domains, the invalidation queue on, fault events unmasked with data 0x77.
+static void queue_with_fault_events(RemapperTb& tb) {
   two_domains(tb);
   enable_qi(tb);
   tb.reg_write(fmt::kRegFedata, 0x77, 4);
   tb.reg_write(fmt::kRegFeaddr, 0xFEE00000, 4);
   tb.reg_write(fmt::kRegFectl, 0, 4);
+}
+
+TEST_CASE("an unknown descriptor sets IQE and stops the queue at IQH", "[model]") {
+  RemapperTb tb;
+  queue_with_fault_events(tb);
   tb.prog.submit(fmt::make_iotlb_desc(InvalidationScope::Domain, 1));  // slot 0: fine
   tb.prog.submit(fmt::Descriptor{0x7, 0});                              // slot 1: unknown type
   tb.prog.submit(fmt::make_iotlb_desc(InvalidationScope::Domain, 2));  // slot 2: must wait
@@ -175,6 +180,57 @@ TEST_CASE("an unknown descriptor sets IQE and stops the queue at IQH", "[model]"
   tb.prog.submit(fmt::Descriptor{fmt::kDescWait | (1ULL << 20), 0});  // wait with a reserved bit
   CHECK((tb.reg_read(fmt::kRegFsts, 4) & fmt::kFstsIqe) != 0);
   CHECK(tb.reg_read(fmt::kRegIqh, 8) == 0x30);
+}
+
+TEST_CASE("IQE raises an event only when nothing was pending and IQER says why", "[model]") {
+  RemapperTb tb;
+  queue_with_fault_events(tb);
+  const auto iqei = [&tb] { return get_bits(tb.reg_read(fmt::kRegIqer, 8), fmt::kIqerIqeiHi, fmt::kIqerIqeiLo); };
+  // A fault pends (PPF): its own event goes out, the queue error that follows sends none.
+  uint64_t v;
+  CHECK(tb.read64(make_requester_id(0, 9, 0), kIova, v) == tlm::TLM_ADDRESS_ERROR_RESPONSE);
+  REQUIRE(tb.irqs.size() == 1);
+  tb.prog.submit(fmt::Descriptor{0x7, 0});  // unknown type
+  CHECK((tb.reg_read(fmt::kRegFsts, 4) & fmt::kFstsIqe) != 0);
+  CHECK(iqei() == fmt::kIqeiDescriptorType);
+  CHECK(tb.irqs.size() == 1);
+  // Everything serviced, the slot repaired: a reserved bit in a known type is an event again.
+  tb.prog.drain_faults();
+  const uint64_t queue = tb.reg_read(fmt::kRegIqa, 8) & ~0xFFFULL;
+  const uint64_t head = tb.reg_read(fmt::kRegIqh, 8);
+  const fmt::Descriptor fixed = fmt::make_context_cache_desc(InvalidationScope::Global);
+  tb.mem.storage().write64(queue + head, fixed.lo);
+  tb.mem.storage().write64(queue + head + 8, fixed.hi);
+  tb.reg_write(fmt::kRegFsts, fmt::kFstsIqe, 4);
+  tb.prog.submit(fmt::Descriptor{fmt::kDescWait | (1ULL << 20), 0});
+  CHECK(iqei() == fmt::kIqeiReservedField);
+  CHECK(tb.irqs.size() == 2);
+  // A tail beyond the queue (one page: 256 descriptors), once the bad slot is repaired.
+  const uint64_t bad = tb.reg_read(fmt::kRegIqh, 8);
+  tb.mem.storage().write64(queue + bad, fixed.lo);
+  tb.mem.storage().write64(queue + bad + 8, fixed.hi);
+  tb.reg_write(fmt::kRegFsts, fmt::kFstsIqe, 4);
+  CHECK((tb.reg_read(fmt::kRegFsts, 4) & fmt::kFstsIqe) == 0);
+  tb.reg_write(fmt::kRegIqt, 0x1000 + 0x10, 8);
+  CHECK((tb.reg_read(fmt::kRegFsts, 4) & fmt::kFstsIqe) != 0);
+  CHECK(iqei() == fmt::kIqeiTailInvalid);
+}
+
+TEST_CASE("256-bit descriptors need scalable mode: IQA.DW=1 is a queue error", "[model]") {
+  RemapperTb tb;
+  tb.start();
+  const uint64_t queue = tb.tables.allocate_page();
+  tb.reg_write(fmt::kRegIqt, 0, 8);
+  tb.reg_write(fmt::kRegIqa, queue | (1ULL << fmt::kIqaDw), 8);
+  tb.reg_write(fmt::kRegGcmd, fmt::kGcmdQie, 4);
+  const fmt::Descriptor d = fmt::make_iotlb_desc(InvalidationScope::Global);
+  tb.mem.storage().write64(queue, d.lo);
+  tb.mem.storage().write64(queue + 8, d.hi);
+  tb.reg_write(fmt::kRegIqt, 0x20, 8);
+  CHECK((tb.reg_read(fmt::kRegFsts, 4) & fmt::kFstsIqe) != 0);
+  CHECK(get_bits(tb.reg_read(fmt::kRegIqer, 8), fmt::kIqerIqeiHi, fmt::kIqerIqeiLo) ==
+        fmt::kIqeiDescriptorWidth);
+  CHECK(tb.reg_read(fmt::kRegIqh, 8) == 0);
 }
 
 TEST_CASE("wait descriptor writes its status and sets ICS IWC", "[model]") {

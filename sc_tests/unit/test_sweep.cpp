@@ -339,18 +339,23 @@ TEST_CASE("one pass explores a recorded trace under the page xor domain index", 
   CHECK(bad.err.find("page-xor-domain") != std::string::npos);
 }
 
+// `maps` ftrace map/unmap pairs of 16 KiB, cycling over `slots` IOVAs.
+static void write_map_unmap_trace(std::ostream& t, int maps, int slots) {
+  for (int i = 0; i < maps; ++i) {
+    const unsigned long iova = 0x100000UL + (i % slots) * 0x4000UL;
+    t << " fio-1 [000] ..... " << 10 + i << ".000001: map: IOMMU: iova=0x" << std::hex << iova
+      << " paddr=0x" << 0x7000000UL + iova << std::dec << " size=16384\n";
+    t << " fio-1 [000] ..... " << 10 + i << ".000002: unmap: IOMMU: iova=0x" << std::hex
+      << iova << " - 0x" << iova + 0x4000 << std::dec << " size=16384 unmapped_size=16384\n";
+  }
+}
+
 TEST_CASE("one pass explores a linux trace and reports its malformed lines", "[unit]") {
   const std::string dir = scratch("linux");
   {
     std::ofstream t(dir + "/trace.txt");
     t << "# tracer: nop\n";
-    for (int i = 0; i < 40; ++i) {
-      const unsigned long iova = 0x100000UL + (i % 8) * 0x4000UL;
-      t << " fio-1 [000] ..... " << 10 + i << ".000001: map: IOMMU: iova=0x" << std::hex << iova
-        << " paddr=0x" << 0x7000000UL + iova << std::dec << " size=16384\n";
-      t << " fio-1 [000] ..... " << 10 + i << ".000002: unmap: IOMMU: iova=0x" << std::hex
-        << iova << " - 0x" << iova + 0x4000 << std::dec << " size=16384 unmapped_size=16384\n";
-    }
+    write_map_unmap_trace(t, 40, 8);
     t << "garbage line\n";
   }
   const Run r = sweep({"--one-pass", "--linux-trace", dir + "/trace.txt", "--out", dir,
@@ -360,6 +365,7 @@ TEST_CASE("one pass explores a linux trace and reports its malformed lines", "[u
   REQUIRE(r.code == 0);
   CHECK(r.err.find("line 82") != std::string::npos);
   CHECK(r.out.find("80 map/unmap events, 1 malformed lines skipped") != std::string::npos);
+  CHECK(r.out.find("same hit rate") == std::string::npos);  // two passes: sizes differ
   const std::vector<CsvRow> rows = load_csv(dir + "/one_pass.csv");
   const CsvRow& h = rows[0];
   // 40 maps of 4 pages, two passes: 320 accesses; each map's first pass misses (the unmap
@@ -373,6 +379,21 @@ TEST_CASE("one pass explores a linux trace and reports its malformed lines", "[u
     }
   }
   CHECK(found);
+}
+
+TEST_CASE("one pass says so when a map/unmap trace cannot tell IOTLB sizes apart", "[unit]") {
+  const std::string dir = scratch("linux-flat");
+  {
+    std::ofstream t(dir + "/trace.txt");
+    write_map_unmap_trace(t, 30, 5);
+  }
+  // One pass, as a driver's map/unmap trace gives: each page touched once after its map.
+  const Run r = sweep({"--one-pass", "--linux-trace", dir + "/trace.txt", "--out", dir,
+                       "--max-sets", "4", "--max-ways", "4", "--max-entries", "64", "--no-plots"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("every geometry has the same hit rate") != std::string::npos);
+  CHECK(r.out.find("tools/linux-capture/capture.sh") != std::string::npos);
 }
 
 TEST_CASE("the sweep makes plots or says clearly why not", "[unit]") {
