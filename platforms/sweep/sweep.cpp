@@ -14,12 +14,9 @@
 #include "sweep/csv.h"
 #include "sweep/grid.h"
 #include "sweep/one_pass.h"
+#include "sweep/plots.h"
 #include "sweep/process_pool.h"
 #include "sweep/stats_json.h"
-
-#ifndef IOMMU_SIM_SOURCE_DIR
-#define IOMMU_SIM_SOURCE_DIR "."
-#endif
 
 namespace fs = std::filesystem;
 
@@ -207,16 +204,6 @@ std::string config_path_for(const std::string& stats_path) {
   return base + ".config.yaml";
 }
 
-// The last non-empty line of a log, shortened: the likely error message of a failed run.
-std::string last_log_line(const std::string& path) {
-  std::ifstream in(path);
-  std::string line, last;
-  while (std::getline(in, line))
-    if (line.find_first_not_of(" \t\r") != std::string::npos) last = line;
-  if (last.size() > 300) last = last.substr(0, 300) + "...";
-  return last;
-}
-
 // The IOTLB geometry a point ran with: from its effective configuration when it was written,
 // else from the --set and grid values.
 struct Geometry {
@@ -263,49 +250,10 @@ Geometry point_geometry(const std::string& config_path,
   return g;
 }
 
-// Runs the plot script on a CSV, if python3 with matplotlib is there. Never fails the sweep.
+// Runs scripts/plot_sweep.py on a CSV, if python3 with matplotlib is there. Never fails the sweep.
 void make_plots(const std::string& csv, const std::string& dir, std::ostream& out,
                 std::ostream& err) {
-  const char* script_env = std::getenv("IOMMU_SIM_PLOT_SCRIPT");
-  const std::string script = script_env && *script_env
-                                 ? script_env
-                                 : std::string(IOMMU_SIM_SOURCE_DIR) + "/scripts/plot_sweep.py";
-  const std::string log = (fs::path(dir) / "plot.log").string();
-  if (!fs::is_regular_file(script)) {
-    err << "sweep: plots skipped: the plot script " << script
-        << " is not there (set IOMMU_SIM_PLOT_SCRIPT); the CSV is complete: " << csv << "\n";
-    return;
-  }
-  // The python3 first in PATH may be a private one without matplotlib (pyenv, a virtualenv):
-  // then try the system's, where python3-matplotlib installs. IOMMU_SIM_PYTHON picks one.
-  const char* py_env = std::getenv("IOMMU_SIM_PYTHON");
-  std::vector<std::string> candidates;
-  if (py_env && *py_env) candidates = {py_env};
-  else candidates = {"python3", "/usr/bin/python3"};
-  std::string python;
-  for (const std::string& c : candidates) {
-    if (run_process({{c, "-c", "import matplotlib"}, log}).ok()) {
-      python = c;
-      break;
-    }
-  }
-  if (python.empty()) {
-    err << "sweep: plots skipped: no python3 with matplotlib (tried";
-    for (const std::string& c : candidates) err << " " << c;
-    err << "; Debian: apt-get install python3-matplotlib, or set IOMMU_SIM_PYTHON); the CSV is "
-           "complete: "
-        << csv << "\n";
-    return;
-  }
-  const ProcessResult r = run_process({{python, script, csv, "--out", dir}, log});
-  if (!r.ok()) {
-    err << "sweep: plotting failed (" << r.describe(0) << ", see " << log
-        << "); the CSV is complete: " << csv << "\n";
-    return;
-  }
-  std::ifstream in(log);
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) out << "sweep: " << line << "\n";
+  run_plot_script(plot_script_path("plot_sweep.py"), csv, dir, "sweep", out, err);
 }
 
 int grid_sweep(const Options& o, const std::string& self_exe, std::ostream& out,
