@@ -17,6 +17,7 @@
 #include "platform.h"
 #include "platform_config.h"
 #include "report.h"
+#include "calibrate/calibrate.h"
 #include "sweep/sweep.h"
 #include "strategy_study.h"
 
@@ -30,6 +31,8 @@ const char* kUsage =
     "       iommu-sim check PLATFORM.yaml [--set K=V]  validate a platform description only\n"
     "       iommu-sim sweep ...                        design-space sweeps (iommu-sim sweep --help)\n"
     "       iommu-sim study STUDY.yaml --out DIR       protection-strategies study (iommu-sim study --help)\n"
+    "       iommu-sim calibrate MEASURED.csv --out DIR fit the model to a measured latency curve\n"
+    "                                                  (iommu-sim calibrate --help)\n"
     "       iommu-sim --help | --version\n"
     "options:\n"
     "  --set KEY=VALUE     override any scalar (dotted key, e.g. iommu.iotlb.ways=8); repeatable\n"
@@ -183,6 +186,10 @@ int sc_main(int argc, char* argv[]) {
   if (args[0] == "study") {
     return study_main(std::vector<std::string>(args.begin() + 1, args.end()), self_path(argv[0]),
                       std::cout, std::cerr);
+  }
+  if (args[0] == "calibrate") {
+    return calibrate_main(std::vector<std::string>(args.begin() + 1, args.end()), self_path(argv[0]),
+                          std::cout, std::cerr);
   }
   if (args[0] == "sweep") {
     return sweep_main(std::vector<std::string>(args.begin() + 1, args.end()), self_path(argv[0]),
