@@ -859,8 +859,11 @@ int fit_mode(const Options& o, const std::string& self_exe, std::ostream& out, s
 
   // The reference curve: the model's default paging-structure caches, fitted.
   const Candidate* reference = nullptr;
+  const PsOption default_ps{true, 16};
   for (const Candidate& c : candidates)
-    if (c.role == "the model's default caches" && c.ps_class != chosen_class) reference = &c;
+    if (c.geometry.ways == 0 && c.geometry.ps == default_ps && c.ps_class != chosen_class &&
+        (!reference || c.fit.sse < reference->fit.sse))
+      reference = &c;
 
   const std::string csv_path = (dir / "calibration.csv").string();
   {
