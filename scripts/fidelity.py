@@ -21,6 +21,8 @@ import re
 import subprocess
 import sys
 
+from plot_calibration import size_label  # 1572864 -> "1.5M", as the calibration plot labels windows
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STRATEGIES = "yaml/studies/strategies.yaml"
 NETPERF = "yaml/studies/viommu-netperf.yaml"
@@ -52,13 +54,6 @@ class Row:
     def __init__(self, figure, source, published, model, command, gap, ok, note=""):
         self.figure, self.source, self.published, self.model = figure, source, published, model
         self.command, self.gap, self.ok, self.note = command, gap, ok, note
-
-
-def size_label(b):
-    for unit, name in ((1 << 30, "G"), (1 << 20, "M"), (1 << 10, "K")):
-        if b >= unit:
-            return f"{b / unit:g}{name}"
-    return f"{b:g}"
 
 
 def pct(model, published):

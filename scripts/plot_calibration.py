@@ -11,17 +11,11 @@ Writes, into DIR (default: the CSV's directory):
 Exit status: 0 done, 2 bad input, 1 failure (as plot_sweep.py).
 """
 
-import argparse
 import csv
 import os
 import sys
 
-
-def number(text):
-    try:
-        return float(text)
-    except (TypeError, ValueError):
-        return None
+from plot_sweep import number, plot_main  # the plot scripts' shared command line
 
 
 def load(path):
@@ -85,34 +79,8 @@ def plot(plt, rows, out, fmt):
 
 
 def main(argv):
-    parser = argparse.ArgumentParser(description="Plot of a calibration CSV.")
-    parser.add_argument("csv")
-    parser.add_argument("--out", help="directory for the plot (default: the CSV's)")
-    parser.add_argument("--format", choices=["png", "svg"], default="png")
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as e:
-        return 0 if e.code == 0 else 2
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("plot_calibration: matplotlib is not installed (Debian: apt-get install "
-              "python3-matplotlib)", file=sys.stderr)
-        return 1
-    out = args.out or os.path.dirname(os.path.abspath(args.csv))
-    try:
-        rows = load(args.csv)
-    except (OSError, ValueError) as e:
-        print(f"plot_calibration: {e}", file=sys.stderr)
-        return 2
-    if not rows:
-        print(f"plot_calibration: {args.csv} has no window to plot", file=sys.stderr)
-        return 0
-    os.makedirs(out, exist_ok=True)
-    print(f"plot: {plot(plt, rows, out, args.format)}")
-    return 0
+    return plot_main(argv, "plot_calibration", "Plot of a calibration CSV.", load,
+                     lambda plt, rows, out, fmt: [plot(plt, rows, out, fmt)], "has no window to plot")
 
 
 if __name__ == "__main__":

@@ -4,8 +4,6 @@
 // ranks candidates agrees with the model, and the published pcie-bench curve is fitted.
 #include <catch2/catch.hpp>
 
-#include <sys/wait.h>
-
 #include <yaml-cpp/yaml.h>
 
 #include <cmath>
@@ -17,6 +15,7 @@
 #include "calibrate/latency_fit.h"
 #include "calibrate/measured_curve.h"
 #include "sweep/csv.h"
+#include "program_test_util.h"
 
 using namespace iommu_sim;
 namespace fs = std::filesystem;
@@ -25,18 +24,9 @@ namespace {
 
 const std::string kWindows = "8K,64K,256K,512K,1M,1.5M,2M,4M,8M,16M,32M,64M";
 
-std::string scratch(const std::string& name) {
-  const fs::path p = fs::current_path() / "calibrate_platform_out" / name;
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p.string();
-}
+std::string scratch(const std::string& name) { return test::scratch("calibrate_platform_out", name); }
 
-int run(const std::string& args) {
-  const std::string cmd = std::string(IOMMU_SIM_EXE) + " " + args + " >/dev/null 2>&1";
-  const int status = std::system(cmd.c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+int run(const std::string& args) { return test::run_iommu_sim(args); }
 
 // A calibration platform (the layout `calibrate` writes) with the given translation hardware.
 std::string platform(const std::string& dir, const std::string& iotlb, const std::string& pscache,

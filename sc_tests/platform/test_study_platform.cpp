@@ -3,8 +3,6 @@
 // published line rates; the baseline without an IOMMU is in the table.
 #include <catch2/catch.hpp>
 
-#include <sys/wait.h>
-
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -14,24 +12,16 @@
 
 #include "host/cost_model.h"
 #include "sweep/csv.h"
+#include "program_test_util.h"
 
 using namespace iommu_sim;
 namespace fs = std::filesystem;
 
 namespace {
 
-std::string scratch(const std::string& name) {
-  const fs::path p = fs::current_path() / "study_platform_out" / name;
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p.string();
-}
+std::string scratch(const std::string& name) { return test::scratch("study_platform_out", name); }
 
-int run(const std::string& args) {
-  const std::string cmd = std::string(IOMMU_SIM_EXE) + " " + args + " >/dev/null 2>&1";
-  const int status = std::system(cmd.c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+int run(const std::string& args) { return test::run_iommu_sim(args); }
 
 // The study's CSV, one map of column -> value per row, keyed by "strategy size".
 std::map<std::string, std::map<std::string, std::string>> load(const std::string& csv) {
