@@ -745,10 +745,23 @@ int fit_mode(const Options& o, const std::string& self_exe, std::ostream& out, s
     add(g, "associativity check", chosen_class);
   }
   if (!run_candidates(second_batch)) return kExitFailure;
-  for (size_t i = 0; i < candidates.size(); ++i)
-    if (is_fa(candidates[i]) && candidates[i].ps_class == chosen_class && candidates[i].fit.sse < candidates[chosen].fit.sse)
-      chosen = i;
+  auto best_of_class = [&]() {
+    for (size_t i = 0; i < candidates.size(); ++i)
+      if (is_fa(candidates[i]) && candidates[i].ps_class == chosen_class &&
+          candidates[i].fit.sse < candidates[chosen].fit.sse)
+        chosen = i;
+  };
+  best_of_class();
   profile_entries();
+  // The profile's minimum itself, when it falls between the sizes run.
+  if (parabola) {
+    const size_t third_batch = candidates.size();
+    add(fa(static_cast<unsigned>(std::lround(e_hat)), candidates[chosen].geometry.ps), "entries profile",
+        chosen_class);
+    if (!run_candidates(third_batch)) return kExitFailure;
+    best_of_class();
+    profile_entries();
+  }
   auto entries_interval = [&]() {
     std::ostringstream os;
     if (parabola) {
