@@ -13,6 +13,8 @@
 #include <sstream>
 #include <thread>
 
+#include <yaml-cpp/yaml.h>
+
 #include "calibrate/latency_fit.h"
 #include "calibrate/measured_curve.h"
 #include "sweep/csv.h"
@@ -363,6 +365,19 @@ std::string first_error(const std::vector<std::vector<ModelPoint>>& runs) {
 // ---------------------------------------------------------------- the curve of a platform
 
 int curve_mode(const Options& o, const std::string& self_exe, std::ostream& out, std::ostream& err) {
+  // The platform must have an endpoint whose PF the windows are set on: say so before any run.
+  try {
+    const YAML::Node root = YAML::LoadFile(o.curve_platform);
+    const YAML::Node eps = root["pcie"] ? root["pcie"]["endpoints"] : YAML::Node();
+    if (!eps || !eps.IsSequence() || eps.size() == 0) {
+      err << "calibrate: " << o.curve_platform << " has no pcie.endpoints: --curve sets the window of the "
+          << "first endpoint's PF, whose pf_workload must be random (the platform calibrate writes is one)\n";
+      return kExitBadInput;
+    }
+  } catch (const YAML::Exception& e) {
+    err << "calibrate: " << o.curve_platform << ": " << e.what() << "\n";
+    return kExitBadInput;
+  }
   const fs::path out_file(o.out);
   const fs::path dir = (out_file.has_parent_path() ? out_file.parent_path() : fs::path(".")) /
                        (out_file.stem().string() + ".runs");

@@ -121,6 +121,8 @@ std::string read_measured_curve(std::istream& in, const std::string& name,
 
   const bool pcie_bench = cols.has("winsz") && cols.has("avg(ns)");
   out.format = pcie_bench ? "pcie-bench" : "curve";
+  if (!pcie_bench && !options.cache_state.empty())
+    return name + ": a curve CSV has no host-cache states; --cache applies to pcie-bench files";
   if (!pcie_bench) {
     for (const char* need : {"window", "mean_ns"})
       if (!cols.has(need))

@@ -82,6 +82,8 @@ TEST_CASE("Bad curve files say where and what is wrong", "[unit]") {
   CHECK(read("window,mean_ns\n8K,600\n64K\n1M,700\n", c).find("m.csv:3: 1 fields") == 0);
   CHECK(read("window,mean_ns\n8K,600\n1M,700\n", c).find("2 usable windows") != std::string::npos);
   CHECK(read("", c).find("no header row") != std::string::npos);
+  CHECK(read("window,mean_ns\n8K,600\n64K,601\n1M,700\n", c, "Cold").find("--cache applies to pcie-bench") !=
+        std::string::npos);
 }
 
 TEST_CASE("A pcie-bench sweep is read for one host-cache state", "[unit]") {
