@@ -24,6 +24,7 @@
 #include "sweep/csv.h"
 #include "sweep/process_pool.h"
 #include "sweep/stats_json.h"
+#include "sweep/table.h"
 
 namespace fs = std::filesystem;
 
@@ -206,11 +207,7 @@ int run_point(const std::string& file, const std::vector<std::string>& sets,
 
 // ---------------------------------------------------------------- the table
 
-std::string fmt(double v, int precision = 3) {
-  std::ostringstream os;
-  os << std::setprecision(precision) << std::fixed << v;
-  return os.str();
-}
+std::string fmt(double v, int precision = 3) { return fixed_text(v, precision); }
 
 using Stats = std::map<std::string, double>;
 
@@ -313,19 +310,6 @@ CsvRow table_row(const std::string& strategy, unsigned size, const Stats& st, bo
   return r;
 }
 
-void print_cells(std::ostream& out, const std::vector<std::vector<std::string>>& cells) {
-  std::vector<size_t> width;
-  for (const auto& row : cells) {
-    width.resize(std::max(width.size(), row.size()), 0);
-    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
-  }
-  for (const auto& row : cells) {
-    for (size_t i = 0; i < row.size(); ++i)
-      out << (i ? "  " : "") << std::setw(static_cast<int>(width[i])) << row[i];
-    out << "\n";
-  }
-}
-
 // "+12%" of a ratio, or "-" when it is not there.
 std::string percent_over(const std::string& ratio) {
   if (ratio.empty()) return "-";
@@ -351,7 +335,7 @@ void print_table(std::ostream& out, const std::vector<CsvRow>& rows) {
                      r[col("bad_device")], r[col("window_mean_us")],
                      open ? "unbounded" : r[col("window_max_us")], open ? "unbounded" : r[col("window_max_dmas")]});
   }
-  print_cells(out, cells);
+  print_aligned_table(out, cells);
   // CPU cycles per packet by where they went, and against the baseline without an IOMMU.
   out << "\nCPU cycles per packet (during the traffic) and against strategy none at the same size:\n";
   cells = {{"strategy", "size", "total", "packet", "map", "unmap", "allocator", "inval_sw", "inval_hw",
@@ -363,7 +347,7 @@ void print_table(std::ostream& out, const std::vector<CsvRow>& rows) {
                      r[col("inval_hw_cycles")], percent_over(r[col("cpu_vs_none")]),
                      percent_over(r[col("throughput_vs_none")])});
   }
-  print_cells(out, cells);
+  print_aligned_table(out, cells);
 }
 
 // The strict map+unmap of one page as the study charged it (single-use with a message of one

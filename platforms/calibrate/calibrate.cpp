@@ -21,6 +21,7 @@
 #include "sweep/plots.h"
 #include "sweep/process_pool.h"
 #include "sweep/stats_json.h"
+#include "sweep/table.h"
 
 namespace fs = std::filesystem;
 
@@ -160,12 +161,6 @@ Options parse(const std::vector<std::string>& args) {
       throw UsageError{"--windows and --set go with --curve; a fit takes its windows from the file"};
   }
   return o;
-}
-
-std::string fixed(double v, int precision) {
-  std::ostringstream os;
-  os << std::fixed << std::setprecision(precision) << v;
-  return os.str();
 }
 
 std::string number(double v) {
@@ -781,7 +776,7 @@ int fit_mode(const Options& o, const std::string& self_exe, std::ostream& out, s
     std::ostringstream os;
     if (parabola) {
       os << "68% interval " << std::lround(e_lo) << ".." << std::lround(e_hi) << " (profile minimum "
-         << fixed(e_hat, 1) << ")";
+         << fixed_text(e_hat, 1) << ")";
     } else {
       os << "68% interval: " << (e_lo > 0 ? "more than " + std::to_string(std::lround(e_lo)) : "no lower bound")
          << ", " << (e_hi > 0 ? "fewer than " + std::to_string(std::lround(e_hi)) : "no upper bound")
@@ -868,10 +863,10 @@ int fit_mode(const Options& o, const std::string& self_exe, std::ostream& out, s
          << format_byte_count(windows.front()) << " to " << format_byte_count(windows.back()) << ".\n";
   header << "# IOTLB: " << w.geometry.iotlb_label() << " (" << entries_interval()
          << (assoc_determined ? "" : "; associativity not determined by the curve") << ")\n";
-  header << "# walk: " << fixed(reads_per_walk, 2) << " table reads x " << fixed(fit.read_ns, 1) << " +- "
-         << fixed(fit.read_se, 1) << " ns, " << ps_label(w.geometry.ps) << "\n";
-  header << "# fixed round trip " << fixed(fixed_rt, 1) << " +- " << fixed(fixed_se, 1)
-         << " ns; residual rms " << fixed(rms(sse, n), 1) << " ns\n";
+  header << "# walk: " << fixed_text(reads_per_walk, 2) << " table reads x " << fixed_text(fit.read_ns, 1) << " +- "
+         << fixed_text(fit.read_se, 1) << " ns, " << ps_label(w.geometry.ps) << "\n";
+  header << "# fixed round trip " << fixed_text(fixed_rt, 1) << " +- " << fixed_text(fixed_se, 1)
+         << " ns; residual rms " << fixed_text(rms(sse, n), 1) << " ns\n";
   header << "# Reproduce the curve: iommu-sim calibrate --curve THIS.yaml --windows ";
   for (size_t i = 0; i < n; ++i) header << (i ? "," : "") << format_byte_count(windows[i]);
   header << " --out curve.csv\n";
@@ -902,10 +897,10 @@ int fit_mode(const Options& o, const std::string& self_exe, std::ostream& out, s
     write_csv_row(f, head);
     for (size_t i = 0; i < n; ++i) {
       const CurvePoint& m = measured.points[i];
-      write_csv_row(f, {std::to_string(windows[i]), number(y[i]), fixed(fitted[i], 3), fixed(residual[i], 3),
-                        fixed(verify[0][i].walks_per_dma, 5), fixed(verify[0][i].reads_per_dma, 5),
-                        m.p50_ns >= 0 ? number(m.p50_ns) : "", fixed(verify[0][i].p50_ns, 1),
-                        fixed(verify[0][i].p99_ns, 1), reference ? fixed(reference->fit.fitted[i], 3) : ""});
+      write_csv_row(f, {std::to_string(windows[i]), number(y[i]), fixed_text(fitted[i], 3), fixed_text(residual[i], 3),
+                        fixed_text(verify[0][i].walks_per_dma, 5), fixed_text(verify[0][i].reads_per_dma, 5),
+                        m.p50_ns >= 0 ? number(m.p50_ns) : "", fixed_text(verify[0][i].p50_ns, 1),
+                        fixed_text(verify[0][i].p99_ns, 1), reference ? fixed_text(reference->fit.fitted[i], 3) : ""});
     }
   }
   const std::string cand_path = (dir / "candidates.csv").string();
@@ -921,8 +916,8 @@ int fit_mode(const Options& o, const std::string& self_exe, std::ostream& out, s
       write_csv_row(f, {std::to_string(i), c.role, std::to_string(c.geometry.ways ? c.geometry.sets : 1),
                         std::to_string(c.geometry.ways), std::to_string(c.geometry.size()),
                         c.geometry.ps.on ? "on" : "off", c.geometry.ps.on ? std::to_string(c.geometry.ps.entries) : "",
-                        fixed(c.fit.upstream_ns, 3), fixed(c.fit.read_ns, 3), fixed(rms(c.fit.sse, n), 3),
-                        fixed(rms(c.analytic_sse, n), 3), verdict});
+                        fixed_text(c.fit.upstream_ns, 3), fixed_text(c.fit.read_ns, 3), fixed_text(rms(c.fit.sse, n), 3),
+                        fixed_text(rms(c.analytic_sse, n), 3), verdict});
     }
   }
 
@@ -931,7 +926,7 @@ int fit_mode(const Options& o, const std::string& self_exe, std::ostream& out, s
         << (measured.cache_state.empty() ? "" : ", cache " + measured.cache_state) << "): " << n << " windows, "
         << size << "-byte random reads\n";
     out << "  model runs           " << model_runs << " (" << candidates.size()
-        << " candidate geometries and the fitted platform, x " << n << " windows) in " << fixed(seconds, 1)
+        << " candidate geometries and the fitted platform, x " << n << " windows) in " << fixed_text(seconds, 1)
         << " s\n";
     out << "  IOTLB                " << w.geometry.iotlb_label() << "; " << entries_interval() << "\n";
     out << "  associativity        ";
@@ -941,30 +936,30 @@ int fit_mode(const Options& o, const std::string& self_exe, std::ostream& out, s
       out << "not determined: ";
       for (size_t k = 0; k < assoc.size(); ++k)
         out << (k ? ", " : "") << candidates[assoc[k]].geometry.iotlb_label() << " rms "
-            << fixed(rms(candidates[assoc[k]].fit.sse, n), 2);
+            << fixed_text(rms(candidates[assoc[k]].fit.sse, n), 2);
       out << " ns (random addresses over a contiguous window load every set alike)\n";
     }
-    out << "  walk                 " << fixed(reads_per_walk, 2) << " table reads x " << fixed(fit.read_ns, 1)
-        << " +- " << fixed(fit.read_se, 1) << " ns";
-    if (probe_per_walk > 0.05) out << " + " << fixed(probe_per_walk, 1) << " ns probe";
-    out << " = " << fixed(walk_ns, 1) << " ns per IOTLB miss at " << format_byte_count(windows.back()) << "; "
+    out << "  walk                 " << fixed_text(reads_per_walk, 2) << " table reads x " << fixed_text(fit.read_ns, 1)
+        << " +- " << fixed_text(fit.read_se, 1) << " ns";
+    if (probe_per_walk > 0.05) out << " + " << fixed_text(probe_per_walk, 1) << " ns probe";
+    out << " = " << fixed_text(walk_ns, 1) << " ns per IOTLB miss at " << format_byte_count(windows.back()) << "; "
         << classes[chosen_class].label() << "\n";
-    out << "  fixed round trip     " << fixed(fixed_rt, 1) << " +- " << fixed(fixed_se, 1) << " ns = link "
-        << fixed(fit.upstream_ns, 1) << " + memory read " << fixed(fit.read_ns, 1) << " + lookups "
-        << fixed(hit_extra, 1) << "\n";
-    out << "  residual             rms " << fixed(rms(sse, n), 2) << " ns, largest " << fixed(worst, 2) << " ns at "
-        << format_byte_count(windows[worst_at]) << "; noise taken as " << fixed(std::sqrt(sigma2), 2)
-        << " ns (" << fixed(std::sqrt(sigma2_data), 2) << (o.noise_ns > 0 ? " given" : " from the residuals")
-        << ", " << fixed(std::sqrt(sigma2_model), 2) << " the model's sampling)\n";
+    out << "  fixed round trip     " << fixed_text(fixed_rt, 1) << " +- " << fixed_text(fixed_se, 1) << " ns = link "
+        << fixed_text(fit.upstream_ns, 1) << " + memory read " << fixed_text(fit.read_ns, 1) << " + lookups "
+        << fixed_text(hit_extra, 1) << "\n";
+    out << "  residual             rms " << fixed_text(rms(sse, n), 2) << " ns, largest " << fixed_text(worst, 2) << " ns at "
+        << format_byte_count(windows[worst_at]) << "; noise taken as " << fixed_text(std::sqrt(sigma2), 2)
+        << " ns (" << fixed_text(std::sqrt(sigma2_data), 2) << (o.noise_ns > 0 ? " given" : " from the residuals")
+        << ", " << fixed_text(std::sqrt(sigma2_model), 2) << " the model's sampling)\n";
     if (linearity > 0.5)
       out << "  warning              the fitted platform's run differs from the fit by up to "
-          << fixed(linearity, 2) << " ns: latency is not linear in the fitted parameters here\n";
+          << fixed_text(linearity, 2) << " ns: latency is not linear in the fitted parameters here\n";
     for (size_t i : tied) {
       if (candidates[i].ps_class == chosen_class) continue;
       out << "  also fits            " << classes[candidates[i].ps_class].label() << ", "
-          << candidates[i].geometry.size() << " entries: table read " << fixed(candidates[i].fit.read_ns, 1)
-          << " ns, link " << fixed(candidates[i].fit.upstream_ns, 1) << " ns, rms "
-          << fixed(rms(candidates[i].fit.sse, n), 2) << " ns (the curve cannot tell; --prefer-read-ns "
+          << candidates[i].geometry.size() << " entries: table read " << fixed_text(candidates[i].fit.read_ns, 1)
+          << " ns, link " << fixed_text(candidates[i].fit.upstream_ns, 1) << " ns, rms "
+          << fixed_text(rms(candidates[i].fit.sse, n), 2) << " ns (the curve cannot tell; --prefer-read-ns "
           << number(o.prefer_read_ns) << " chose)\n";
     }
     for (size_t i : rejected) {
@@ -976,25 +971,25 @@ int fit_mode(const Options& o, const std::string& self_exe, std::ostream& out, s
           at = k;
         }
       out << "  rejected             " << classes[candidates[i].ps_class].label() << " (best "
-          << candidates[i].geometry.size() << " entries): rms " << fixed(rms(candidates[i].fit.sse, n), 2)
-          << " ns, " << fixed(off, 1) << " ns off at " << format_byte_count(windows[at]) << "\n";
+          << candidates[i].geometry.size() << " entries): rms " << fixed_text(rms(candidates[i].fit.sse, n), 2)
+          << " ns, " << fixed_text(off, 1) << " ns off at " << format_byte_count(windows[at]) << "\n";
     }
     out << "  per window      measured     fitted   residual  IOTLB miss  reads/DMA";
     const bool p50 = std::any_of(measured.points.begin(), measured.points.end(), [](const CurvePoint& p) { return p.p50_ns >= 0; });
     if (p50) out << "  p50 measured  p50 model";
     out << "\n";
     for (size_t i = 0; i < n; ++i) {
-      out << "  " << std::setw(10) << format_byte_count(windows[i]) << std::setw(14) << fixed(y[i], 1)
-          << std::setw(11) << fixed(fitted[i], 1) << std::setw(11) << fixed(residual[i], 1) << std::setw(12)
-          << fixed(verify[0][i].walks_per_dma, 4) << std::setw(11) << fixed(verify[0][i].reads_per_dma, 3);
+      out << "  " << std::setw(10) << format_byte_count(windows[i]) << std::setw(14) << fixed_text(y[i], 1)
+          << std::setw(11) << fixed_text(fitted[i], 1) << std::setw(11) << fixed_text(residual[i], 1) << std::setw(12)
+          << fixed_text(verify[0][i].walks_per_dma, 4) << std::setw(11) << fixed_text(verify[0][i].reads_per_dma, 3);
       if (p50)
-        out << std::setw(14) << (measured.points[i].p50_ns >= 0 ? fixed(measured.points[i].p50_ns, 1) : "-")
-            << std::setw(11) << fixed(verify[0][i].p50_ns, 1);
+        out << std::setw(14) << (measured.points[i].p50_ns >= 0 ? fixed_text(measured.points[i].p50_ns, 1) : "-")
+            << std::setw(11) << fixed_text(verify[0][i].p50_ns, 1);
       out << "\n";
     }
     out << "  wrote " << yaml_path << ", " << csv_path << ", " << cand_path << "\n";
   }
-  if (o.plots) run_plot_script(plot_script_path("plot_calibration.py"), csv_path, dir.string(), "calibrate", out, err);
+  if (o.plots) make_plots("plot_calibration.py", csv_path, dir.string(), out, err, "calibrate");
   return kExitOk;
 }
 

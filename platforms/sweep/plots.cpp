@@ -15,14 +15,12 @@ namespace fs = std::filesystem;
 
 namespace iommu_sim {
 
-std::string plot_script_path(const std::string& name) {
-  const char* script_env = std::getenv("IOMMU_SIM_PLOT_SCRIPT");
-  if (name == "plot_sweep.py" && script_env && *script_env) return script_env;
-  return std::string(IOMMU_SIM_SOURCE_DIR) + "/scripts/" + name;
-}
-
-void run_plot_script(const std::string& script, const std::string& csv, const std::string& dir,
-                     const std::string& who, std::ostream& out, std::ostream& err) {
+void make_plots(const std::string& script_name, const std::string& csv, const std::string& dir,
+                std::ostream& out, std::ostream& err, const std::string& who) {
+  const char* script_env = script_name == "plot_sweep.py" ? std::getenv("IOMMU_SIM_PLOT_SCRIPT") : nullptr;
+  const std::string script = script_env && *script_env
+                                 ? script_env
+                                 : std::string(IOMMU_SIM_SOURCE_DIR) + "/scripts/" + script_name;
   const std::string log = (fs::path(dir) / "plot.log").string();
   if (!fs::is_regular_file(script)) {
     err << who << ": plots skipped: the plot script " << script

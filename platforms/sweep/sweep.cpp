@@ -250,12 +250,6 @@ Geometry point_geometry(const std::string& config_path,
   return g;
 }
 
-// Runs scripts/plot_sweep.py on a CSV, if python3 with matplotlib is there. Never fails the sweep.
-void make_plots(const std::string& csv, const std::string& dir, std::ostream& out,
-                std::ostream& err) {
-  run_plot_script(plot_script_path("plot_sweep.py"), csv, dir, "sweep", out, err);
-}
-
 int grid_sweep(const Options& o, const std::string& self_exe, std::ostream& out,
                std::ostream& err) {
   std::vector<GridPoint> points = expand_grid(o.axes);
@@ -387,7 +381,7 @@ int grid_sweep(const Options& o, const std::string& self_exe, std::ostream& out,
   }
   out << "sweep: " << points.size() << " points, " << points.size() - failed << " ok, " << failed
       << " failed -> " << csv << "\n";
-  if (o.plots && !o.sharded) make_plots(csv, dir.string(), out, err);
+  if (o.plots && !o.sharded) make_plots("plot_sweep.py", csv, dir.string(), out, err);
   if (failed == 0) return kExitOk;
   if (bad_input == points.size()) {
     err << "sweep: every point was rejected as bad input; first: " << first_failure << "\n";
@@ -510,7 +504,7 @@ int one_pass(const Options& o, const std::string& self_exe, std::ostream& out,
   std::snprintf(secs, sizeof secs, "%.2f", seconds);
   out << "sweep: one pass over " << ex.accesses() << " accesses of " << source << ": "
       << results.size() << " LRU geometries (index " << to_string(o.limits.index) << ") in " << secs << " s -> " << csv << "\n";
-  if (o.plots) make_plots(csv, dir.string(), out, err);
+  if (o.plots) make_plots("plot_sweep.py", csv, dir.string(), out, err);
   return kExitOk;
 }
 
@@ -541,7 +535,7 @@ int merge_main(const std::vector<std::string>& args, std::ostream& out, std::ost
       << "\n";
   if (plots) {
     const fs::path parent = fs::path(output).parent_path();
-    make_plots(output, parent.empty() ? "." : parent.string(), out, err);
+    make_plots("plot_sweep.py", output, parent.empty() ? "." : parent.string(), out, err);
   }
   return kExitOk;
 }
