@@ -18,6 +18,7 @@
 #include "platform_config.h"
 #include "replay.h"
 #include "report.h"
+#include "calibrate/calibrate.h"
 #include "sweep/sweep.h"
 #include "strategy_study.h"
 #include "interrupt_study.h"
@@ -34,6 +35,8 @@ const char* kUsage =
     "       iommu-sim study STUDY.yaml --out DIR       a study: protection strategies or interrupt delivery\n"
     "                                                  (iommu-sim study --help)\n"
     "       iommu-sim replay CAPTURE [options]         replay Linux under QEMU's VT-d and compare (iommu-sim replay --help)\n"
+    "       iommu-sim calibrate MEASURED.csv --out DIR fit the model to a measured latency curve\n"
+    "                                                  (iommu-sim calibrate --help)\n"
     "       iommu-sim --help | --version\n"
     "options:\n"
     "  --set KEY=VALUE     override any scalar (dotted key, e.g. iommu.iotlb.ways=8); repeatable\n"
@@ -195,6 +198,10 @@ int sc_main(int argc, char* argv[]) {
   // one-pass exploration take a capture where they take a platform.
   if (args[0] == "replay" || (args[0] == "run" && run_args_name_capture({args.begin() + 1, args.end()}))) {
     return replay_main(std::vector<std::string>(args.begin() + 1, args.end()), std::cout, std::cerr);
+  }
+  if (args[0] == "calibrate") {
+    return calibrate_main(std::vector<std::string>(args.begin() + 1, args.end()), self_path(argv[0]),
+                          std::cout, std::cerr);
   }
   if (args[0] == "sweep") {
     return sweep_main(std::vector<std::string>(args.begin() + 1, args.end()), self_path(argv[0]),

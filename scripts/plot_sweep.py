@@ -157,8 +157,12 @@ def plot_heatmaps(plt, rows, out, fmt, policies):
     return paths
 
 
-def main(argv):
-    parser = argparse.ArgumentParser(description="Plots of an IOTLB sweep CSV.")
+def plot_main(argv, name, description, load_csv, plot_all, nothing):
+    """The command line every plot script shares: CSV [--out DIR] [--format png|svg]; Agg
+    backend; exit 0 done (or nothing to plot), 2 bad input, 1 no matplotlib. plot_all(plt, rows,
+    out, fmt) returns the paths written (None for a plot left out); `nothing` says why an empty
+    CSV gives no plot."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("csv")
     parser.add_argument("--out", help="directory for the plots (default: the CSV's)")
     parser.add_argument("--format", choices=["png", "svg"], default="png")
@@ -171,28 +175,36 @@ def main(argv):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        print("plot_sweep: matplotlib is not installed (Debian: apt-get install "
+        print(f"{name}: matplotlib is not installed (Debian: apt-get install "
               "python3-matplotlib)", file=sys.stderr)
         return 1
     out = args.out or os.path.dirname(os.path.abspath(args.csv))
     try:
-        rows = load(args.csv)
+        rows = load_csv(args.csv)
     except (OSError, ValueError) as e:
-        print(f"plot_sweep: {e}", file=sys.stderr)
+        print(f"{name}: {e}", file=sys.stderr)
         return 2
     if not rows:
-        print(f"plot_sweep: {args.csv} has no successful point with an IOTLB geometry: "
-              "nothing to plot", file=sys.stderr)
+        print(f"{name}: {args.csv} {nothing}", file=sys.stderr)
         return 0
     os.makedirs(out, exist_ok=True)
-    policies = sorted({r["_policy"] for r in rows})
-    written = [plot_hit_rate(plt, rows, out, args.format, policies)]
-    written.append(plot_latency(plt, rows, out, args.format))
-    written.extend(plot_heatmaps(plt, rows, out, args.format, policies))
-    for path in written:
+    for path in plot_all(plt, rows, out, args.format):
         if path:
             print(f"plot: {path}")
     return 0
+
+
+def plot_sweep(plt, rows, out, fmt):
+    policies = sorted({r["_policy"] for r in rows})
+    written = [plot_hit_rate(plt, rows, out, fmt, policies)]
+    written.append(plot_latency(plt, rows, out, fmt))
+    written.extend(plot_heatmaps(plt, rows, out, fmt, policies))
+    return written
+
+
+def main(argv):
+    return plot_main(argv, "plot_sweep", "Plots of an IOTLB sweep CSV.", load, plot_sweep,
+                     "has no successful point with an IOTLB geometry: nothing to plot")
 
 
 if __name__ == "__main__":

@@ -17,11 +17,21 @@
 //
 // Statistics under the driver's name: packets, bytes, traffic_ns (first post to last unmap),
 // throughput_gbps, cpu_busy_ns (during the traffic), setup_cpu_ns, cpu_utilisation, cpu_cycles,
-// cycles_per_byte (the last three during the traffic), cost.<step> (cycles per step, set-up
-// included), strategy.* (ProtectionStrategy::register_stats), violations.<name>.{injected,caught,
-// corrupted,dma_failed,fault_recorded}.
+// cycles_per_byte, cycles_per_packet (the last four during the traffic), cost.<step> (cycles per
+// step, set-up included), traffic_cost.<step> (during the traffic), strategy.*
+// (ProtectionStrategy::register_stats), violations.<name>.{injected,caught,corrupted,dma_failed,
+// fault_recorded}.
+//
+// Invalidation hardware time: every register access and poll the CPU makes between issuing an
+// invalidation and seeing it complete is time spent waiting on the IOMMU model; when the costs
+// give a published hardware figure (invalidation_hardware), the CPU waits at least that long per
+// request, the model's time counted toward it (cost_model.h). The ledger records it as
+// invalidation_hardware.
+//
+// Strategy `none` is the baseline without an IOMMU: the driver leaves translation off.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -139,6 +149,14 @@ class DmaDriver : public sc_core::sc_module, private MappingBackend {
   std::string m_error;
   sc_core::sc_event m_ready_event, m_done_event;
   double m_busy_ns = 0, m_setup_busy_ns = 0, m_traffic_ns = 0;
+  // Invalidation requests issued since the last wait, and the time the CPU spent waiting on the
+  // IOMMU for them (register accesses and polls made while m_in_invalidation).
+  uint64_t m_pending_invalidations = 0;
+  double m_pending_hw_ns = 0;
+  bool m_in_invalidation = false;
+  // The ledger at the first post and after the last unmap: the traffic's own cycles per step.
+  std::array<uint64_t, static_cast<unsigned>(CostStep::Count)> m_cost_at_start{}, m_cost_at_end{};
+  bool m_traffic_done = false;
   uint64_t m_bytes = 0;
   Counter& m_mmio_accesses;
 };

@@ -12,8 +12,8 @@ uint64_t page_bytes(PageSize p) { return kPage << (9 * static_cast<unsigned>(p))
 }  // namespace
 
 const std::vector<std::string>& strategy_names() {
-  static const std::vector<std::string> names = {"single-use", "shared",   "persistent",
-                                                 "direct-map", "deferred", "optimistic"};
+  static const std::vector<std::string> names = {"none",       "single-use", "shared",    "persistent",
+                                                 "direct-map", "deferred",   "optimistic"};
   return names;
 }
 
@@ -103,15 +103,17 @@ void ProtectionStrategy::free_iova(uint64_t iova, uint64_t pages) {
 }
 
 void ProtectionStrategy::map_pages(uint64_t iova, uint64_t first, uint64_t pages, bool write) {
-  m_backend.map_range(iova, first * kPage, pages * kPage, write, PageSize::Size4K);
+  // The entries reach the IOMMU at the end of the CPU's update (written, then flushed from its
+  // cache), not before: a device that races the map finds them not present.
   m_backend.charge(CostStep::PageTableUpdate, pages);
+  m_backend.map_range(iova, first * kPage, pages * kPage, write, PageSize::Size4K);
   ++m_counts.maps;
   m_counts.pages_mapped += pages;
 }
 
 void ProtectionStrategy::unmap_pages(uint64_t iova, uint64_t pages) {
   m_backend.unmap_range(iova, pages * kPage);
-  m_backend.charge(CostStep::PageTableUpdate, pages);
+  m_backend.charge(CostStep::PageTableClear, pages);
   ++m_counts.unmaps;
   m_counts.pages_unmapped += pages;
 }
@@ -408,6 +410,21 @@ class DirectMap : public ProtectionStrategy {
   void unmap(const DmaBuffer& b, uint64_t) override { released(b); }
 };
 
+// ---------------------------------------------------------------- none
+
+// The baseline: translation stays off (the driver never enables it), the device reaches memory
+// by physical address, nothing is mapped and nothing protects.
+class NoTranslation : public ProtectionStrategy {
+ public:
+  using ProtectionStrategy::ProtectionStrategy;
+  std::string name() const override { return "none"; }
+  uint64_t map(const DmaBuffer& b) override {
+    reacquired(b);
+    return b.phys;
+  }
+  void unmap(const DmaBuffer& b, uint64_t) override { released(b); }
+};
+
 }  // namespace
 
 std::unique_ptr<ProtectionStrategy> make_protection_strategy(const StrategyConfig& config,
@@ -415,6 +432,7 @@ std::unique_ptr<ProtectionStrategy> make_protection_strategy(const StrategyConfi
   const std::string err = validate(config);
   if (!err.empty()) throw std::invalid_argument(err);
   const std::string& n = config.name;
+  if (n == "none") return std::make_unique<NoTranslation>(config, backend);
   if (n == "single-use") return std::make_unique<SingleUse>(config, backend);
   if (n == "shared") return std::make_unique<Shared>(config, backend);
   if (n == "persistent") return std::make_unique<Persistent>(config, backend);

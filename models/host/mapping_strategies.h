@@ -19,6 +19,8 @@
 //               freed only then (reusing them earlier would reach the stale translation).
 //   optimistic  a mapping stays for `grace_us` after its last DMA completes and is reused if the
 //               same buffer is mapped again within that time; then it is torn down strictly.
+//   none        the baseline without an IOMMU: translation stays off, the device uses physical
+//               addresses, nothing is mapped (the driver leaves the remapping hardware disabled).
 //
 // Mappings are of whole pages; a buffer's device address is its IOVA range plus the buffer's
 // offset in its first page. Two buffers share a mapping (shared, persistent, optimistic) when

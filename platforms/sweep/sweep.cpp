@@ -205,16 +205,6 @@ std::string config_path_for(const std::string& stats_path) {
   return base + ".config.yaml";
 }
 
-// The last non-empty line of a log, shortened: the likely error message of a failed run.
-std::string last_log_line(const std::string& path) {
-  std::ifstream in(path);
-  std::string line, last;
-  while (std::getline(in, line))
-    if (line.find_first_not_of(" \t\r") != std::string::npos) last = line;
-  if (last.size() > 300) last = last.substr(0, 300) + "...";
-  return last;
-}
-
 // The IOTLB geometry a point ran with: from its effective configuration when it was written,
 // else from the --set and grid values.
 struct Geometry {

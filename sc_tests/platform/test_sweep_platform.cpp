@@ -2,8 +2,6 @@
 // one-pass exploration of one run's IOTLB stream checked against per-geometry replay.
 #include <catch2/catch.hpp>
 
-#include <sys/wait.h>
-
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -12,24 +10,16 @@
 #include "iommu/caches/iotlb_trace.h"
 #include "sweep/csv.h"
 #include "sweep/one_pass.h"
+#include "program_test_util.h"
 
 using namespace iommu_sim;
 namespace fs = std::filesystem;
 
 namespace {
 
-std::string scratch(const std::string& name) {
-  const fs::path p = fs::current_path() / "sweep_platform_out" / name;
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p.string();
-}
+std::string scratch(const std::string& name) { return test::scratch("sweep_platform_out", name); }
 
-int run(const std::string& args) {
-  const std::string cmd = std::string(IOMMU_SIM_EXE) + " " + args + " >/dev/null 2>&1";
-  const int status = std::system(cmd.c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+int run(const std::string& args) { return test::run_iommu_sim(args); }
 
 std::vector<CsvRow> load_csv(const std::string& path) {
   std::ifstream in(path);
