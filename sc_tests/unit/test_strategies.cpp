@@ -32,6 +32,10 @@ class RecordingBackend : public MappingBackend {
     ops.push_back("inv " + hex(iova) + " am" + std::to_string(am));
   }
   void invalidate_domain() override { ops.push_back("inv domain"); }
+  void invalidate_device_tlb_pages(uint64_t iova, unsigned am) override {
+    ops.push_back("devtlb " + hex(iova) + " am" + std::to_string(am));
+  }
+  void invalidate_device_tlb_all() override { ops.push_back("devtlb all"); }
   void wait_invalidations() override { ops.push_back("wait"); }
   void charge(CostStep step, uint64_t times) override { now += ledger.ns(ledger.charge(step, times)); }
   double now_ns() const override { return now; }
@@ -361,4 +365,43 @@ TEST_CASE("Unknown strategy names are refused", "[unit]") {
   RecordingBackend be;
   CHECK_THROWS_AS(make_protection_strategy(config("lazy"), be), std::invalid_argument);
   CHECK(strategy_names().size() == 6);
+}
+
+TEST_CASE("with a device-TLB every IOTLB invalidation comes with a device-TLB one before the wait", "[unit]") {
+  for (const std::string name : {"single-use", "deferred"}) {
+    RecordingBackend be;
+    StrategyConfig c = config(name);
+    c.device_tlb = true;
+    c.batch = 1;
+    auto s = make_protection_strategy(c, be);
+    const uint64_t a = s->map(kC);
+    s->unmap(kC, a);
+    const std::vector<std::string> tail(be.ops.end() - 3, be.ops.end());
+    if (name == "single-use")
+      CHECK(tail == std::vector<std::string>{"inv " + RecordingBackend::hex(a) + " am0",
+                                              "devtlb " + RecordingBackend::hex(a) + " am0", "wait"});
+    else
+      CHECK(tail == std::vector<std::string>{"inv domain", "devtlb all", "wait"});
+    CHECK(s->counts().invalidations == 1);
+    CHECK(s->counts().devtlb_invalidations == 1);
+    // Each descriptor is charged as one invalidation request.
+    CHECK(be.ledger.count(CostStep::IotlbInvalidation) == 2);
+  }
+  // Without device TLBs none is issued, and a backend without them refuses to be asked.
+  RecordingBackend be;
+  auto s = make_protection_strategy(config("single-use"), be);
+  s->unmap(kC, s->map(kC));
+  CHECK(s->counts().devtlb_invalidations == 0);
+  struct Minimal : MappingBackend {
+    void map_range(uint64_t, uint64_t, uint64_t, bool, PageSize) override {}
+    void unmap_range(uint64_t, uint64_t) override {}
+    void invalidate_pages(uint64_t, unsigned) override {}
+    void invalidate_domain() override {}
+    void wait_invalidations() override {}
+    void charge(CostStep, uint64_t) override {}
+    double now_ns() const override { return 0; }
+    uint64_t dmas_done() const override { return 0; }
+  } minimal;
+  CHECK_THROWS_AS(minimal.invalidate_device_tlb_all(), std::logic_error);
+  CHECK_THROWS_AS(minimal.invalidate_device_tlb_pages(0, 0), std::logic_error);
 }
