@@ -1,6 +1,7 @@
 #include "strategy_study.h"
 #include "exit_codes.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -53,6 +54,7 @@ struct StudySpec {
   double rate_gbps = 10.0;
   DmaDriverConfig driver;  // strategy name and message size set per point
   std::map<std::string, StrategyConfig> per_strategy;
+  AtsClientConfig ats;     // the NIC's device-TLB, with driver.ats
 };
 
 sc_core::sc_time ns(double v) { return sc_core::sc_time(v, sc_core::SC_NS); }
@@ -91,6 +93,18 @@ StudySpec read_study(Section root) {
   d.ring_size = nic.get_uint("ring_size", d.ring_size, 1, 4096);
   d.packets = nic.get_u64("packets", d.packets, 1, 100000000);
   s.rate_gbps = nic.get_double("rate_gbps", s.rate_gbps, 0.001, 10000);
+  // PCIe ATS: the NIC caches translations in a device-TLB of its own.
+  Section ats = nic.section("ats");
+  d.ats = ats.get_bool("enabled", false);
+  d.ats_queue_depth = ats.get_uint("invalidate_queue_depth", 0, 0, 31);
+  Section devtlb = ats.section("devtlb");
+  s.ats.devtlb.sets = devtlb.get_uint("sets", s.ats.devtlb.sets, 1, 1u << 16);
+  s.ats.devtlb.ways = devtlb.get_uint("ways", s.ats.devtlb.ways, 1, 4096);
+  parse_replacement_kind(devtlb.get_enum("policy", "lru", {"lru", "plru", "fifo", "random"}), s.ats.devtlb.policy);
+  if (const std::string e = validate(s.ats.devtlb); !e.empty()) devtlb.fail("", e);
+  s.ats.lookup_latency = ns(ats.get_double("lookup_latency_ns", 2, 0, 1e6));
+  s.ats.invalidation_latency = ns(ats.get_double("invalidation_latency_ns", 500, 0, 1e9));
+  s.iommu.device_tlbs = d.ats;
 
   Section drv = p.section("driver");
   d.queued_invalidation = drv.get_enum("invalidation", "queued", {"queued", "register"}) == "queued";
@@ -159,11 +173,25 @@ class StudyPlatform : public sc_core::sc_module {
     m_nic = std::make_unique<DmaEngine>("nic", d.source_id, m_driver.make_device_workload(spec.rate_gbps), stats);
     m_nic->set_start_gate([this] { return m_driver.ready(); }, &m_driver.ready_event());
     m_nic->socket.bind(m_iommu.upstream);
+    if (d.ats) {  // the NIC's device-TLB, and the IOMMU's invalidate requests straight to it
+      m_ats = std::make_unique<AtsClient>(spec.ats, stats, std::string(m_nic->name()) + ".ats");
+      m_nic->set_ats(m_ats.get());
+      m_ats_in.register_b_transport(this, &StudyPlatform::invalidate);
+      m_iommu.ats_invalidation.bind(m_ats_in);
+    }
     SC_THREAD(stopper);
   }
   const DmaDriver& driver() const { return m_driver; }
 
  private:
+  void invalidate(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
+    const PcieExtension* ext = trans.get_extension<PcieExtension>();
+    if (!ext || ext->requester_id != m_nic->requester_id()) {
+      trans.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);  // no such function
+      return;
+    }
+    m_ats->handle_invalidation(trans, delay);
+  }
   void stopper() {
     sc_core::wait(m_driver.done_event());
     if (!m_nic->finished()) sc_core::wait(m_nic->done());
@@ -175,6 +203,8 @@ class StudyPlatform : public sc_core::sc_module {
   InterruptSink m_interrupts;
   DmaDriver m_driver;
   std::unique_ptr<DmaEngine> m_nic;
+  std::unique_ptr<AtsClient> m_ats;
+  tlm_utils::simple_target_socket_optional<StudyPlatform> m_ats_in{"ats_in"};
 };
 
 int run_point(const std::string& file, const std::vector<std::string>& sets,
@@ -219,7 +249,7 @@ const std::vector<std::string>& columns() {
       "strategy", "message_size", "throughput_gbps", "cpu_utilisation", "cycles_per_byte",
       "maps", "unmaps", "invalidations", "iotlb_miss_rate", "bad_address", "invalid_use",
       "bad_device", "window_mean_us", "window_max_us", "window_max_dmas", "window_open_at_end",
-      "status", "seconds"};
+      "status", "seconds", "devtlb_hit_rate", "devtlb_invalidations"};
   return c;
 }
 
@@ -231,8 +261,8 @@ CsvRow table_row(const std::string& strategy, unsigned size, const std::map<std:
   CsvRow r = {strategy, std::to_string(size)};
   if (!ok) {
     r.resize(columns().size());
-    r[columns().size() - 2] = "failed";
-    r.back() = fmt(seconds, 2);
+    r[16] = "failed";
+    r[17] = fmt(seconds, 2);
     return r;
   }
   r.push_back(fmt(get(d + "throughput_gbps")));
@@ -249,15 +279,21 @@ CsvRow table_row(const std::string& strategy, unsigned size, const std::map<std:
   r.push_back(fmt(get(d + "strategy.window.open_at_end"), 0));
   r.push_back("ok");
   r.push_back(fmt(seconds, 2));
+  const double devtlb_lookups = get("study.nic.ats.devtlb.lookups");
+  r.push_back(devtlb_lookups > 0 ? fmt(get("study.nic.ats.devtlb.hits") / devtlb_lookups, 4) : "");
+  r.push_back(devtlb_lookups > 0 ? fmt(get(d + "strategy.devtlb_invalidations"), 0) : "");
   return r;
 }
 
 void print_table(std::ostream& out, const std::vector<CsvRow>& rows) {
   // The printed table: the window's maximum reads "unbounded" when some release was still
   // reachable at the end of the run.
-  const std::vector<std::string> head = {"strategy", "size", "Gbit/s", "cpu", "cyc/B", "maps",
-                                         "unmaps", "invals", "miss", "bad_addr", "invalid_use",
-                                         "bad_dev", "win_mean_us", "win_max_us", "win_dmas"};
+  std::vector<std::string> head = {"strategy", "size", "Gbit/s", "cpu", "cyc/B", "maps",
+                                   "unmaps", "invals", "miss", "bad_addr", "invalid_use",
+                                   "bad_dev", "win_mean_us", "win_max_us", "win_dmas"};
+  // With ATS: the device-TLB's hit rate and the device-TLB invalidations.
+  const bool ats = std::any_of(rows.begin(), rows.end(), [](const CsvRow& r) { return !r[18].empty(); });
+  if (ats) head.insert(head.end(), {"devtlb_hit", "devtlb_invals"});
   std::vector<std::vector<std::string>> cells = {head};
   for (const CsvRow& r : rows) {
     if (r[16] != "ok") {
@@ -267,6 +303,7 @@ void print_table(std::ostream& out, const std::vector<CsvRow>& rows) {
     const bool open = r[15] != "0";
     cells.push_back({r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11],
                      r[12], open ? "unbounded" : r[13], open ? "unbounded" : r[14]});
+    if (ats) cells.back().insert(cells.back().end(), {r[18], r[19]});
   }
   print_aligned_table(out, cells);
 }
