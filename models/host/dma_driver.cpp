@@ -285,9 +285,8 @@ void DmaDriver::invalidate_domain() {
 void DmaDriver::invalidate_device_tlb(const ats::Range& range) {
   bool s = false;
   const uint64_t address = ats::encode_range(range, s);
-  // The NIC is a function of its own: it is its own PF.
-  m_vtd.submit(vtd::make_device_tlb_desc(m_config.source_id, m_config.source_id,
-                                         m_config.ats_queue_depth, address, s));
+  // The NIC is no VF: PFSID 0, as Linux leaves it.
+  m_vtd.submit(vtd::make_device_tlb_desc(m_config.source_id, 0, m_config.ats_queue_depth, address, s));
 }
 
 void DmaDriver::invalidate_device_tlb_pages(uint64_t iova, unsigned am) {

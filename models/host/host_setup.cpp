@@ -127,7 +127,8 @@ bool HostSetup::flush_device_tlbs(VtdRegisterProgrammer& vtd) {
     }
     bool s = false;
     const uint64_t all = ats::encode_range(ats::Range{0, 64}, s);
-    vtd.submit(vtd::make_device_tlb_desc(f.rid, f.is_vf ? f.pf_rid : f.rid,
+    // PFSID names a VF's PF; Linux leaves it 0 for a function that is no VF.
+    vtd.submit(vtd::make_device_tlb_desc(f.rid, f.is_vf ? f.pf_rid : 0,
                                          f.ats_queue_depth >= 32 ? 0 : f.ats_queue_depth, all, s));
     any = true;
   }
