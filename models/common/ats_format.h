@@ -2,7 +2,7 @@
 // completion entries, invalidate request bodies, and the range encoding (the S bit) that both
 // use and that the VT-d device-TLB invalidation descriptor (type 0x3) uses too. One definition
 // for both sides, since the IOMMU never includes PCIe code and the devices never include the
-// IOMMU's. Plain C++ apart from the TLM status names at the end.
+// IOMMU's. Plain C++ (the TLM names of the completion statuses are in common/pcie_extension.h).
 //
 // How the messages travel as TLM transactions (every one carries a PcieExtension):
 //   translation request   device -> IOMMU: a read, AddressType::TranslationRequest, at the
@@ -10,7 +10,8 @@
 //                         for (consecutive ranges, each starting where the previous ended). The
 //                         completion comes back in the data: one 64-bit little-endian entry per
 //                         8 bytes. Response status: TLM_OK_RESPONSE a successful completion,
-//                         kUnsupportedRequest (UR) or kCompleterAbort (CA) an unsuccessful one.
+//                         ats::kUnsupportedRequest (UR) or ats::kCompleterAbort (CA) an
+//                         unsuccessful one.
 //   translated request    device -> IOMMU: an ordinary read or write, AddressType::Translated,
 //                         at the translated (host physical) address.
 //   invalidate request    IOMMU -> device, routed by ID: a write of 8 bytes (the body below)
@@ -21,8 +22,6 @@
 #pragma once
 
 #include <cstdint>
-
-#include <tlm>
 
 #include "common/bits.h"
 
@@ -126,10 +125,6 @@ constexpr uint64_t encode_invalidate(const Range& r) {
   return set_bit(addr, kInvSize, s);
 }
 constexpr Range decode_invalidate(uint64_t body) { return decode_range(body, get_bit(body, kInvSize)); }
-
-// Completion status of an unsuccessful translation completion, as the TLM response carries it.
-constexpr tlm::tlm_response_status kUnsupportedRequest = tlm::TLM_ADDRESS_ERROR_RESPONSE;
-constexpr tlm::tlm_response_status kCompleterAbort = tlm::TLM_GENERIC_ERROR_RESPONSE;
 
 }  // namespace ats
 }  // namespace iommu_sim
