@@ -159,6 +159,10 @@ void HostDriver::enable_ats(bool iommu_has_device_tlbs) {
     if (asked == m_config.ats.end() || f.ats_cap == 0) continue;
     const uint32_t cap = cfg_read(f.rid, f.ats_cap + a::kCapability, 2);
     if (!(cap & a::kCapPageAligned)) continue;
+    // A VF uses its PF's STU: without ATS on the PF there is none (Linux refuses it too).
+    if (f.is_vf && !std::any_of(m_functions.begin(), m_functions.end(),
+                                [pf](const DiscoveredFunction& p) { return p.rid == pf && p.ats; }))
+      continue;
     f.ats_queue_depth = (cap & a::kCapQueueDepthMask) ? (cap & a::kCapQueueDepthMask) : 32;
     // A VF's STU is its PF's (the PF comes first in discovery order).
     const uint16_t ctl = a::kCtlEnable | (f.is_vf ? 0 : (asked->stu & a::kCtlStuMask));
