@@ -431,8 +431,10 @@ int grid_sweep(const Options& o, const std::string& self_exe, std::ostream& out,
   return kExitFailure;
 }
 
-// Feeds an IOTLB trace file to the explorer. Returns an exit code.
-int explore_trace_file(const std::string& path, OnePassExplorer& ex, std::ostream& err) {
+// Feeds a trace file (the IOTLB's, or device-TLBs') to the explorer (OnePassExplorer or
+// DevtlbExplorer). Returns an exit code.
+template <typename Explorer>
+int explore_trace_file(const std::string& path, Explorer& ex, std::ostream& err) {
   std::ifstream in(path);
   if (!in) {
     err << "sweep: cannot open the trace " << path << "\n";
@@ -504,28 +506,6 @@ class DevtlbExplorer {
   std::string m_error;
 };
 
-// Feeds a device-TLB trace file to the explorer. Returns an exit code.
-int explore_devtlb_file(const std::string& path, DevtlbExplorer& ex, std::ostream& err) {
-  std::ifstream in(path);
-  if (!in) {
-    err << "sweep: cannot open the device-TLB trace " << path << "\n";
-    return kExitBadInput;
-  }
-  IotlbTraceReader reader(in);
-  IotlbOp op;
-  while (reader.next(op)) {
-    if (!ex.feed(op)) {
-      err << "sweep: " << path << " line " << reader.line_number() << ": " << ex.error() << "\n";
-      return kExitBadInput;
-    }
-  }
-  if (!reader.error().empty()) {
-    err << "sweep: " << path << ": " << reader.error() << "\n";
-    return kExitBadInput;
-  }
-  return kExitOk;
-}
-
 // One row per geometry. `cache` names the geometry columns and the hit rate: "iotlb" (columns
 // iotlb_*, hit_rate) or "devtlb" (devtlb_*, devtlb_hit_rate, and how many functions were summed).
 bool write_one_pass_csv(const std::string& path, const std::vector<GeometryCounts>& results,
@@ -570,7 +550,7 @@ int one_pass(const Options& o, const std::string& self_exe, std::ostream& out,
   const auto start = std::chrono::steady_clock::now();
   std::string source;
   if (!o.devtlb_trace.empty()) {
-    const int rc = explore_devtlb_file(o.devtlb_trace, devtlb, err);
+    const int rc = explore_trace_file(o.devtlb_trace, devtlb, err);
     if (rc != kExitOk) return rc;
   }
   if (!o.devtlb_trace.empty() && o.trace.empty()) {
@@ -628,7 +608,7 @@ int one_pass(const Options& o, const std::string& self_exe, std::ostream& out,
     if (rc != kExitOk) return rc == kExitBadInput ? kExitFailure : rc;  // our own run's trace: not user input
     source = trace;
     if (platform_run && fs::is_regular_file(devtlb_trace)) {
-      const int drc = explore_devtlb_file(devtlb_trace, devtlb, err);
+      const int drc = explore_trace_file(devtlb_trace, devtlb, err);
       if (drc != kExitOk) return drc == kExitBadInput ? kExitFailure : drc;
       devtlb_source = devtlb_trace;
     }

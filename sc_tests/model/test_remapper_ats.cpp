@@ -98,6 +98,18 @@ struct AtsBench {
     const uint64_t status = tb.tables.allocate_page();
     REQUIRE(tb.prog.enable_queued_invalidation(queue, 0, status));
   }
+  // Queued invalidation through a register path that keeps the IOMMU's annotated delay of each
+  // access (the IQT write's includes the descriptors it hands over) in `iqt_delay`.
+  VtdRegisterProgrammer& timed_queue() {
+    enable_qi();
+    REQUIRE(timed_prog.enable_queued_invalidation(tb.reg_read(fmt::kRegIqa, 8) & fmt::kTableAddrMask, 0,
+                                                  tb.tables.allocate_page()));
+    return timed_prog;
+  }
+
+  sc_time iqt_delay = sc_core::SC_ZERO_TIME;
+  SocketMmio timed{tb.mmio, 0, [this](const sc_time& d) { iqt_delay = d; }};
+  VtdRegisterProgrammer timed_prog{timed, tb.mem.storage()};
 };
 
 uint64_t frcd_at(RemapperTb& tb, unsigned i) {
@@ -245,13 +257,8 @@ TEST_CASE("translated requests pass without a walk only where the context allows
 
 TEST_CASE("device-TLB invalidation: the wait descriptor completes only after the function's completion", "[model]") {
   AtsBench b;
-  b.enable_qi();
-  // Descriptors go in through a register path that keeps the IOMMU's annotated delay.
-  sc_time iqt_delay = sc_core::SC_ZERO_TIME;
-  SocketMmio timed(b.tb.mmio, 0, [&](const sc_time& d) { iqt_delay = d; });
-  VtdRegisterProgrammer prog(timed, b.tb.mem.storage());
-  const uint64_t queue = b.tb.reg_read(fmt::kRegIqa, 8) & fmt::kTableAddrMask;
-  REQUIRE(prog.enable_queued_invalidation(queue, 0, b.tb.tables.allocate_page()));
+  VtdRegisterProgrammer& prog = b.timed_queue();
+  const sc_time& iqt_delay = b.iqt_delay;
 
   // Without device-TLB work, a wait costs the status write.
   REQUIRE(prog.sync());
@@ -282,12 +289,7 @@ TEST_CASE("device-TLB invalidation: the wait descriptor completes only after the
 
 TEST_CASE("a function holds at most its queue depth of invalidations", "[model]") {
   AtsBench b;
-  b.enable_qi();
-  sc_time iqt_delay = sc_core::SC_ZERO_TIME;
-  SocketMmio timed(b.tb.mmio, 0, [&](const sc_time& d) { iqt_delay = d; });
-  VtdRegisterProgrammer prog(timed, b.tb.mem.storage());
-  REQUIRE(prog.enable_queued_invalidation(b.tb.reg_read(fmt::kRegIqa, 8) & fmt::kTableAddrMask, 0,
-                                          b.tb.tables.allocate_page()));
+  VtdRegisterProgrammer& prog = b.timed_queue();
   bool s = false;
   const uint64_t page = ats::encode_range({kIova, 12}, s);
   // Depth 1: the second request waits for the first one's completion before it is sent.

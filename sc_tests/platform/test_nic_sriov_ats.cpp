@@ -91,23 +91,10 @@ TEST_CASE("ATS capability without the driver enabling it: untranslated as before
 }
 
 TEST_CASE("a VF with ATS that strays is still caught: told no, its untranslated writes recorded", "[platform]") {
-  // VF0 writes its buffer, and every second write goes to VF1's buffer IOVA instead.
-  const std::string yaml = R"(
-pcie:
-  endpoints:
-    - name: nic0
-      total_vfs: 4
-      ats: {devtlb: {sets: 4, ways: 2}}
-      pf_workload: {kind: none}
-      vf_workloads:
-        - {kind: random, base: 0x10000000, window: 64K, size: 64, direction: write, count: 400,
-           stray_every: 2, stray_base: 0x50000000}
-        - {kind: random, base: 0x50000000, window: 64K, size: 64, direction: read, count: 400}
-host:
-  driver: {num_vfs: 2}
-)";
+  // VF0 writes its buffer, and every second write goes to VF1's buffer IOVA instead; now with ATS.
   StatsRegistry stats;
-  Platform platform("platform", load(yaml), stats);
+  Platform platform("platform",
+                    load(iommu_sim::test::kStrayVfYaml, {"pcie.endpoints.0.ats.devtlb.sets=4"}), stats);
   SparseMemory& memory = platform.memory().storage();
   REQUIRE(platform.run().ok);
   const auto& functions = platform.host().functions();
