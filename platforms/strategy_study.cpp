@@ -176,22 +176,14 @@ class StudyPlatform : public sc_core::sc_module {
     if (d.ats) {  // the NIC's device-TLB, and the IOMMU's invalidate requests straight to it
       m_ats = std::make_unique<AtsClient>(spec.ats, stats, std::string(m_nic->name()) + ".ats");
       m_nic->set_ats(m_ats.get());
-      m_ats_in.register_b_transport(this, &StudyPlatform::invalidate);
-      m_iommu.ats_invalidation.bind(m_ats_in);
+      m_ats_port = std::make_unique<AtsInvalidationPort>("nic_ats", *m_ats, d.source_id);
+      m_iommu.ats_invalidation.bind(m_ats_port->in);
     }
     SC_THREAD(stopper);
   }
   const DmaDriver& driver() const { return m_driver; }
 
  private:
-  void invalidate(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
-    const PcieExtension* ext = trans.get_extension<PcieExtension>();
-    if (!ext || ext->requester_id != m_nic->requester_id()) {
-      trans.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);  // no such function
-      return;
-    }
-    m_ats->handle_invalidation(trans, delay);
-  }
   void stopper() {
     sc_core::wait(m_driver.done_event());
     if (!m_nic->finished()) sc_core::wait(m_nic->done());
@@ -204,7 +196,7 @@ class StudyPlatform : public sc_core::sc_module {
   DmaDriver m_driver;
   std::unique_ptr<DmaEngine> m_nic;
   std::unique_ptr<AtsClient> m_ats;
-  tlm_utils::simple_target_socket_optional<StudyPlatform> m_ats_in{"ats_in"};
+  std::unique_ptr<AtsInvalidationPort> m_ats_port;
 };
 
 int run_point(const std::string& file, const std::vector<std::string>& sets,

@@ -147,6 +147,21 @@ void AtsClient::handle_invalidation(tlm::tlm_generic_payload& trans, sc_time& de
   trans.set_response_status(tlm::TLM_OK_RESPONSE);
 }
 
+AtsInvalidationPort::AtsInvalidationPort(sc_core::sc_module_name name, AtsClient& client,
+                                         uint16_t requester_id)
+    : sc_module(name), in("in"), m_client(client), m_requester_id(requester_id) {
+  in.register_b_transport(this, &AtsInvalidationPort::b_transport);
+}
+
+void AtsInvalidationPort::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
+  const PcieExtension* ext = trans.get_extension<PcieExtension>();
+  if (!ext || ext->requester_id != m_requester_id) {
+    trans.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
+    return;
+  }
+  m_client.handle_invalidation(trans, delay);
+}
+
 void AtsClient::flush() {
   m_devtlb.invalidate_all();
   if (m_trace) trace(IotlbOp::InvalidateDomain, m_last_rid, IotlbEntry{});

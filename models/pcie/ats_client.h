@@ -26,6 +26,7 @@
 
 #include <systemc>
 #include <tlm>
+#include <tlm_utils/simple_target_socket.h>
 
 #include "common/ats_format.h"
 #include "common/pcie_extension.h"
@@ -102,6 +103,21 @@ class AtsClient {
   Histogram& m_round_trip;
   VcdWriter* m_vcd = nullptr;
   VcdWriter::SignalId m_sig_hit = 0, m_sig_miss = 0, m_sig_request = 0, m_sig_invalidate = 0;
+};
+
+// The invalidate requests of a function with no root complex in between (a device wired straight
+// to the IOMMU): bind the IOMMU's `ats_invalidation` to `in`. A request for another requester ID
+// finds no function there: no completion (TLM_ADDRESS_ERROR_RESPONSE).
+class AtsInvalidationPort : public sc_core::sc_module {
+ public:
+  tlm_utils::simple_target_socket<AtsInvalidationPort> in;
+
+  AtsInvalidationPort(sc_core::sc_module_name name, AtsClient& client, uint16_t requester_id);
+
+ private:
+  void b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
+  AtsClient& m_client;
+  uint16_t m_requester_id;
 };
 
 }  // namespace iommu_sim
