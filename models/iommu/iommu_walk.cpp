@@ -156,8 +156,11 @@ uint8_t Iommu::translate(uint16_t rid, uint64_t iova, uint64_t last, bool write,
     m_vcd->pulse(hit.hit ? m_sig_hit : m_sig_miss, now);
   }
   // A cached entry that does not allow the access is not trusted: walk again, since software
-  // may have widened the permissions without invalidating.
-  if (hit.hit && (write ? hit.entry.write : hit.entry.read)) {
+  // may have widened the permissions without invalidating. A translation request asks for
+  // whatever the mapping allows: any cached permission answers it.
+  const bool allowed = at == AddressType::TranslationRequest ? (hit.entry.read || hit.entry.write)
+                                                             : (write ? hit.entry.write : hit.entry.read);
+  if (hit.hit && allowed) {
     t.phys = (hit.frame(vpn) << 12) | (iova & 0xFFF);
     t.page_bytes = 4096ULL << page_shift_pages(hit.entry.size);
     t.cacheable = true;

@@ -157,8 +157,17 @@ TEST_CASE("translation completions for 4 KiB, 2 MiB and 1 GiB pages with their p
   const double hits = b.tb.stat("iotlb.hits");
   b.complete(kIova + 0x1000);
   CHECK(b.tb.stat("iotlb.hits") == hits + 1);
-  CHECK(b.tb.stat("ats.translation_requests") == 5);
-  CHECK(b.tb.stat("rid.01:00.0.translation_requests") == 5);
+  // A write-only page (as Linux maps receive buffers) is answered from the IOTLB too.
+  b.tb.tables.map(1, kIova + 0x8000, kData + 0x8000, 0x1000, false, true);
+  const double walks = b.tb.stat("walks");
+  for (int i = 0; i < 2; ++i) {
+    const ats::Translation wo = b.complete(kIova + 0x8000);
+    CHECK_FALSE(wo.read);
+    CHECK(wo.write);
+  }
+  CHECK(b.tb.stat("walks") == walks + 1);
+  CHECK(b.tb.stat("ats.translation_requests") == 7);
+  CHECK(b.tb.stat("rid.01:00.0.translation_requests") == 7);
   CHECK(b.tb.stat("faults") == 0);
   // Two entries in one request: consecutive ranges.
   uint64_t two[2] = {0, 0};
