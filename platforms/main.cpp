@@ -45,13 +45,14 @@ const char* kUsage =
     "  --waves FILE.vcd    write a VCD waveform of the translation pipeline (with the RTL IOTLB,\n"
     "                      its own FST waveform goes to FILE.iotlb.fst)\n"
     "  --iotlb-trace FILE  record the IOTLB access stream (for co-simulation replay and one-pass sweeps)\n"
+    "  --devtlb-trace FILE record every function's device-TLB access stream (ATS; one-pass sweeps)\n"
     "  --quiet             print nothing but errors\n";
 
 struct Options {
   std::string command;
   std::string platform;  // empty: the built-in default
   std::vector<std::string> sets;
-  std::string stats_path, waves_path, iotlb_trace_path;
+  std::string stats_path, waves_path, iotlb_trace_path, devtlb_trace_path;
   bool quiet = false;
 };
 
@@ -82,11 +83,14 @@ Options parse_args(const std::vector<std::string>& args) {
       o.waves_path = value("--waves");
     } else if (is("--iotlb-trace")) {
       o.iotlb_trace_path = value("--iotlb-trace");
+    } else if (is("--devtlb-trace")) {
+      o.devtlb_trace_path = value("--devtlb-trace");
     } else if (a == "--quiet" || a == "-q") {
       o.quiet = true;
     } else if (!a.empty() && a[0] == '-') {
       throw UsageError{"unknown option '" + a +
-                       "': accepted are --set, --stats, --waves, --iotlb-trace, --quiet, --help"};
+                       "': accepted are --set, --stats, --waves, --iotlb-trace, --devtlb-trace, "
+                       "--quiet, --help"};
     } else if (o.platform.empty()) {
       o.platform = a;
     } else {
@@ -112,6 +116,7 @@ int run(const Options& o) {
   PlatformConfig config = read_platform_config(reader.root());
   reader.finish();
   if (!o.iotlb_trace_path.empty()) config.iommu.iotlb_trace_path = o.iotlb_trace_path;
+  config.devtlb_trace_path = o.devtlb_trace_path;
 
   if (o.command == "check") {
     if (!o.quiet) std::cout << reader.source_name() << ": ok\n";

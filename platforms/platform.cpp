@@ -59,6 +59,14 @@ Platform::Platform(sc_core::sc_module_name name, const PlatformConfig& config, S
   m_host_bus.add_window("memory_high", kHighMemoryBase, kHighMemorySize, false, memory_port);
   m_host.bus.bind(m_host_bus.target);
   if (!config.pcie.endpoints.empty()) build_pcie();
+  if (!config.devtlb_trace_path.empty()) {  // written even when no function has ATS
+    m_devtlb_file = std::make_unique<std::ofstream>(config.devtlb_trace_path);
+    if (!*m_devtlb_file)
+      throw ConfigError("--devtlb-trace " + config.devtlb_trace_path + ": cannot open for writing");
+    m_devtlb_trace = std::make_unique<IotlbTraceWriter>(*m_devtlb_file);
+    m_devtlb_trace->comment("device-TLB access streams, one domain per function (its requester ID)");
+    for (auto& ep : m_endpoints) ep->set_devtlb_trace(m_devtlb_trace.get());
+  }
 
   m_iommu->memory.bind(m_memory.socket);
   if (m_config.interrupts_configured) {
@@ -114,6 +122,8 @@ void Platform::build_pcie() {
     }
   }
   m_host.set_pcie_software([this](const DiscoveredFunction& f) { return software_of(f); });
+  // ATS invalidate requests reach the functions through the root complex, routed by ID.
+  if (m_config.iommu.device_tlbs) m_iommu->ats_invalidation.bind(m_root_complex->ats_in);
 }
 
 // The host's CPUs and guests behind the IOMMU's interrupt socket, and the host software that
@@ -181,6 +191,7 @@ std::unique_ptr<Iotlb> Platform::make_iotlb() {
 
 void Platform::trace_to(VcdWriter& vcd, const std::string& rtl_waves_path) {
   m_iommu->trace_to(vcd);  // the interrupt remapper's signals too
+  for (auto& ep : m_endpoints) ep->trace_to(vcd);  // each function's ATS signals
   if (m_apic) m_apic->trace_to(vcd);  // each vCPU's state and pending interrupts
 #ifdef IOMMU_SIM_HAVE_RTL
   if (m_rtl_iotlb && !rtl_waves_path.empty()) m_rtl_iotlb->trace_to(rtl_waves_path);

@@ -13,6 +13,7 @@
 // on to the interrupt sink.
 #pragma once
 
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -92,6 +93,8 @@ class Platform : public sc_core::sc_module {
   std::vector<DmaEngine*> m_active;
   std::unique_ptr<ApicSystem> m_apic;
   std::unique_ptr<InterruptSetup> m_interrupt_setup;
+  std::unique_ptr<std::ofstream> m_devtlb_file;
+  std::unique_ptr<IotlbTraceWriter> m_devtlb_trace;
   bool m_done = false;
   sc_core::sc_time m_end_time;
 };

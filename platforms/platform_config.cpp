@@ -16,8 +16,8 @@ using sc_core::sc_time;
 
 sc_time ns(double v) { return sc_time(v, SC_NS); }
 
-PageSize read_page_size(Section& s, const std::string& key) {
-  const std::string p = s.get_enum(key, "4K", {"4K", "2M", "1G"});
+PageSize read_page_size(Section& s, const std::string& key, const std::string& def = "4K") {
+  const std::string p = s.get_enum(key, def, {"4K", "2M", "1G"});
   return p == "1G" ? PageSize::Size1G : p == "2M" ? PageSize::Size2M : PageSize::Size4K;
 }
 
@@ -127,6 +127,8 @@ void read_driver(Section s, PlatformConfig& pc) {
   d.bus_last = pc.pcie.root_complex.bus_last;
   d.mmio_base = pc.pcie.root_complex.mmio_base;
   d.mmio_size = pc.pcie.root_complex.mmio_size;
+  for (const EndpointSpec& ep : pc.pcie.endpoints)
+    if (ep.ats_enabled) d.ats.push_back({ep.endpoint.pf_rid(), ep.ats_stu});
   if (const std::string p = validate(d); !p.empty()) s.fail("", p);
   for (const auto& ep : pc.pcie.endpoints) {
     if (d.num_vfs > ep.endpoint.device.sriov.total_vfs)
@@ -142,6 +144,10 @@ void read_host(Section s, PlatformConfig& pc) {
   h.table_size = s.get_size("table_size", h.table_size, 64 * 1024);
   if (h.table_base % 4096) s.fail("table_base", "must be 4 KiB aligned");
   h.invalidation = s.get_enum("invalidation", h.invalidation, {"queued", "register"});
+  for (const EndpointSpec& ep : pc.pcie.endpoints)
+    if (ep.ats_enabled && pc.iommu.device_tlbs && h.invalidation != "queued")
+      s.fail("invalidation", "endpoint '" + ep.name + "' has ATS enabled: device-TLBs are invalidated "
+                             "through the invalidation queue only (use queued)");
   h.pcie = !pc.pcie.endpoints.empty();
   if (h.pcie) read_driver(s.section("driver"), pc);
   std::set<uint16_t> ids, devices;
@@ -267,6 +273,30 @@ void read_traffic(Section root, PlatformConfig& pc) {
   }
 }
 
+// pcie.endpoints.N.ats: the ATS capability in every function of the endpoint, whether the host
+// driver enables it, and each function's device-TLB.
+void read_ats(Section a, EndpointSpec& ep) {
+  ep.ats_enabled = a.get_bool("enabled", true);
+  ep.ats_stu = a.get_uint("stu", 0, 0, 31);
+  FunctionConfig& pf = ep.endpoint.device.pf;
+  pf.ats.present = true;
+  pf.ats.invalidate_queue_depth = a.get_uint("invalidate_queue_depth", 0, 0, 31);
+  AtsClientConfig& c = ep.endpoint.ats;
+  Section t = a.section("devtlb");
+  DeviceTlbConfig& d = c.devtlb;
+  d.sets = t.get_uint("sets", d.sets, 1, 1u << 16);
+  if (!is_power_of_two(d.sets)) t.fail("sets", "must be a power of two (got " + std::to_string(d.sets) + ")");
+  d.ways = t.get_uint("ways", d.ways, 1, 4096);
+  parse_replacement_kind(t.get_enum("policy", to_string(d.policy), {"lru", "plru", "fifo", "random"}), d.policy);
+  if (d.policy == ReplacementKind::Plru && !is_power_of_two(d.ways))
+    t.fail("ways", "plru needs a power-of-two number of ways (got " + std::to_string(d.ways) + ")");
+  d.seed = t.get_u64("seed", d.seed);
+  d.largest_page = read_page_size(t, "largest_page", "1G");
+  if (const std::string p = validate(d); !p.empty()) t.fail("", p);
+  c.lookup_latency = ns(a.get_double("lookup_latency_ns", 2, 0, 1e6));
+  c.invalidation_latency = ns(a.get_double("invalidation_latency_ns", 500, 0, 1e9));
+}
+
 void read_pcie(Section s, PlatformConfig& pc) {
   RootComplexConfig& rc = pc.pcie.root_complex;
   rc.ecam_base = s.get_size("ecam_base", rc.ecam_base);
@@ -290,6 +320,7 @@ void read_pcie(Section s, PlatformConfig& pc) {
     sr.ari = e.get_bool("ari", sr.ari);
     sr.vf_msix_vectors = e.get_uint("vf_msix_vectors", sr.vf_msix_vectors, 0, 2048);
     ep.endpoint.device.pf.msix_vectors = e.get_uint("pf_msix_vectors", ep.endpoint.device.pf.msix_vectors, 0, 2048);
+    if (e.has("ats")) read_ats(e.section("ats"), ep);
     if (const std::string p = validate(ep.endpoint); !p.empty()) e.fail("", p);
     const uint64_t seed = 1 + pc.pcie.endpoints.size() * 1000;
     ep.vf_workload = read_workload_section(e.section("workload"), seed, "nic");
@@ -302,6 +333,17 @@ void read_pcie(Section s, PlatformConfig& pc) {
       ++n;
     }
     pc.pcie.endpoints.push_back(ep);
+  }
+}
+
+// iommu.device_tlbs (ECAP.DT): on by default when some endpoint's driver enables ATS.
+void read_device_tlbs(Section s, PlatformConfig& pc) {
+  bool asked = false;
+  for (const EndpointSpec& ep : pc.pcie.endpoints) asked = asked || ep.ats_enabled;
+  pc.iommu.device_tlbs = s.get_bool("device_tlbs", asked);
+  if (const std::string p = validate_iommu_config(pc.iommu); !p.empty()) {
+    const size_t colon = p.find(": ");
+    s.fail(p.substr(0, colon), p.substr(colon + 2));
   }
 }
 
@@ -460,6 +502,7 @@ PlatformConfig read_platform_config(Section root) {
 
   read_iommu(root.section("iommu"), pc);
   read_pcie(root.section("pcie"), pc);
+  read_device_tlbs(root.section("iommu"), pc);
   read_host(root.section("host"), pc);
   if (root.has("interrupts")) read_interrupts(root.section("interrupts"), pc);
   read_traffic(root, pc);

@@ -54,6 +54,10 @@ struct EndpointSpec {
   WorkloadSpec pf_workload;  // the PF's
   WorkloadSpec vf_workload;  // every enabled VF's, unless vf_workloads names one
   std::vector<WorkloadSpec> vf_workloads;  // VF n's own, for n < size()
+  // ATS: endpoint.device.pf.ats.present puts the capability in every function; the host driver
+  // enables it where ats_enabled, with this STU.
+  bool ats_enabled = false;
+  unsigned ats_stu = 0;
 
   const WorkloadSpec& workload_of(unsigned function) const {
     if (function == 0) return pf_workload;
@@ -71,6 +75,7 @@ struct PlatformConfig {
   MemoryConfig memory;
   IommuConfig iommu;
   std::string iotlb_impl = "model";  // model | rtl
+  std::string devtlb_trace_path;     // non-empty: every function's device-TLB access stream
   HostSetupConfig host;
   std::vector<TrafficSpec> traffic;
   PcieSpec pcie;

@@ -33,6 +33,41 @@ std::string latency_text(double ps) { return ps < 1e7 ? ns_text(ps) : fixed(ps /
 // The causes a guest's exits are counted under (<apic>.guest.<g>.exits.<cause>).
 const char* const kExitCauses[] = {"arrival", "eoi", "host", "wakeup"};
 
+// ATS: each function's device-TLB and IOTLB hit rates and its translation requests.
+void print_ats(std::ostream& os, const PlatformConfig& config, const StatsRegistry& s,
+               const std::vector<DmaSource>& sources) {
+  if (!s.has("summary.devtlb_hit_rate")) return;
+  const std::string iommu = "platform.iommu";
+  os << "  ATS                  device-TLBs";
+  for (const EndpointSpec& ep : config.pcie.endpoints) {
+    if (!ep.endpoint.device.pf.ats.present) continue;
+    const DeviceTlbConfig& d = ep.endpoint.ats.devtlb;
+    os << " " << ep.name << ": " << d.sets << " sets x " << d.ways << " ways, " << to_string(d.policy) << ";";
+  }
+  os << " " << static_cast<uint64_t>(get(s, "summary.translation_requests")) << " translation requests ("
+     << fixed(get(s, "summary.translation_requests_per_1000_dmas"), 1) << " per 1,000 DMAs), "
+     << static_cast<uint64_t>(get(s, "summary.devtlb_invalidations")) << " device-TLB invalidations\n";
+  os << "    function           devTLB hit  IOTLB hit  xlat req  per 1000  round trip  untranslated  invalidated\n";
+  for (const DmaSource& src : sources) {
+    const std::string a = src.engine + ".ats.";
+    if (!s.has(a + "devtlb.lookups")) continue;
+    const std::string rid = iommu + ".rid." + format_requester_id(src.requester_id);
+    const double hits = get(s, rid + ".iotlb_hits"), misses = get(s, rid + ".iotlb_misses");
+    const double requests = get(s, a + "translation_requests");
+    const double dmas = get(s, src.engine + ".dmas");
+    const Histogram* rt = s.find_histogram(a + "translation_latency");
+    char line[200];
+    std::snprintf(line, sizeof line, "    %-18s %10s %10s %9llu %9s %11s %13llu %12llu\n", src.label.c_str(),
+                  percent(get(s, a + "devtlb.hits"), get(s, a + "devtlb.lookups")).c_str(),
+                  percent(hits, hits + misses).c_str(), static_cast<unsigned long long>(requests),
+                  dmas > 0 ? fixed(requests * 1000.0 / dmas, 1).c_str() : "-",
+                  rt && rt->count() ? ns_text(rt->mean()).c_str() : "-",
+                  static_cast<unsigned long long>(get(s, a + "untranslated_fallbacks")),
+                  static_cast<unsigned long long>(get(s, a + "devtlb.invalidated_entries")));
+    os << line;
+  }
+}
+
 }  // namespace
 
 const char* fault_reason_name(unsigned reason) {
@@ -87,6 +122,22 @@ void register_summary(StatsRegistry& stats, const std::string& iommu,
   stats.gauge("summary.iotlb_misses_per_1000_dmas", [misses, dmas] { return dmas > 0 ? misses * 1000.0 / dmas : 0.0; });
   stats.gauge("summary.walks", [walks] { return walks; });
   stats.gauge("summary.faults", [faults] { return faults; });
+  // ATS: the device-TLBs of every engine's function, and the translation requests that reached
+  // the IOMMU. Only where some function used a device-TLB.
+  double devtlb_hits = 0, devtlb_lookups = 0;
+  for (const auto& e : engines) {
+    devtlb_hits += get(stats, e + ".ats.devtlb.hits");
+    devtlb_lookups += get(stats, e + ".ats.devtlb.lookups");
+  }
+  if (devtlb_lookups > 0) {
+    const double requests = get(stats, iommu + ".ats.translation_requests");
+    const double invalidations = get(stats, iommu + ".ats.invalidations");
+    stats.gauge("summary.devtlb_hit_rate", [devtlb_hits, devtlb_lookups] { return devtlb_hits / devtlb_lookups; });
+    stats.gauge("summary.translation_requests", [requests] { return requests; });
+    stats.gauge("summary.translation_requests_per_1000_dmas",
+                [requests, dmas] { return dmas > 0 ? requests * 1000.0 / dmas : 0.0; });
+    stats.gauge("summary.devtlb_invalidations", [invalidations] { return invalidations; });
+  }
   const Histogram* h = &all;
   stats.gauge("summary.dma_latency_mean_ns", [h] { return h->mean() / 1000.0; });
   stats.gauge("summary.dma_latency_p50_ns", [h] { return h->quantile(0.5) / 1000.0; });
@@ -199,6 +250,7 @@ void print_report(std::ostream& os, const std::string& source, const PlatformCon
          << " lookups (" << names << ")\n";
     }
   }
+  print_ats(os, config, s, sources);
   if (config.interrupts_configured) {
     const std::string apic = "platform.apic";
     const HostInterruptConfig& ic = config.interrupts;

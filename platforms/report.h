@@ -40,7 +40,9 @@ struct PlatformOutcome {
 
 // Registers `summary.*` numbers computed from the blocks' statistics: dmas, bytes, dma_errors,
 // sim_time_ns, throughput_mbps, iotlb_hit_rate, iotlb_misses_per_1000_dmas, walks,
-// dma_latency_{mean,p50,p99}_ns, faults. `engines` are the hierarchical names of the DMA sources.
+// dma_latency_{mean,p50,p99}_ns, faults; with ATS (some engine's function used its device-TLB)
+// also devtlb_hit_rate, translation_requests, translation_requests_per_1000_dmas and
+// devtlb_invalidations. `engines` are the hierarchical names of the DMA sources.
 void register_summary(StatsRegistry& stats, const std::string& iommu_name,
                       const std::vector<std::string>& engines, const PlatformOutcome& outcome);
 

@@ -1,6 +1,7 @@
 #include "strategy_study.h"
 #include "exit_codes.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -54,6 +55,7 @@ struct StudySpec {
   double rate_gbps = 10.0;
   DmaDriverConfig driver;  // strategy name and message size set per point
   std::map<std::string, StrategyConfig> per_strategy;
+  AtsClientConfig ats;     // the NIC's device-TLB, with driver.ats
 };
 
 sc_core::sc_time ns(double v) { return sc_core::sc_time(v, sc_core::SC_NS); }
@@ -92,6 +94,18 @@ StudySpec read_study(Section root) {
   d.ring_size = nic.get_uint("ring_size", d.ring_size, 1, 4096);
   d.packets = nic.get_u64("packets", d.packets, 1, 100000000);
   s.rate_gbps = nic.get_double("rate_gbps", s.rate_gbps, 0.001, 10000);
+  // PCIe ATS: the NIC caches translations in a device-TLB of its own.
+  Section ats = nic.section("ats");
+  d.ats = ats.get_bool("enabled", false);
+  d.ats_queue_depth = ats.get_uint("invalidate_queue_depth", 0, 0, 31);
+  Section devtlb = ats.section("devtlb");
+  s.ats.devtlb.sets = devtlb.get_uint("sets", s.ats.devtlb.sets, 1, 1u << 16);
+  s.ats.devtlb.ways = devtlb.get_uint("ways", s.ats.devtlb.ways, 1, 4096);
+  parse_replacement_kind(devtlb.get_enum("policy", "lru", {"lru", "plru", "fifo", "random"}), s.ats.devtlb.policy);
+  if (const std::string e = validate(s.ats.devtlb); !e.empty()) devtlb.fail("", e);
+  s.ats.lookup_latency = ns(ats.get_double("lookup_latency_ns", 2, 0, 1e6));
+  s.ats.invalidation_latency = ns(ats.get_double("invalidation_latency_ns", 500, 0, 1e9));
+  s.iommu.device_tlbs = d.ats;
 
   Section drv = p.section("driver");
   // The preset first: it says how that platform's software invalidates (the default here).
@@ -163,6 +177,12 @@ class StudyPlatform : public sc_core::sc_module {
     m_nic = std::make_unique<DmaEngine>("nic", d.source_id, m_driver.make_device_workload(spec.rate_gbps), stats);
     m_nic->set_start_gate([this] { return m_driver.ready(); }, &m_driver.ready_event());
     m_nic->socket.bind(m_iommu.upstream);
+    if (d.ats) {  // the NIC's device-TLB, and the IOMMU's invalidate requests straight to it
+      m_ats = std::make_unique<AtsClient>(spec.ats, stats, std::string(m_nic->name()) + ".ats");
+      m_nic->set_ats(m_ats.get());
+      m_ats_port = std::make_unique<AtsInvalidationPort>("nic_ats", *m_ats, d.source_id);
+      m_iommu.ats_invalidation.bind(m_ats_port->in);
+    }
     SC_THREAD(stopper);
   }
   const DmaDriver& driver() const { return m_driver; }
@@ -179,6 +199,8 @@ class StudyPlatform : public sc_core::sc_module {
   InterruptSink m_interrupts;
   DmaDriver m_driver;
   std::unique_ptr<DmaEngine> m_nic;
+  std::unique_ptr<AtsClient> m_ats;
+  std::unique_ptr<AtsInvalidationPort> m_ats_port;
 };
 
 int run_point(const std::string& file, const std::vector<std::string>& sets,
@@ -254,7 +276,8 @@ const std::vector<std::string>& columns() {
       "maps", "unmaps", "invalidations", "iotlb_miss_rate", "bad_address", "invalid_use",
       "bad_device", "window_mean_us", "window_max_us", "window_max_dmas", "window_open_at_end",
       "cycles_per_packet", "map_cycles", "unmap_cycles", "allocator_cycles", "inval_sw_cycles",
-      "inval_hw_cycles", "packet_cycles", "cpu_vs_none", "throughput_vs_none", "status", "seconds"};
+      "inval_hw_cycles", "packet_cycles", "cpu_vs_none", "throughput_vs_none", "status", "seconds",
+      "devtlb_hit_rate", "devtlb_invalidations"};
   return c;
 }
 
@@ -306,6 +329,11 @@ CsvRow table_row(const std::string& strategy, unsigned size, const Stats& st, bo
       r[col("cpu_vs_none")] = fmt(stat(st, d + "cpu_utilisation") / cpu0, 3);
     if (thr0 > 0) r[col("throughput_vs_none")] = fmt(stat(st, d + "throughput_gbps") / thr0, 3);
   }
+  const double devtlb_lookups = stat(st, "study.nic.ats.devtlb.lookups");
+  if (devtlb_lookups > 0) {
+    r[col("devtlb_hit_rate")] = fmt(stat(st, "study.nic.ats.devtlb.hits") / devtlb_lookups, 4);
+    r[col("devtlb_invalidations")] = fmt(stat(st, d + "strategy.devtlb_invalidations"), 0);
+  }
   r[col("status")] = "ok";
   return r;
 }
@@ -320,9 +348,14 @@ std::string percent_over(const std::string& ratio) {
 void print_table(std::ostream& out, const std::vector<CsvRow>& rows) {
   // The printed table: the window's maximum reads "unbounded" when some release was still
   // reachable at the end of the run.
-  std::vector<std::vector<std::string>> cells = {
-      {"strategy", "size", "Gbit/s", "cpu", "cyc/B", "maps", "unmaps", "invals", "miss", "bad_addr",
-       "invalid_use", "bad_dev", "win_mean_us", "win_max_us", "win_dmas"}};
+  std::vector<std::string> head = {"strategy", "size", "Gbit/s", "cpu", "cyc/B", "maps",
+                                   "unmaps", "invals", "miss", "bad_addr", "invalid_use",
+                                   "bad_dev", "win_mean_us", "win_max_us", "win_dmas"};
+  // With ATS: the device-TLB's hit rate and the device-TLB invalidations.
+  const bool ats = std::any_of(rows.begin(), rows.end(),
+                               [](const CsvRow& r) { return !r[col("devtlb_hit_rate")].empty(); });
+  if (ats) head.insert(head.end(), {"devtlb_hit", "devtlb_invals"});
+  std::vector<std::vector<std::string>> cells = {head};
   for (const CsvRow& r : rows) {
     if (r[col("status")] != "ok") {
       cells.push_back({r[0], r[1], "failed"});
@@ -334,6 +367,7 @@ void print_table(std::ostream& out, const std::vector<CsvRow>& rows) {
                      r[col("iotlb_miss_rate")], r[col("bad_address")], r[col("invalid_use")],
                      r[col("bad_device")], r[col("window_mean_us")],
                      open ? "unbounded" : r[col("window_max_us")], open ? "unbounded" : r[col("window_max_dmas")]});
+    if (ats) cells.back().insert(cells.back().end(), {r[col("devtlb_hit_rate")], r[col("devtlb_invalidations")]});
   }
   print_aligned_table(out, cells);
   // CPU cycles per packet by where they went, and against the baseline without an IOMMU.

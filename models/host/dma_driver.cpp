@@ -36,6 +36,9 @@ std::string validate(const DmaDriverConfig& c) {
     return "guest_size: too small for the ring, the victim pages and the buffer pool";
   if (c.levels < 3 || c.levels > 5) return "levels: must be 3, 4 or 5";
   if (c.domain == 0) return "domain: 0 is reserved";
+  if (c.ats && !c.queued_invalidation)
+    return "ats: device-TLBs are invalidated through the queue only (invalidation: queued)";
+  if (c.ats_queue_depth > 31) return "ats_queue_depth: 0..31 (0 stands for 32)";
   if (c.packets == 0) return "packets: must be at least 1";
   std::string e = validate(c.costs);
   if (!e.empty()) return "costs." + e;
@@ -69,6 +72,7 @@ DmaDriver::DmaDriver(sc_core::sc_module_name name, const DmaDriverConfig& config
   if (!err.empty()) throw std::invalid_argument("driver: " + err);
   m_config.strategy.memory_base = config.guest_base;
   m_config.strategy.memory_size = config.guest_size;
+  m_config.strategy.device_tlb = config.ats;
   m_strategy = make_protection_strategy(m_config.strategy, *this);
   m_device_address.resize(config.ring_size);
   m_channel.victim_bad_address = config.victim_bad_address();
@@ -151,7 +155,7 @@ bool DmaDriver::set_up() {
     }
   }
   m_tables.set_context(m_config.source_id, m_config.domain, m_config.levels,
-                       TranslationType::Untranslated);
+                       m_config.ats ? TranslationType::AllowAts : TranslationType::Untranslated);
   // The ring lives as long as the device: mapped once, identity, outside every strategy (under
   // direct-map the guest memory mapping already covers it).
   const uint64_t ring_bytes = (uint64_t(m_config.ring_size) * StudyNicWorkload::kDescBytes + kPage - 1) & ~(kPage - 1);
@@ -311,6 +315,19 @@ void DmaDriver::invalidate_domain() {
   }
   m_in_invalidation = false;
 }
+
+void DmaDriver::invalidate_device_tlb(const ats::Range& range) {
+  bool s = false;
+  const uint64_t address = ats::encode_range(range, s);
+  // The NIC is no VF: PFSID 0, as Linux leaves it.
+  m_vtd.submit(vtd::make_device_tlb_desc(m_config.source_id, 0, m_config.ats_queue_depth, address, s));
+}
+
+void DmaDriver::invalidate_device_tlb_pages(uint64_t iova, unsigned am) {
+  invalidate_device_tlb(ats::Range{iova, 12 + am});
+}
+
+void DmaDriver::invalidate_device_tlb_all() { invalidate_device_tlb(ats::Range{0, 64}); }
 
 void DmaDriver::wait_invalidations() {
   // One look at the completion status at least; poll_pause() charges every further one.

@@ -6,6 +6,9 @@
 // spins until the IOMMU model reports it complete. Throughput and CPU utilisation therefore come
 // out of the simulation.
 //
+// With `ats`, the NIC has a device-TLB: its context entry allows device TLBs (TT = 01b) and the
+// strategy follows every IOTLB invalidation with a device-TLB invalidation (descriptor 0x3).
+//
 // Set-up (in simulated time): fault reporting, the invalidation queue, the domain's context entry,
 // the ring mapped once (identity), the strategy's own set-up, translation on. Then the device is
 // released (ready()) and the packets flow. At the end the driver drains the IOMMU's fault records
@@ -40,6 +43,7 @@
 #include <tlm>
 #include <tlm_utils/simple_initiator_socket.h>
 
+#include "common/ats_format.h"
 #include "common/sparse_memory.h"
 #include "common/stats.h"
 #include "host/cost_model.h"
@@ -56,6 +60,9 @@ struct DmaDriverConfig {
   uint64_t table_size = 64ULL << 20;
   bool queued_invalidation = true;      // else the IOTLB invalidation registers
   uint16_t source_id = 0x0200;          // the NIC's requester ID
+  bool ats = false;                     // the NIC caches translations (ATS): its context allows
+                                        // device TLBs and every invalidation covers its device-TLB
+  unsigned ats_queue_depth = 0;         // its ATS Invalidate Queue Depth (0 = 32)
   uint16_t domain = 1;
   unsigned levels = 4;
   uint64_t guest_base = 0x40000000;
@@ -129,6 +136,9 @@ class DmaDriver : public sc_core::sc_module, private MappingBackend {
   void unmap_range(uint64_t iova, uint64_t size) override;
   void invalidate_pages(uint64_t iova, unsigned am) override;
   void invalidate_domain() override;
+  void invalidate_device_tlb_pages(uint64_t iova, unsigned am) override;
+  void invalidate_device_tlb_all() override;
+  void invalidate_device_tlb(const ats::Range& range);
   void wait_invalidations() override;
   void charge(CostStep step, uint64_t times) override;
   double now_ns() const override;

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "common/ats_format.h"
+
 namespace iommu_sim {
 
 namespace {
@@ -47,6 +49,7 @@ bool HostSetup::run_pcie_driver() {
     m_error = "PCIe enumeration: " + m_driver->error();
     return false;
   }
+  m_driver->enable_ats(get_bit(m_iommu_regs.read(vtd::kRegEcap, 8), vtd::kEcapDt));
   m_driver->assign_domains();
   m_functions = m_driver->functions();
   for (unsigned i = 0; i < m_functions.size(); ++i) {
@@ -95,6 +98,7 @@ void HostSetup::setup_thread() {
     m_error = "the IOMMU did not enable translation (GSTS.RTPS/TES)";
     return;
   }
+  if (!flush_device_tlbs(vtd)) return;
   if (m_interrupt_software) {
     const std::string err = m_interrupt_software(m_bus, m_iommu_regs, vtd, m_functions);
     if (!err.empty()) {
@@ -107,6 +111,33 @@ void HostSetup::setup_thread() {
   if (m_driver) m_driver->start_devices();
   m_ready = true;
   m_ready_event.notify(sc_core::SC_ZERO_TIME);
+}
+
+bool HostSetup::flush_device_tlbs(VtdRegisterProgrammer& vtd) {
+  // The functions came from the host's own domain to their guests': what their device-TLBs may
+  // hold from before goes, as Linux invalidates a function's device-TLB whole when it takes the
+  // function out of a domain (domain_context_clear_one).
+  bool any = false;
+  for (const DiscoveredFunction& f : m_functions) {
+    if (!f.ats) continue;
+    if (!vtd.queued_invalidation_enabled()) {
+      m_ok = false;
+      m_error = "ATS needs queued invalidation (host.invalidation: queued) to invalidate device-TLBs";
+      return false;
+    }
+    bool s = false;
+    const uint64_t all = ats::encode_range(ats::Range{0, 64}, s);
+    // PFSID names a VF's PF; Linux leaves it 0 for a function that is no VF.
+    vtd.submit(vtd::make_device_tlb_desc(f.rid, f.is_vf ? f.pf_rid : 0,
+                                         f.ats_queue_depth >= 32 ? 0 : f.ats_queue_depth, all, s));
+    any = true;
+  }
+  if (any && !vtd.sync()) {
+    m_ok = false;
+    m_error = "a function never completed a device-TLB invalidation (FSTS.ITE)";
+    return false;
+  }
+  return true;
 }
 
 // Register programming is not on a hot path: the host thread waits out every access.

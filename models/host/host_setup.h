@@ -104,6 +104,8 @@ class HostSetup : public sc_core::sc_module {
   void setup_thread();
   void fault_handler_thread();
   bool run_pcie_driver();
+  // Invalidates the device-TLB of every function the driver enabled ATS on.
+  bool flush_device_tlbs(VtdRegisterProgrammer& vtd);
   void synchronise(const sc_core::sc_time& delay);
 
   HostSetupConfig m_config;

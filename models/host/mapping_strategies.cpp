@@ -122,12 +122,28 @@ void ProtectionStrategy::invalidate_range(uint64_t iova, uint64_t pages) {
   m_backend.charge(CostStep::IotlbInvalidation);
   m_backend.invalidate_pages(iova, IovaAllocator::order(pages));
   ++m_counts.invalidations;
+  if (!m_config.device_tlb) return;
+  m_backend.charge(CostStep::IotlbInvalidation);
+  m_backend.invalidate_device_tlb_pages(iova, IovaAllocator::order(pages));
+  ++m_counts.devtlb_invalidations;
 }
 
 void ProtectionStrategy::invalidate_domain() {
   m_backend.charge(CostStep::IotlbInvalidation);
   m_backend.invalidate_domain();
   ++m_counts.invalidations;
+  if (!m_config.device_tlb) return;
+  m_backend.charge(CostStep::IotlbInvalidation);
+  m_backend.invalidate_device_tlb_all();
+  ++m_counts.devtlb_invalidations;
+}
+
+void MappingBackend::invalidate_device_tlb_pages(uint64_t, unsigned) {
+  throw std::logic_error("this mapping backend has no device-TLBs to invalidate");
+}
+
+void MappingBackend::invalidate_device_tlb_all() {
+  throw std::logic_error("this mapping backend has no device-TLBs to invalidate");
 }
 
 void ProtectionStrategy::wait() {
@@ -167,6 +183,7 @@ void ProtectionStrategy::register_stats(StatsRegistry& stats, const std::string&
   g("pages_unmapped", [c] { return double(c->pages_unmapped); });
   g("reuses", [c] { return double(c->reuses); });
   g("invalidations", [c] { return double(c->invalidations); });
+  g("devtlb_invalidations", [c] { return double(c->devtlb_invalidations); });
   g("waits", [c] { return double(c->waits); });
   g("flushes_by_count", [c] { return double(c->flushes_by_count); });
   g("flushes_by_time", [c] { return double(c->flushes_by_time); });

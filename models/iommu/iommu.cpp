@@ -2,6 +2,8 @@
 #include "iommu/iommu.h"
 
 #include <cstdio>
+
+#include "iommu/iommu_ats.h"
 #include <stdexcept>
 
 namespace iommu_sim {
@@ -29,6 +31,7 @@ Iommu::Iommu(sc_core::sc_module_name name, const IommuConfig& config, StatsRegis
       regs("regs"),
       memory("memory"),
       interrupt("interrupt"),
+      ats_invalidation("ats_invalidation"),
       m_config((checked(config), config)),
       m_stats(stats),
       m_iotlb(iotlb ? std::move(iotlb) : std::make_unique<IotlbModel>(config.iotlb)),
@@ -88,6 +91,7 @@ Iommu::Iommu(sc_core::sc_module_name name, const IommuConfig& config, StatsRegis
   build_capabilities();
 
   m_ir = std::make_unique<InterruptRemapper>(*this, m_config, stats, base);
+  m_ats = std::make_unique<IommuAts>(stats, base);
   on_iec_invalidate = [this](bool index_selective, uint16_t index, unsigned im) {
     m_ir->invalidate(index_selective, index, im);
   };
@@ -115,6 +119,7 @@ void Iommu::trace_to(VcdWriter& vcd) {
   m_sig_fault = vcd.add_signal(scope, "fault", 1);
   m_sig_rid = vcd.add_signal(scope, "last_rid", 16);
   m_ir->trace_to(vcd, scope + ".ir");
+  trace_ats_to(vcd, scope);
 }
 
 Iommu::RequesterStats& Iommu::find_requester_stats(uint16_t rid) {
@@ -157,6 +162,24 @@ void Iommu::finish_request(uint16_t rid, const sc_time& start, const sc_time& de
   if (m_vcd) m_vcd->add(m_sig_outstanding, now_ps(delay), -1);
 }
 
+void Iommu::dma_fault(uint16_t rid, uint8_t reason, uint64_t iova, bool write, bool fpd,
+                      AddressType at, const sc_time& delay) {
+  m_faults.inc();
+  if (reason <= vtd::kMaxDmaFaultReason) m_reason[reason]->inc();
+  if (m_vcd) m_vcd->pulse(m_sig_fault, now_ps(delay));
+  if (fpd) {
+    m_faults_suppressed.inc();
+    return;
+  }
+  FaultInfo f;
+  f.source_id = rid;
+  f.reason = reason;
+  f.fault_info = iova & vtd::kTableAddrMask;
+  f.is_read = !write;
+  f.address_type = at;
+  record_fault(f, delay);
+}
+
 void Iommu::forward(tlm::tlm_generic_payload& trans, uint64_t phys, sc_time& delay) {
   const uint64_t iova = trans.get_address();
   trans.set_address(phys);
@@ -180,6 +203,15 @@ void Iommu::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
   if (m_vcd) {
     m_vcd->add(m_sig_outstanding, now_ps(delay), 1);
     m_vcd->record(m_sig_rid, now_ps(delay), rid);
+  }
+  if (ext->address_type == AddressType::TranslationRequest) {
+    answer_translation_request(trans, rid, delay);
+    finish_request(rid, start, delay);
+    return;
+  }
+  if (ext->address_type == AddressType::Translated) {  // passes only where TT allows (walk)
+    m_ats->translated_requests.inc();
+    if (m_vcd) m_vcd->pulse(m_ats->sig_translated, now_ps(delay));
   }
   {
     const uint64_t first = trans.get_address();
@@ -267,19 +299,7 @@ void Iommu::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
   release_walker(walker, delay);
 
   if (fault) {
-    m_faults.inc();
-    if (fault <= vtd::kMaxDmaFaultReason) m_reason[fault]->inc();
-    if (m_vcd) m_vcd->pulse(m_sig_fault, now_ps(delay));
-    if (t.fpd) {
-      m_faults_suppressed.inc();
-    } else {
-      FaultInfo f;
-      f.source_id = rid;
-      f.reason = fault;
-      f.fault_info = fault_iova & vtd::kTableAddrMask;
-      f.is_read = !write;
-      record_fault(f, delay);
-    }
+    dma_fault(rid, fault, fault_iova, write, t.fpd, ext->address_type, delay);
     trans.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
     finish_request(rid, start, delay);
     return;

@@ -26,6 +26,7 @@
 #include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/simple_target_socket.h>
 
+#include "common/ats_format.h"
 #include "common/pcie_extension.h"
 #include "common/stats.h"
 #include "common/vcd_writer.h"
@@ -38,12 +39,16 @@
 
 namespace iommu_sim {
 
+struct IommuAts;
+
 class Iommu : public sc_core::sc_module {
  public:
   tlm_utils::simple_target_socket<Iommu> upstream;
   tlm_utils::simple_target_socket<Iommu> regs;
   tlm_utils::simple_initiator_socket<Iommu> memory;
   tlm_utils::simple_initiator_socket<Iommu> interrupt;
+  // Bound by platforms with ATS-capable functions; unbound, no invalidate request is delivered.
+  tlm_utils::simple_initiator_socket_optional<Iommu> ats_invalidation;
 
   // Throws std::invalid_argument if the configuration is invalid, std::runtime_error if the
   // IOTLB trace file cannot be opened. A null iotlb means the C++ model built from config.iotlb.
@@ -73,6 +78,7 @@ class Iommu : public sc_core::sc_module {
     uint8_t reason = 0;
     uint64_t fault_info = 0;  // FRCD 63:12: the faulting page, or interrupt index << 48
     bool is_read = false;
+    AddressType address_type = AddressType::Untranslated;  // FRCD AT, recorded with ECAP.DT
   };
   // Records a fault in the FRCD ring and raises the fault event (at sc_time_stamp() + delay).
   // Returns false when the record was dropped (overflow: FSTS.PFO).
@@ -132,6 +138,9 @@ class Iommu : public sc_core::sc_module {
   // A write into 0xFEE00000-0xFEEFFFFF: an interrupt request, never a memory write.
   void interrupt_request(tlm::tlm_generic_payload& trans, uint16_t rid, sc_core::sc_time& delay);
   void finish_request(uint16_t rid, const sc_core::sc_time& start, const sc_core::sc_time& delay);
+  // Counts a DMA-remapping fault and records it unless the context's FPD suppresses it.
+  void dma_fault(uint16_t rid, uint8_t reason, uint64_t iova, bool write, bool fpd, AddressType at,
+                 const sc_core::sc_time& delay);
   // Per-DMA hot path: DMA comes in runs from one requester in one domain, so the last ones are
   // kept at hand and the lookups below run only when the requester or the domain changes.
   RequesterStats& requester_stats(uint16_t rid) {
@@ -198,6 +207,22 @@ class Iommu : public sc_core::sc_module {
   void queue_error(vtd::QueueErrorInfo info, sc_core::sc_time& delay);
   void revoke_dmi(uint64_t start, uint64_t end);
 
+  // ---- ATS: translation requests and device-TLB invalidation (iommu_ats.cpp) ----
+  // Answers a translation request with completion entries or an unsuccessful completion.
+  void answer_translation_request(tlm::tlm_generic_payload& trans, uint16_t rid,
+                                  sc_core::sc_time& delay);
+  // Descriptor 0x3.
+  vtd::QueueErrorInfo execute_device_tlb_descriptor(const uint64_t* qw, sc_core::sc_time& delay);
+  // Sends one invalidate request to function `sid` for `range` and notes when its completion
+  // arrives (honouring the function's queue depth, 0 = 32). False when no completion can come:
+  // the invalidation timed out (FSTS.ITE). For every device-TLB invalidation descriptor,
+  // with or without a PASID.
+  bool invalidate_device_tlb(uint16_t sid, unsigned queue_depth, const ats::Range& range,
+                             bool has_pasid, uint32_t pasid, sc_core::sc_time& delay);
+  // A wait descriptor: delay grows until every device-TLB invalidation sent so far completed.
+  void wait_device_tlb_invalidations(sc_core::sc_time& delay);
+  void trace_ats_to(VcdWriter& vcd, const std::string& scope);
+
   IommuConfig m_config;
   StatsRegistry& m_stats;
   std::unique_ptr<Iotlb> m_iotlb;
@@ -254,6 +279,9 @@ class Iommu : public sc_core::sc_module {
 
   // The interrupt remapper: every write into the interrupt window goes to it.
   std::unique_ptr<InterruptRemapper> m_ir;
+
+  // ATS bookkeeping and statistics (iommu_ats.h).
+  std::unique_ptr<IommuAts> m_ats;
 
   // IOTLB access stream.
   std::unique_ptr<std::ofstream> m_trace_file;

@@ -89,8 +89,10 @@ uint8_t Iommu::fetch_context(uint16_t rid, ContextInfo& c, sc_time* delay) {
     return fmt::kFaultContextReserved;
   const unsigned tt = static_cast<unsigned>(get_bits(ctx[0], fmt::kCtxTtHi, fmt::kCtxTtLo));
   const unsigned aw = static_cast<unsigned>(get_bits(ctx[1], fmt::kCtxAwHi, fmt::kCtxAwLo));
-  // TT=1 needs ECAP.DT (device TLBs), which this unit does not offer; TT=2 needs ECAP.PT.
+  // TT=1 needs ECAP.DT (device TLBs); TT=2 needs ECAP.PT.
   const bool tt_ok = tt == static_cast<unsigned>(fmt::TranslationType::Untranslated) ||
+                     (tt == static_cast<unsigned>(fmt::TranslationType::AllowAts) &&
+                      m_config.device_tlbs) ||
                      (tt == static_cast<unsigned>(fmt::TranslationType::PassThrough) &&
                       m_config.pass_through);
   if (!tt_ok || !((m_sagaw >> aw) & 1)) return fmt::kFaultContextInvalid;
@@ -104,12 +106,14 @@ uint8_t Iommu::fetch_context(uint16_t rid, ContextInfo& c, sc_time* delay) {
 uint8_t Iommu::check_context(const ContextInfo& c, uint64_t last, AddressType at,
                              Translation& t) const {
   t.fpd = c.fpd;
-  // No device TLBs (ECAP.DT = 0): translation requests and translated requests are blocked by
-  // whatever TT says.
-  if (at != AddressType::Untranslated) return fmt::kFaultBlockedByTt;
-  const unsigned width = c.tt == static_cast<uint8_t>(fmt::TranslationType::PassThrough)
-                             ? m_config.host_address_width
-                             : std::min(m_config.address_width, fmt::levels_to_width(c.levels));
+  // Translation requests and translated requests pass only where TT allows device TLBs.
+  const bool allow_ats = c.tt == static_cast<uint8_t>(fmt::TranslationType::AllowAts);
+  if (at != AddressType::Untranslated && !allow_ats) return fmt::kFaultBlockedByTt;
+  // A translated request carries a host physical address, as pass-through requests do.
+  const bool physical = c.tt == static_cast<uint8_t>(fmt::TranslationType::PassThrough) ||
+                        at == AddressType::Translated;
+  const unsigned width = physical ? m_config.host_address_width
+                                  : std::min(m_config.address_width, fmt::levels_to_width(c.levels));
   if (width < 64 && (last >> width) != 0) return fmt::kFaultAddressWidth;
   return fmt::kFaultNone;
 }
@@ -134,7 +138,8 @@ uint8_t Iommu::translate(uint16_t rid, uint64_t iova, uint64_t last, bool write,
     m_context_cache.insert(rid, c.domain, c);
   }
   if (const uint8_t f = check_context(c, last, at, t)) return f;
-  if (c.tt == static_cast<uint8_t>(fmt::TranslationType::PassThrough)) {
+  if (c.tt == static_cast<uint8_t>(fmt::TranslationType::PassThrough) ||
+      at == AddressType::Translated) {  // translated by the device: no walk
     t.phys = iova;
     t.page_bytes = 0;
     return fmt::kFaultNone;
@@ -151,8 +156,11 @@ uint8_t Iommu::translate(uint16_t rid, uint64_t iova, uint64_t last, bool write,
     m_vcd->pulse(hit.hit ? m_sig_hit : m_sig_miss, now);
   }
   // A cached entry that does not allow the access is not trusted: walk again, since software
-  // may have widened the permissions without invalidating.
-  if (hit.hit && (write ? hit.entry.write : hit.entry.read)) {
+  // may have widened the permissions without invalidating. A translation request asks for
+  // whatever the mapping allows: any cached permission answers it.
+  const bool allowed = at == AddressType::TranslationRequest ? (hit.entry.read || hit.entry.write)
+                                                             : (write ? hit.entry.write : hit.entry.read);
+  if (hit.hit && allowed) {
     t.phys = (hit.frame(vpn) << 12) | (iova & 0xFFF);
     t.page_bytes = 4096ULL << page_shift_pages(hit.entry.size);
     t.cacheable = true;
@@ -185,7 +193,8 @@ uint8_t Iommu::translate_debug(uint16_t rid, uint64_t iova, uint64_t last, bool 
     return f;
   }
   if (const uint8_t f = check_context(c, last, at, t)) return f;
-  if (c.tt == static_cast<uint8_t>(fmt::TranslationType::PassThrough)) {
+  if (c.tt == static_cast<uint8_t>(fmt::TranslationType::PassThrough) ||
+      at == AddressType::Translated) {
     t.phys = iova;
     return fmt::kFaultNone;
   }

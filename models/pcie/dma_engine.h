@@ -14,6 +14,9 @@
 //   set_start_gate()  a condition (and the event that signals it may have changed) the engine
 //                     waits for before starting: the endpoint holds each function's engine
 //                     until software has enabled it (function present, Bus Master Enable set)
+//   set_ats()         the function's ATS client: while it says ATS is enabled, every DMA goes
+//                     through its device-TLB (translated requests, translation requests on a
+//                     miss; split where a translation ends) (ats_client.h)
 //
 // Every transaction carries a PcieExtension with the engine's requester ID (the root port checks
 // and, if needed, overwrites it: a function cannot claim another's ID). Timing is LT: each
@@ -37,6 +40,7 @@
 
 #include "common/pcie_extension.h"
 #include "common/stats.h"
+#include "pcie/ats_client.h"
 #include "pcie/msix.h"
 #include "pcie/workload.h"
 
@@ -58,6 +62,7 @@ class DmaEngine : public sc_core::sc_module, private DmaPort {
   void set_msix_table(MsixTable* table) { m_msix_table = table; }
   void post_msix(const MsixMessage& msg);
   void set_start_delay(const sc_core::sc_time& t) { m_start_delay = t; }
+  void set_ats(AtsClient* client) { m_ats = client; }
   void set_start_gate(std::function<bool()> ready, const sc_core::sc_event* changed) {
     m_gate = std::move(ready);
     m_gate_changed = changed;
@@ -68,6 +73,12 @@ class DmaEngine : public sc_core::sc_module, private DmaPort {
   void msix_thread();
   tlm::tlm_response_status transport(tlm::tlm_command cmd, uint64_t addr, uint8_t* data,
                                      uint32_t len, bool is_msix);
+  // One transaction of the DMA as it goes on the link; delay is the engine's local time.
+  tlm::tlm_response_status send(tlm::tlm_command cmd, uint64_t addr, uint8_t* data, uint32_t len,
+                                AddressType type, sc_core::sc_time& delay);
+  // A DMA through the ATS client: translated pieces, or untranslated where it says so.
+  tlm::tlm_response_status send_with_ats(tlm::tlm_command cmd, uint64_t addr, uint8_t* data,
+                                         uint32_t len, sc_core::sc_time& delay);
   void send_msix(const MsixMessage& msg);
 
   // DmaPort, used by the workload.
@@ -87,6 +98,7 @@ class DmaEngine : public sc_core::sc_module, private DmaPort {
   std::function<bool()> m_gate;
   const sc_core::sc_event* m_gate_changed = nullptr;
   MsixTable* m_msix_table = nullptr;
+  AtsClient* m_ats = nullptr;
   std::deque<MsixMessage> m_posted;
   sc_core::sc_event m_posted_event;
 

@@ -286,3 +286,32 @@ TEST_CASE("Deferred flushes on time when unmaps are sparse", "[model]") {
   CHECK(tb.stat("strategy.window.max_ns") >= 2000);
   CHECK(tb.stat("strategy.window.max_ns") < 4000);
 }
+
+TEST_CASE("with a device-TLB on the NIC every strict teardown waits for its completion", "[model]") {
+  DmaDriverConfig c = small_config("single-use");
+  c.ats = true;
+  IommuConfig ic;
+  ic.device_tlbs = true;
+  StudyTb tb(c, 10.0, ic);
+  AtsClientConfig ac;
+  ac.invalidation_latency = sc_core::sc_time(2, sc_core::SC_US);
+  AtsClient client(ac, tb.stats, "tb.nic.ats");
+  tb.nic->set_ats(&client);
+  AtsInvalidationPort port("nic_ats", client, c.source_id);
+  tb.iommu.ats_invalidation.bind(port.in);
+  tb.run();
+  REQUIRE(tb.driver.done());
+  REQUIRE(tb.driver.ok());
+  CHECK(tb.stat("packets") == 40);
+  CHECK(tb.stats.value("tb.iommu.faults") == 0);
+  // Every unmap: an IOTLB and a device-TLB invalidation, the NIC answering each.
+  CHECK(tb.stat("strategy.invalidations") == 40);
+  CHECK(tb.stat("strategy.devtlb_invalidations") == 40);
+  CHECK(tb.stats.value("tb.nic.ats.invalidate_requests") == 40);
+  CHECK(tb.stats.value("tb.iommu.ats.invalidation_timeouts") == 0);
+  // The NIC's DMA went translated, through translation requests on device-TLB misses.
+  CHECK(tb.stats.value("tb.iommu.ats.translated_requests") > 0);
+  CHECK(tb.stats.value("tb.nic.ats.translation_requests") > 0);
+  // Each teardown now lasts at least the NIC's invalidation latency.
+  CHECK(tb.stat("strategy.window.mean_ns") >= 2000);
+}

@@ -45,6 +45,14 @@ class RecordingBackend : public MappingBackend {
     now += ledger.ns(hw);
     pending = 0;
   }
+  void invalidate_device_tlb_pages(uint64_t iova, unsigned am) override {
+    ops.push_back("devtlb " + hex(iova) + " am" + std::to_string(am));
+    ++pending;
+  }
+  void invalidate_device_tlb_all() override {
+    ops.push_back("devtlb all");
+    ++pending;
+  }
   void charge(CostStep step, uint64_t times) override { now += ledger.ns(ledger.charge(step, times)); }
   double now_ns() const override { return now; }
   uint64_t dmas_done() const override { return dmas; }
@@ -420,4 +428,43 @@ TEST_CASE("Strategy none maps nothing: the device uses physical addresses", "[un
   CHECK(be.ledger.total_cycles() == 0);
   CHECK(s->counts().maps == 0);
   CHECK(s->window().open_count() == 1);  // nothing ever takes the buffer out of reach
+}
+
+TEST_CASE("with a device-TLB every IOTLB invalidation comes with a device-TLB one before the wait", "[unit]") {
+  for (const std::string name : {"single-use", "deferred"}) {
+    RecordingBackend be;
+    StrategyConfig c = config(name);
+    c.device_tlb = true;
+    c.batch = 1;
+    auto s = make_protection_strategy(c, be);
+    const uint64_t a = s->map(kC);
+    s->unmap(kC, a);
+    const std::vector<std::string> tail(be.ops.end() - 3, be.ops.end());
+    if (name == "single-use")
+      CHECK(tail == std::vector<std::string>{"inv " + RecordingBackend::hex(a) + " am0",
+                                              "devtlb " + RecordingBackend::hex(a) + " am0", "wait"});
+    else
+      CHECK(tail == std::vector<std::string>{"inv domain", "devtlb all", "wait"});
+    CHECK(s->counts().invalidations == 1);
+    CHECK(s->counts().devtlb_invalidations == 1);
+    // Each descriptor is charged as one invalidation request.
+    CHECK(be.ledger.count(CostStep::IotlbInvalidation) == 2);
+  }
+  // Without device TLBs none is issued, and a backend without them refuses to be asked.
+  RecordingBackend be;
+  auto s = make_protection_strategy(config("single-use"), be);
+  s->unmap(kC, s->map(kC));
+  CHECK(s->counts().devtlb_invalidations == 0);
+  struct Minimal : MappingBackend {
+    void map_range(uint64_t, uint64_t, uint64_t, bool, PageSize) override {}
+    void unmap_range(uint64_t, uint64_t) override {}
+    void invalidate_pages(uint64_t, unsigned) override {}
+    void invalidate_domain() override {}
+    void wait_invalidations() override {}
+    void charge(CostStep, uint64_t) override {}
+    double now_ns() const override { return 0; }
+    uint64_t dmas_done() const override { return 0; }
+  } minimal;
+  CHECK_THROWS_AS(minimal.invalidate_device_tlb_all(), std::logic_error);
+  CHECK_THROWS_AS(minimal.invalidate_device_tlb_pages(0, 0), std::logic_error);
 }
