@@ -49,6 +49,9 @@ class Platform : public sc_core::sc_module {
   void trace_to(VcdWriter& vcd, const std::string& rtl_waves_path = "");
   // Runs to completion (or simulation.max_time_us) and registers the summary statistics.
   PlatformOutcome run();
+  // Runs the host's set-up alone (tables, registers, enumeration, interrupt tables) and stops
+  // once the devices may start: what `iommu-sim check` does after reading the description.
+  PlatformOutcome run_setup();
 
   // Every DMA source with its requester ID and domain, for the report.
   std::vector<DmaSource> dma_sources() const;
@@ -70,6 +73,7 @@ class Platform : public sc_core::sc_module {
  private:
   SC_HAS_PROCESS(Platform);
   void completion_thread();
+  void setup_watch_thread();
   std::unique_ptr<Iotlb> make_iotlb();
   void build_pcie();
   void build_interrupts();
@@ -93,6 +97,7 @@ class Platform : public sc_core::sc_module {
   std::unique_ptr<ApicSystem> m_apic;
   std::unique_ptr<InterruptSetup> m_interrupt_setup;
   bool m_done = false;
+  bool m_setup_only = false;
   sc_core::sc_time m_end_time;
 };
 

@@ -79,9 +79,13 @@ class HostSetup : public sc_core::sc_module {
   // Every fault the handler read, oldest first.
   const std::vector<VtdFault>& faults_handled() const { return m_faults; }
 
-  // False when the IOMMU did not acknowledge a command (message says which).
+  // False when the set-up failed (message says why): the IOMMU did not acknowledge a command,
+  // or the description gave too little of something (then error_key() names the key).
   bool ok() const { return m_ok; }
   const std::string& error() const { return m_error; }
+  // The configuration key whose value was too small ("host.table_size"); empty when the
+  // failure is the simulation's own.
+  const std::string& error_key() const { return m_error_key; }
 
   VtdTableBuilder& tables() { return m_tables; }
 
@@ -102,6 +106,9 @@ class HostSetup : public sc_core::sc_module {
  private:
   SC_HAS_PROCESS(HostSetup);
   void setup_thread();
+  void set_up();
+  void fail_input(const std::string& key, const std::string& message);
+  void fail_table_memory(const TableMemoryExhausted& e);
   void fault_handler_thread();
   bool run_pcie_driver();
   void synchronise(const sc_core::sc_time& delay);
@@ -118,7 +125,7 @@ class HostSetup : public sc_core::sc_module {
   std::vector<DiscoveredFunction> m_functions;
   bool m_ready = false;
   bool m_ok = true;
-  std::string m_error;
+  std::string m_error, m_error_key;
   sc_core::sc_event m_ready_event;
   sc_core::sc_event m_fault_event;
   std::vector<VtdFault> m_faults;

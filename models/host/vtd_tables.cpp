@@ -24,7 +24,9 @@ VtdTableBuilder::VtdTableBuilder(SparseMemory& memory, uint64_t alloc_base, uint
 }
 
 uint64_t VtdTableBuilder::allocate_page() {
-  if (m_next_page >= m_pages) throw std::runtime_error("VtdTableBuilder: table memory exhausted");
+  if (m_next_page >= m_pages)
+    throw TableMemoryExhausted("the VT-d tables need more than the " + std::to_string(m_pages) +
+                               " pages of table memory");
   const uint64_t addr = m_base + kPage * m_next_page++;
   m_memory.fill(addr, 0, kPage);  // the range may have held something before
   return addr;

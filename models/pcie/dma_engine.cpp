@@ -85,7 +85,10 @@ tlm::tlm_response_status DmaEngine::transport(tlm::tlm_command cmd, uint64_t add
 
   // A target that wrongly moves time backwards must not make the latency wrap.
   const sc_core::sc_time took = delay > before ? delay - before : sc_core::SC_ZERO_TIME;
-  m_qk.set(delay > before ? delay : before);
+  // Every transaction occupies the link for at least the time resolution: with every latency
+  // at zero, simulated time would otherwise never advance, and neither the quantum nor
+  // simulation.max_time_us could ever end the run.
+  m_qk.set(delay > before ? delay : before + sc_core::sc_get_time_resolution());
   if (m_qk.need_sync()) m_qk.sync();
 
   const tlm::tlm_response_status status = trans.get_response_status();
