@@ -193,14 +193,22 @@ void ConfigReader::apply_override(const std::string& assignment) {
   if (const std::string p = check_keys(parsed, mark); !p.empty())
     throw ConfigError("--set " + assignment + ": " + p);
 
+  // A list index, checked against the list's length without converting what cannot be one.
+  const auto item = [](const YAML::Node& list, const std::string& part, size_t& index) {
+    uint64_t v = 0;
+    if (!is_index(part) || !parse_digits_u64(part, 10, v) || v >= list.size()) return false;
+    index = static_cast<size_t>(v);
+    return true;
+  };
   YAML::Node node = m_root;
   for (size_t i = 0; i + 1 < parts.size(); ++i) {
     YAML::Node next;
+    size_t index = 0;
     if (node.IsSequence()) {
-      if (!is_index(parts[i]) || std::stoul(parts[i]) >= node.size())
+      if (!item(node, parts[i], index))
         throw ConfigError("--set " + assignment + ": '" + parts[i] + "' is not an item of the list at '" +
                           join(std::vector<std::string>(parts.begin(), parts.begin() + i)) + "'");
-      next.reset(node[std::stoul(parts[i])]);
+      next.reset(node[index]);
     } else {
       if (!node.IsMap()) {
         throw ConfigError("--set " + assignment + ": '" + parts[i - 1] + "' is a value, not a section");
@@ -211,10 +219,11 @@ void ConfigReader::apply_override(const std::string& assignment) {
     node.reset(next);
   }
   const std::string& last = parts.back();
+  size_t index = 0;
   if (node.IsSequence()) {
-    if (!is_index(last) || std::stoul(last) >= node.size())
+    if (!item(node, last, index))
       throw ConfigError("--set " + assignment + ": '" + last + "' is not an item of the list");
-    node[std::stoul(last)] = parsed;
+    node[index] = parsed;
   } else if (node.IsMap()) {
     const YAML::Node& existing = static_cast<const YAML::Node&>(node)[last];
     if (existing && existing.IsMap() && !parsed.IsMap())
@@ -239,8 +248,9 @@ std::string ConfigReader::where_is(const std::string& path) const {
   YAML::Mark mark = YAML::Mark::null_mark();
   for (const std::string& part : split_path(path)) {
     YAML::Node next;
-    if (node.IsSequence() && is_index(part) && std::stoul(part) < node.size()) {
-      next.reset(node[std::stoul(part)]);
+    uint64_t index = 0;
+    if (node.IsSequence() && parse_digits_u64(part, 10, index) && index < node.size()) {
+      next.reset(node[index]);
     } else if (node.IsMap()) {
       for (auto it = node.begin(); it != node.end(); ++it) {
         if (it->first.Scalar() == part) next.reset(it->second);
