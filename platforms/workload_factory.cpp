@@ -14,6 +14,11 @@ std::vector<TraceEntry> load_trace(const TraceWorkloadConfig& config) {
   std::vector<TraceEntry> entries;
   std::string error;
   if (!parse_dma_trace(in, config.path, entries, error)) throw ConfigError(error);
+  // Times never go backwards: the last one is the latest, and it must be a simulated time.
+  if (!entries.empty() &&
+      entries.back().time_ns * config.time_scale >= sc_core::sc_max_time().to_seconds() * 1e9)
+    throw ConfigError(config.path + ": time " + std::to_string(entries.back().time_ns) +
+                      " ns (x time_scale) lies past the end of simulated time (2^64 ps)");
   return entries;
 }
 }  // namespace

@@ -129,3 +129,26 @@ TEST_CASE("a run with every latency at zero still ends, at its time limit or its
                                           "gap_ns: 0, count: 1000}\n");
   CHECK(run({"run", counted, "--quiet"}).exit_code == 0);
 }
+
+TEST_CASE("a DMA trace whose times run past simulated time is bad input", "[platform]") {
+  const std::string trace = file("far.trace", "0 00:02.0 0x1000 64 R\n100000000000000000 00:02.0 0x1000 64 R\n");
+  const std::string path = file("far.yaml", "traffic:\n  - {name: dev0, requester: \"00:02.0\", workload: trace, path: \"" +
+                                                trace + "\"}\n");
+  both_refuse(path, path + ": " + trace + ": time", "past the end of simulated time");
+}
+
+TEST_CASE("a study whose points the driver refuses fails before any point runs", "[platform]") {
+  const std::string path = file("study.yaml",
+                                "study: {strategies: [single-use], message_sizes: [64, 65536]}\n"
+                                "platform:\n  nic: {packets: 10}\n  driver: {guest_size: 4M}\n");
+  const Outcome o = run({"study", path, "--out", (scratch() / "study_out").string(), "--quiet"});
+  CHECK(o.exit_code == 2);
+  CHECK(o.output.find("the point single-use at 65536 B: driver: guest_size") != std::string::npos);
+  CHECK_FALSE(fs::exists(scratch() / "study_out" / "points"));
+  const std::string costly = file("costly.yaml",
+                                  "study: {strategies: [single-use], message_sizes: [64]}\n"
+                                  "platform:\n  driver:\n    costs: {packet: 18446744073709551615}\n");
+  const Outcome c = run({"study", costly, "--out", (scratch() / "costly_out").string(), "--quiet"});
+  CHECK(c.exit_code == 2);
+  CHECK(c.output.find("run past the end of simulated time") != std::string::npos);
+}
