@@ -162,7 +162,9 @@ FunctionSoftware Platform::software_of(const DiscoveredFunction& f) const {
     for (unsigned fn = 0; fn < ep.function_count(); ++fn) {
       if (ep.routing_id(fn) != f.rid) continue;
       const EndpointSpec& spec = m_config.pcie.endpoints[e];
-      return software_for(spec.workload_of(fn));
+      return software_for(spec.workload_of(fn),
+                          std::min(m_config.iommu.address_width,
+                                   vtd::levels_to_width(m_config.host.driver.levels)));
     }
   }
   return FunctionSoftware{};

@@ -60,6 +60,9 @@ class Platform : public sc_core::sc_module {
   std::vector<FaultRecord> fault_records() const;
 
   Iommu& iommu() { return *m_iommu; }
+  // Where every device's DMA enters, in front of the IOMMU: another bus master (a test's, an
+  // embedding's) may bind here before the simulation starts.
+  AddressRouter& upstream() { return m_upstream; }
   MemoryTarget& memory() { return m_memory; }
   HostSetup& host() { return m_host; }
   InterruptSink& interrupts() { return m_interrupts; }

@@ -7,7 +7,7 @@ namespace iommu_sim {
 namespace {
 TranslationType translation_type(const std::string& t) {
   if (t == "pass-through") return TranslationType::PassThrough;
-  if (t == "blocked") return TranslationType::Reserved;  // TT=3: every request faults (0xD)
+  if (t == "blocked") return TranslationType::Reserved;  // TT=3: an invalid context (0x3)
   return TranslationType::Untranslated;
 }
 }  // namespace

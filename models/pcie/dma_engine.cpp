@@ -64,10 +64,11 @@ void DmaEngine::post_msix(const MsixMessage& msg) {
 }
 
 tlm::tlm_response_status DmaEngine::transport(tlm::tlm_command cmd, uint64_t addr,
-                                              uint8_t* data, uint32_t len, bool is_msix) {
+                                              uint8_t* data, uint32_t len, bool is_msix,
+                                              AddressType at) {
   tlm::tlm_generic_payload trans;
   // On the stack and removed before return: the payload does not own it.
-  PcieExtension ext(m_requester_id);
+  PcieExtension ext(m_requester_id, at);
   trans.set_command(cmd);
   trans.set_address(addr);
   trans.set_data_ptr(data);
@@ -110,6 +111,12 @@ tlm::tlm_response_status DmaEngine::read(uint64_t addr, uint8_t* data, uint32_t 
 tlm::tlm_response_status DmaEngine::write(uint64_t addr, const uint8_t* data, uint32_t len) {
   // TLM's data pointer is not const; a write target only reads it.
   return transport(tlm::TLM_WRITE_COMMAND, addr, const_cast<uint8_t*>(data), len, false);
+}
+
+tlm::tlm_response_status DmaEngine::translated(bool write, uint64_t addr, uint8_t* data,
+                                               uint32_t len) {
+  return transport(write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND, addr, data, len, false,
+                   AddressType::Translated);
 }
 
 void DmaEngine::delay(const sc_core::sc_time& t) {

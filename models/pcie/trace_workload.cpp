@@ -46,11 +46,11 @@ bool parse_dma_trace(std::istream& in, const std::string& source, std::vector<Tr
     const size_t hash = line.find('#');
     if (hash != std::string::npos) line.erase(hash);
     std::istringstream fields(line);
-    std::string f[6];
+    std::string f[7];
     unsigned n = 0;
-    while (n < 6 && fields >> f[n]) ++n;
+    while (n < 7 && fields >> f[n]) ++n;
     if (n == 0) continue;
-    if (n != 5) return fail("expected 5 fields: time_ns requester iova size R|W");
+    if (n != 5 && n != 6) return fail("expected 5 or 6 fields: time_ns requester iova size R|W [U|T]");
     TraceEntry e;
     uint64_t size;
     if (!parse_digits_u64(f[0], 10, e.time_ns)) return fail("time_ns: not a decimal number below 2^64");
@@ -63,8 +63,11 @@ bool parse_dma_trace(std::istream& in, const std::string& source, std::vector<Tr
     if (f[4] != "R" && f[4] != "W" && f[4] != "r" && f[4] != "w") {
       return fail("direction: must be R or W");
     }
+    if (n == 6 && f[5] != "U" && f[5] != "T" && f[5] != "u" && f[5] != "t")
+      return fail("address type: must be U (untranslated) or T (translated)");
     e.size = static_cast<uint32_t>(size);
     e.write = f[4] == "W" || f[4] == "w";
+    e.translated = n == 6 && (f[5] == "T" || f[5] == "t");
     last_time = e.time_ns;
     out.push_back(e);
   }
@@ -96,8 +99,11 @@ void TraceWorkload::run(DmaPort& port) {
     const sc_core::sc_time due =
         start + sc_core::sc_time(e.time_ns * m_config.time_scale, sc_core::SC_NS);
     if (port.now() < due) port.delay(due - port.now());
-    buffer.assign(e.size, 0);
-    if (e.write) {
+    // A recognisable byte, so that where a write landed can be seen in memory.
+    buffer.assign(e.size, e.write ? 0xD7 : 0);
+    if (e.translated) {
+      port.translated(e.write, e.iova, buffer.data(), e.size);
+    } else if (e.write) {
       port.write(e.iova, buffer.data(), e.size);
     } else {
       port.read(e.iova, buffer.data(), e.size);

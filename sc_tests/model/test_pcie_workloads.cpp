@@ -202,3 +202,17 @@ TEST_CASE("trace numbers are decimal or 0x hex, never octal, and never wrap", "[
     CHECK(err.rfind(expect[i], 0) == 0);
   }
 }
+
+TEST_CASE("trace lines may mark a request as translated", "[model]") {
+  std::vector<TraceEntry> e;
+  std::string err;
+  std::istringstream in("0 0x0100 0x1000 64 W T\n10 0x0100 0x1000 64 R U\n20 0x0100 0x1000 64 R\n");
+  REQUIRE(parse_dma_trace(in, "t.txt", e, err));
+  REQUIRE(e.size() == 3);
+  CHECK(e[0].translated);
+  CHECK_FALSE(e[1].translated);
+  CHECK_FALSE(e[2].translated);
+  std::istringstream bad("0 0x0100 0x1000 64 W X\n");
+  CHECK_FALSE(parse_dma_trace(bad, "t.txt", e, err));
+  CHECK(err.rfind("t.txt:1: address type", 0) == 0);
+}

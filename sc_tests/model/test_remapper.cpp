@@ -484,3 +484,12 @@ TEST_CASE("with translation off a request that wraps past 2^64 is refused", "[mo
         tlm::TLM_ADDRESS_ERROR_RESPONSE);
   CHECK(tb.mem.storage().read64(0) == 0);
 }
+
+TEST_CASE("the table builder refuses a range above its table's width", "[model]") {
+  RemapperTb tb;
+  tb.start();
+  tb.tables.create_domain(1, 4);
+  CHECK_THROWS_AS(tb.tables.map(1, 1ULL << 48, kData, 0x1000, true, true), std::invalid_argument);
+  CHECK_THROWS_AS(tb.tables.map(1, 0xFFFFFFFFFFFFF000ULL, kData, 0x2000, true, true), std::invalid_argument);
+  CHECK_NOTHROW(tb.tables.map(1, (1ULL << 48) - 0x1000, kData, 0x1000, true, true));
+}
