@@ -269,7 +269,7 @@ void read_host(Section s, PlatformConfig& pc) {
 }
 
 // The keys of one workload kind, read from `s` (a traffic item or a `workload:` section).
-void read_workload_fields(Section& s, WorkloadSpec& w, uint64_t default_seed) {
+void read_workload_fields(Section& s, WorkloadSpec& w, uint64_t default_seed, unsigned address_width) {
   const std::string problem_prefix = w.kind + " workload: ";
   std::string problem;
   if (w.kind == "random") {
@@ -333,14 +333,27 @@ void read_workload_fields(Section& s, WorkloadSpec& w, uint64_t default_seed) {
     problem = validate(t);
   }
   if (!problem.empty()) s.fail("", problem_prefix + problem);
+  // Every region the workload touches (and the host maps for it) ends below the IOMMU's input
+  // width: one that wraps past 2^64, or lies above the width, could never be mapped.
+  std::vector<DmaRegion> regions;
+  if (w.kind == "random") regions = {{w.random.base, w.random.window, false}};
+  if (w.kind == "nic") regions = nic_regions(w.nic);
+  if (w.kind == "storage") regions = storage_regions(w.storage);
+  for (const DmaRegion& r : regions) {
+    uint64_t last = 0;
+    if (!range_of(r.iova, r.size, last) || (last >> address_width) != 0)
+      s.fail("", problem_prefix + "touches " + hex(r.iova) + " + " + hex(r.size) + ", above the " +
+                     std::to_string(address_width) + "-bit input address width");
+  }
 }
 
 const std::vector<std::string> kWorkloadKinds = {"random", "nic", "storage", "trace", "none"};
 
-WorkloadSpec read_workload_section(Section s, uint64_t default_seed, const std::string& def_kind) {
+WorkloadSpec read_workload_section(Section s, uint64_t default_seed, const std::string& def_kind,
+                                   unsigned address_width) {
   WorkloadSpec w;
   w.kind = s.get_enum("kind", def_kind, kWorkloadKinds);
-  read_workload_fields(s, w, default_seed);
+  read_workload_fields(s, w, default_seed, address_width);
   return w;
 }
 
@@ -352,7 +365,7 @@ void read_traffic(Section root, PlatformConfig& pc) {
     if (!names.insert(spec.name).second) t.fail("name", "'" + spec.name + "' is used twice");
     spec.requester_id = read_requester(t, "requester", t.get_string("requester", "00:02.0"));
     spec.workload.kind = t.get_enum("workload", "random", kWorkloadKinds);
-    read_workload_fields(t, spec.workload, pc.traffic.size() + 1);
+    read_workload_fields(t, spec.workload, pc.traffic.size() + 1, pc.iommu.address_width);
     pc.traffic.push_back(spec);
   }
 }
@@ -382,13 +395,14 @@ void read_pcie(Section s, PlatformConfig& pc) {
     ep.endpoint.device.pf.msix_vectors = e.get_uint("pf_msix_vectors", ep.endpoint.device.pf.msix_vectors, 0, 2048);
     if (const std::string p = validate(ep.endpoint); !p.empty()) e.fail("", p);
     const uint64_t seed = 1 + pc.pcie.endpoints.size() * 1000;
-    ep.vf_workload = read_workload_section(e.section("workload"), seed, "nic");
-    ep.pf_workload = e.has("pf_workload") ? read_workload_section(e.section("pf_workload"), seed, "nic")
+    const unsigned width = pc.iommu.address_width;
+    ep.vf_workload = read_workload_section(e.section("workload"), seed, "nic", width);
+    ep.pf_workload = e.has("pf_workload") ? read_workload_section(e.section("pf_workload"), seed, "nic", width)
                                           : ep.vf_workload;
     unsigned n = 0;
     for (Section w : e.list("vf_workloads")) {
       if (n >= sr.total_vfs) w.fail("", "more VF workloads than total_vfs");
-      ep.vf_workloads.push_back(read_workload_section(w, seed + 1 + n, "nic"));
+      ep.vf_workloads.push_back(read_workload_section(w, seed + 1 + n, "nic", width));
       ++n;
     }
     pc.pcie.endpoints.push_back(ep);

@@ -279,3 +279,10 @@ TEST_CASE("the effective configuration reads back any name and any number unchan
   CHECK(second.traffic[3].workload.random.gap == first.traffic[3].workload.random.gap);
   CHECK(again.effective_yaml() == effective);  // a fixed point
 }
+
+TEST_CASE("workload regions that wrap or lie above the address width are refused", "[unit]") {
+  CHECK(error_of("traffic: [{workload: random, base: 0xFFFFFFFFFFFFF000, window: 8K}]\n")
+            .find("above the 48-bit input address width") != std::string::npos);
+  CHECK(error_of("pcie:\n  endpoints: [{name: nic0, workload: {kind: nic, rx_ring: 0x1000000000000}}]\n")
+            .find("'pcie.endpoints.0.workload': nic workload: touches 0x1000000000000") != std::string::npos);
+}
