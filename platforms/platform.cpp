@@ -87,7 +87,6 @@ Platform::Platform(sc_core::sc_module_name name, const PlatformConfig& config, S
     m_active.push_back(m_engines.back().get());
   }
   SC_THREAD(completion_thread);
-  SC_THREAD(setup_watch_thread);
 }
 
 // The PCIe hierarchy: a root complex whose ECAM and BAR windows hang off the host bus, its
@@ -219,17 +218,18 @@ void Platform::completion_thread() {
   sc_core::sc_stop();
 }
 
-void Platform::setup_watch_thread() {
-  sc_core::wait(m_host.ready_event());
-  if (m_setup_only) sc_core::sc_stop();
-}
-
 PlatformOutcome Platform::run_setup() {
   sc_core::sc_report_handler::set_actions("/OSCI/SystemC", sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
-  m_setup_only = true;
+  // Stop at once when the host is ready, from its own thread: nothing it releases may start.
+  sc_core::sc_set_stop_mode(sc_core::SC_STOP_IMMEDIATE);
+  bool set_up = false;
+  m_host.set_ready_hook([&set_up] {
+    set_up = true;
+    sc_core::sc_stop();
+  });
   sc_core::sc_start();  // stops at ready, or runs dry when the set-up failed
   PlatformOutcome outcome;
-  outcome.ok = m_host.ok() && m_host.ready();
+  outcome.ok = m_host.ok() && set_up;
   if (!outcome.ok) outcome.message = m_host.ok() ? "the host set-up did not finish" : m_host.error();
   outcome.input_key = m_host.error_key();
   return outcome;

@@ -76,7 +76,6 @@ class Platform : public sc_core::sc_module {
  private:
   SC_HAS_PROCESS(Platform);
   void completion_thread();
-  void setup_watch_thread();
   std::unique_ptr<Iotlb> make_iotlb();
   void build_pcie();
   void build_interrupts();
@@ -87,7 +86,7 @@ class Platform : public sc_core::sc_module {
   PlatformConfig m_config;
   StatsRegistry& m_stats;
   MemoryTarget m_memory;
-  RtlIotlb* m_rtl_iotlb = nullptr;  // the Verilated IOTLB when iommu.iotlb.impl is rtl
+  [[maybe_unused]] RtlIotlb* m_rtl_iotlb = nullptr;  // the Verilated IOTLB (impl: rtl), in RTL builds
   std::unique_ptr<Iommu> m_iommu;
   AddressRouter m_host_bus;
   AddressRouter m_upstream;
@@ -100,7 +99,6 @@ class Platform : public sc_core::sc_module {
   std::unique_ptr<ApicSystem> m_apic;
   std::unique_ptr<InterruptSetup> m_interrupt_setup;
   bool m_done = false;
-  bool m_setup_only = false;
   sc_core::sc_time m_end_time;
 };
 

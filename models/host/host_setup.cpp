@@ -127,6 +127,7 @@ void HostSetup::set_up() {
       return;
     }
   }
+  if (m_ready_hook) m_ready_hook();
   // Devices start only once their domains translate: Bus Master Enable comes last.
   if (m_driver) m_driver->start_devices();
   m_ready = true;

@@ -71,6 +71,9 @@ class HostSetup : public sc_core::sc_module {
   HostSetup(sc_core::sc_module_name name, const HostSetupConfig& config, SparseMemory& memory,
             StatsRegistry& stats);
 
+  // Called from the set-up thread once everything is set up, just before the devices are
+  // released (`iommu-sim check` stops the simulation there).
+  void set_ready_hook(std::function<void()> hook) { m_ready_hook = std::move(hook); }
   // Notified once translation is on; devices wait for it.
   const sc_core::sc_event& ready_event() const { return m_ready_event; }
   const bool& ready() const { return m_ready; }
@@ -120,6 +123,7 @@ class HostSetup : public sc_core::sc_module {
   SocketMmio m_bus;         // absolute addresses (ECAM, BARs)
   SoftwareFor m_software_for;
   InterruptSoftware m_interrupt_software;
+  std::function<void()> m_ready_hook;
   std::unique_ptr<MappingStrategy> m_strategy;
   std::unique_ptr<HostDriver> m_driver;
   std::vector<DiscoveredFunction> m_functions;
