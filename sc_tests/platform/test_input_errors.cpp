@@ -3,6 +3,8 @@
 // file, or the --set) and the key, never a SystemC error or exit code 1.
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -35,7 +37,8 @@ Outcome run(std::vector<std::string> args) {
   ProcessSpec spec;
   spec.argv = {IOMMU_SIM_EXE};
   spec.argv.insert(spec.argv.end(), args.begin(), args.end());
-  spec.log_path = (scratch() / ("log" + std::to_string(n++) + ".txt")).string();
+  // Test cases run in processes of their own, in parallel: the log is this process's.
+  spec.log_path = (scratch() / ("log" + std::to_string(getpid()) + "-" + std::to_string(n++) + ".txt")).string();
   const ProcessResult r = run_process(spec);
   std::ifstream in(spec.log_path);
   std::stringstream ss;
