@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <vector>
 
 #include "iommu/irte.h"
 
@@ -38,7 +39,8 @@ IommuBench::IommuBench(sc_core::sc_module_name name)
       mem("mem", MemoryConfig{sc_core::sc_time(50, sc_core::SC_NS), sc_core::sc_time(50, sc_core::SC_NS), false},
           stats),
       router("router"),
-      iommu("iommu", bench_config(), stats) {
+      iommu("iommu", bench_config(), stats),
+      m_regs(mmio) {
   dma.bind(iommu.upstream);
   mmio.bind(iommu.regs);
   iommu.interrupt.bind(irq);
@@ -75,31 +77,14 @@ tlm::tlm_response_status IommuBench::access(uint16_t rid, uint64_t addr, uint8_t
   return p.get_response_status();
 }
 
-uint64_t IommuBench::reg_read(uint64_t offset, unsigned size) {
-  uint64_t v = 0;
-  tlm::tlm_generic_payload p;
-  p.set_command(tlm::TLM_READ_COMMAND);
-  p.set_address(offset);
-  p.set_data_ptr(reinterpret_cast<unsigned char*>(&v));
-  p.set_data_length(size);
-  p.set_streaming_width(size);
-  p.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
-  sc_core::sc_time d = sc_core::SC_ZERO_TIME;
-  mmio->b_transport(p, d);
-  return v;
-}
-
-tlm::tlm_response_status IommuBench::reg_write(uint64_t offset, uint64_t value, unsigned size) {
-  tlm::tlm_generic_payload p;
-  p.set_command(tlm::TLM_WRITE_COMMAND);
-  p.set_address(offset);
-  p.set_data_ptr(reinterpret_cast<unsigned char*>(&value));
-  p.set_data_length(size);
-  p.set_streaming_width(size);
-  p.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
-  sc_core::sc_time d = sc_core::SC_ZERO_TIME;
-  mmio->b_transport(p, d);
-  return p.get_response_status();
+void IommuBench::load_memory(FuzzedDataProvider& in, unsigned runs, size_t longest) {
+  const unsigned n = in.ConsumeIntegralInRange<unsigned>(0, runs);
+  for (unsigned r = 0; r < n; ++r) {
+    const uint64_t addr = in.ConsumeIntegralInRange<uint64_t>(0, kMemSize - 1);
+    const std::vector<uint8_t> bytes = in.ConsumeBytes<uint8_t>(in.ConsumeIntegralInRange<size_t>(0, longest));
+    const size_t len = std::min<uint64_t>(bytes.size(), kMemSize - addr);
+    if (len) memory().write(addr, bytes.data(), len);
+  }
 }
 
 void IommuBench::enable_translation(uint64_t rtaddr) {

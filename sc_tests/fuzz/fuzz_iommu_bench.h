@@ -16,10 +16,13 @@
 #include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/simple_target_socket.h>
 
+#include <fuzzer/FuzzedDataProvider.h>
+
 #include "common/address_router.h"
 #include "common/memory_target.h"
 #include "common/pcie_extension.h"
 #include "common/stats.h"
+#include "host/socket_mmio.h"
 #include "iommu/iommu.h"
 
 namespace iommu_sim {
@@ -44,8 +47,10 @@ class IommuBench : public sc_core::sc_module {
   // A DMA (or interrupt request) of `len` bytes from requester `rid`.
   tlm::tlm_response_status access(uint16_t rid, uint64_t addr, uint8_t* data, unsigned len,
                                   bool write, AddressType at = AddressType::Untranslated);
-  uint64_t reg_read(uint64_t offset, unsigned size);
-  tlm::tlm_response_status reg_write(uint64_t offset, uint64_t value, unsigned size);
+  uint64_t reg_read(uint64_t offset, unsigned size) { return m_regs.read(offset, size); }
+  void reg_write(uint64_t offset, uint64_t value, unsigned size) { m_regs.write(offset, value, size); }
+  // Memory from the input: up to `runs` runs of (address, up to `longest` bytes) in the window.
+  void load_memory(FuzzedDataProvider& in, unsigned runs, size_t longest);
   double stat(const std::string& leaf) const { return stats.value("bench.iommu." + leaf); }
   SparseMemory& memory() { return mem.storage(); }
   // Root table at `rtaddr`, then translation on: RTADDR, SRTP, TE.
@@ -56,6 +61,7 @@ class IommuBench : public sc_core::sc_module {
   void irq_write(tlm::tlm_generic_payload& p, sc_core::sc_time&) {
     p.set_response_status(tlm::TLM_OK_RESPONSE);
   }
+  SocketMmio m_regs;  // no time passes between the fuzz target's accesses
 };
 
 // Aborts the fuzz run (libFuzzer reports the input) when an invariant does not hold.

@@ -15,13 +15,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   IommuBench& b = IommuBench::get();
   b.reset();
   FuzzedDataProvider in(data, size);
-  const unsigned runs = in.ConsumeIntegralInRange<unsigned>(0, 32);
-  for (unsigned r = 0; r < runs; ++r) {
-    const uint64_t addr = in.ConsumeIntegralInRange<uint64_t>(0, IommuBench::kMemSize - 1);
-    const std::vector<uint8_t> bytes = in.ConsumeBytes<uint8_t>(in.ConsumeIntegralInRange<size_t>(0, 256));
-    const size_t n = std::min<uint64_t>(bytes.size(), IommuBench::kMemSize - addr);
-    if (n) b.memory().write(addr, bytes.data(), n);
-  }
+  b.load_memory(in, 32, 256);
   // IRTA: mostly inside memory, sometimes anywhere.
   uint64_t irta = in.ConsumeIntegral<uint64_t>();
   if (!in.ConsumeBool()) irta = (irta & 0xFFF) | (irta & (IommuBench::kMemSize - 1) & ~0xFFFULL);

@@ -17,13 +17,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   b.reset();
   FuzzedDataProvider in(data, size);
   // Memory: runs of (page, offset, bytes), so that short inputs reach every table page.
-  const unsigned runs = in.ConsumeIntegralInRange<unsigned>(0, 32);
-  for (unsigned r = 0; r < runs; ++r) {
-    const uint64_t addr = in.ConsumeIntegralInRange<uint64_t>(0, IommuBench::kMemSize - 1);
-    const std::vector<uint8_t> bytes = in.ConsumeBytes<uint8_t>(in.ConsumeIntegralInRange<size_t>(0, 512));
-    const size_t n = std::min<uint64_t>(bytes.size(), IommuBench::kMemSize - addr);
-    if (n) b.memory().write(addr, bytes.data(), n);
-  }
+  b.load_memory(in, 32, 512);
   b.enable_translation(0);
   for (unsigned step = 0; step < 64 && in.remaining_bytes() > 0; ++step) {
     uint8_t buf[256];
