@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -115,15 +116,50 @@ int run(const Options& o) {
   for (const auto& s : o.sets) reader.apply_override(s);
   PlatformConfig config = read_platform_config(reader.root());
   reader.finish();
-  if (!o.iotlb_trace_path.empty()) config.iommu.iotlb_trace_path = o.iotlb_trace_path;
-  config.devtlb_trace_path = o.devtlb_trace_path;
+  // A failure that is the description's (a region too small for what it must hold) names the
+  // key to change, located like every other input error.
+  const auto input_error = [&reader](const PlatformOutcome& outcome) {
+    return ConfigError(reader.where_is(outcome.input_key) + ": key '" + outcome.input_key +
+                       "': " + outcome.message);
+  };
+
+  // What only the wiring can refuse (no DMA source, an RTL IOTLB in a build without one, a
+  // trace file) is about the description as a whole: name it.
+  const auto build = [&reader](const PlatformConfig& c, StatsRegistry& stats) {
+    try {
+      return std::make_unique<Platform>("platform", c, stats);
+    } catch (const ConfigError& e) {
+      throw ConfigError(reader.source_name() + ": " + e.what());
+    }
+  };
 
   if (o.command == "check") {
+    // Beyond the keys, everything `run` would refuse before the devices start: the platform is
+    // built and its host software sets up (tables, registers, enumeration, interrupt tables).
+    StatsRegistry stats;
+    const std::unique_ptr<Platform> built = build(config, stats);
+    Platform& platform = *built;
+    const PlatformOutcome outcome = platform.run_setup();
+    if (!outcome.ok && !outcome.input_key.empty()) throw input_error(outcome);
+    if (!outcome.ok) {
+      std::cerr << "iommu-sim: simulation failed during set-up: " << outcome.message << "\n";
+      return kExitFailure;
+    }
     if (!o.quiet) std::cout << reader.source_name() << ": ok\n";
     return kExitOk;
   }
 
   // Output files are opened before the simulation so that a bad path costs nothing.
+  if (!o.iotlb_trace_path.empty()) {
+    if (!std::ofstream(o.iotlb_trace_path))
+      throw ConfigError("--iotlb-trace " + o.iotlb_trace_path + ": cannot open for writing");
+    config.iommu.iotlb_trace_path = o.iotlb_trace_path;
+  }
+  if (!o.devtlb_trace_path.empty()) {
+    if (!std::ofstream(o.devtlb_trace_path))
+      throw ConfigError("--devtlb-trace " + o.devtlb_trace_path + ": cannot open for writing");
+    config.devtlb_trace_path = o.devtlb_trace_path;
+  }
   std::ofstream stats_file, config_file;
   if (!o.stats_path.empty()) {
     stats_file.open(o.stats_path);
@@ -142,7 +178,8 @@ int run(const Options& o) {
   }
 
   StatsRegistry stats;
-  Platform platform("platform", config, stats);
+  const std::unique_ptr<Platform> built = build(config, stats);
+  Platform& platform = *built;
   if (waves.is_open()) {
     // With the RTL IOTLB, the Verilated model's own waveform goes beside the VCD.
     const std::string rtl_waves =
@@ -151,6 +188,7 @@ int run(const Options& o) {
   }
   const PlatformOutcome outcome = platform.run();
   waves.close();
+  if (!outcome.ok && !outcome.input_key.empty()) throw input_error(outcome);
 
   if (stats_file) {
     stats.write_json(stats_file);

@@ -31,6 +31,9 @@ Platform::Platform(sc_core::sc_module_name name, const PlatformConfig& config, S
       m_upstream("upstream"),
       m_interrupts("interrupts", stats),
       m_host("host", config.host, m_memory.storage(), stats) {
+  if (!has_dma_source(config))
+    throw ConfigError("the platform has no DMA source: add a `traffic:` item, or a "
+                      "`pcie.endpoints` item with a workload other than none");
   tlm_utils::tlm_quantumkeeper::set_global_quantum(config.simulation.quantum);
   m_iommu = std::make_unique<Iommu>("iommu", config.iommu, stats, make_iotlb());
 #ifdef IOMMU_SIM_HAVE_RTL
@@ -168,7 +171,9 @@ FunctionSoftware Platform::software_of(const DiscoveredFunction& f) const {
     for (unsigned fn = 0; fn < ep.function_count(); ++fn) {
       if (ep.routing_id(fn) != f.rid) continue;
       const EndpointSpec& spec = m_config.pcie.endpoints[e];
-      return software_for(spec.workload_of(fn));
+      return software_for(spec.workload_of(fn),
+                          std::min(m_config.iommu.address_width,
+                                   vtd::levels_to_width(m_config.host.driver.levels)));
     }
   }
   return FunctionSoftware{};
@@ -190,6 +195,12 @@ std::unique_ptr<Iotlb> Platform::make_iotlb() {
 }
 
 void Platform::trace_to(VcdWriter& vcd, const std::string& rtl_waves_path) {
+  // Every block records at sc_time_stamp() + its annotated delay: nothing earlier than the
+  // kernel's time can come any more (less a nanosecond for the blocks' own rounding to ps).
+  vcd.set_watermark([] {
+    const uint64_t now = static_cast<uint64_t>(sc_core::sc_time_stamp().to_seconds() * 1e12);
+    return now > 1000 ? now - 1000 : 0;
+  });
   m_iommu->trace_to(vcd);  // the interrupt remapper's signals too
   for (auto& ep : m_endpoints) ep->trace_to(vcd);  // each function's ATS signals
   if (m_apic) m_apic->trace_to(vcd);  // each vCPU's state and pending interrupts
@@ -218,6 +229,23 @@ void Platform::completion_thread() {
   sc_core::sc_stop();
 }
 
+PlatformOutcome Platform::run_setup() {
+  sc_core::sc_report_handler::set_actions("/OSCI/SystemC", sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
+  // Stop at once when the host is ready, from its own thread: nothing it releases may start.
+  sc_core::sc_set_stop_mode(sc_core::SC_STOP_IMMEDIATE);
+  bool set_up = false;
+  m_host.set_ready_hook([&set_up] {
+    set_up = true;
+    sc_core::sc_stop();
+  });
+  sc_core::sc_start();  // stops at ready, or runs dry when the set-up failed
+  PlatformOutcome outcome;
+  outcome.ok = m_host.ok() && set_up;
+  if (!outcome.ok) outcome.message = m_host.ok() ? "the host set-up did not finish" : m_host.error();
+  outcome.input_key = m_host.error_key();
+  return outcome;
+}
+
 PlatformOutcome Platform::run() {
   // The kernel's own notes ("simulation stopped by user") are not news to our users.
   sc_core::sc_report_handler::set_actions("/OSCI/SystemC", sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
@@ -233,6 +261,7 @@ PlatformOutcome Platform::run() {
   if (!m_host.ok()) {
     outcome.ok = false;
     outcome.message = m_host.error();
+    outcome.input_key = m_host.error_key();
   } else if (!m_done && limit == sc_core::SC_ZERO_TIME) {
     outcome.ok = false;
     outcome.message = "nothing left to simulate but some workloads never finished";

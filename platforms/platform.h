@@ -50,6 +50,9 @@ class Platform : public sc_core::sc_module {
   void trace_to(VcdWriter& vcd, const std::string& rtl_waves_path = "");
   // Runs to completion (or simulation.max_time_us) and registers the summary statistics.
   PlatformOutcome run();
+  // Runs the host's set-up alone (tables, registers, enumeration, interrupt tables) and stops
+  // once the devices may start: what `iommu-sim check` does after reading the description.
+  PlatformOutcome run_setup();
 
   // Every DMA source with its requester ID and domain, for the report.
   std::vector<DmaSource> dma_sources() const;
@@ -58,6 +61,9 @@ class Platform : public sc_core::sc_module {
   std::vector<FaultRecord> fault_records() const;
 
   Iommu& iommu() { return *m_iommu; }
+  // Where every device's DMA enters, in front of the IOMMU: another bus master (a test's, an
+  // embedding's) may bind here before the simulation starts.
+  AddressRouter& upstream() { return m_upstream; }
   MemoryTarget& memory() { return m_memory; }
   HostSetup& host() { return m_host; }
   InterruptSink& interrupts() { return m_interrupts; }
@@ -81,7 +87,7 @@ class Platform : public sc_core::sc_module {
   PlatformConfig m_config;
   StatsRegistry& m_stats;
   MemoryTarget m_memory;
-  RtlIotlb* m_rtl_iotlb = nullptr;  // the Verilated IOTLB when iommu.iotlb.impl is rtl
+  [[maybe_unused]] RtlIotlb* m_rtl_iotlb = nullptr;  // the Verilated IOTLB (impl: rtl), in RTL builds
   std::unique_ptr<Iommu> m_iommu;
   AddressRouter m_host_bus;
   AddressRouter m_upstream;

@@ -6,6 +6,7 @@
 
 #include "common/bits.h"
 #include "config_reader.h"
+#include "iommu/vtd_format.h"
 
 namespace iommu_sim {
 
@@ -26,6 +27,40 @@ uint16_t read_requester(Section& s, const std::string& key, const std::string& t
   if (!parse_requester_id(text, rid))
     s.fail(key, "'" + text + "' is not a requester ID; expected bus:device.function, e.g. 00:02.0");
   return rid;
+}
+
+// Physical memory as the platform decodes it (platform.cpp): below 3 GiB and from 4 GiB to
+// 2^52; between them the PCIe, register and interrupt windows.
+constexpr uint64_t kLowMemoryEnd = 0xC0000000;
+constexpr uint64_t kHighMemoryBase = 0x100000000ULL;
+constexpr uint64_t kMemoryEnd = 1ULL << 52;
+
+// [base, base + size) without wrapping past 2^64, as first and last byte.
+bool range_of(uint64_t base, uint64_t size, uint64_t& last) {
+  if (size == 0 || size - 1 > UINT64_MAX - base) return false;
+  last = base + size - 1;
+  return true;
+}
+bool overlaps(uint64_t a, uint64_t a_last, uint64_t b, uint64_t b_last) {
+  return a <= b_last && b <= a_last;
+}
+bool in_memory(uint64_t first, uint64_t last) {
+  return (last < kLowMemoryEnd) || (first >= kHighMemoryBase && last < kMemoryEnd);
+}
+std::string hex(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+// A physical region the host software owns (`what` at `key` of `s`): it must lie in memory.
+void check_memory_region(Section& s, const std::string& key, const std::string& what,
+                         uint64_t base, uint64_t size, uint64_t& last) {
+  if (!range_of(base, size, last))
+    s.fail(key, what + " at " + hex(base) + " of " + hex(size) + " bytes runs past 2^64");
+  if (!in_memory(base, last))
+    s.fail(key, what + " " + hex(base) + "-" + hex(last) +
+                    " is not in memory (0-0xbfffffff or 0x100000000-2^52)");
 }
 
 CacheGeometry read_cache(Section s, const CacheGeometry& def) {
@@ -114,14 +149,37 @@ void read_iommu(Section s, PlatformConfig& pc) {
   if (!problem.empty()) s.fail("", problem);
 }
 
+// Page-table depths the hardware offers (CAP.SAGAW): a domain with another depth could never
+// translate (every DMA would fault 0x3).
+void check_levels(Section& s, const std::string& key, unsigned levels, const IommuConfig& iommu) {
+  const auto& l = iommu.supported_levels;
+  if (std::find(l.begin(), l.end(), levels) == l.end())
+    s.fail(key, std::to_string(levels) + "-level tables are not among iommu.levels");
+}
+
 void read_driver(Section s, PlatformConfig& pc) {
   HostDriverConfig& d = pc.host.driver;
   d.num_vfs = static_cast<uint16_t>(s.get_uint("num_vfs", 0, 0, 255));
   d.ari = s.get_bool("ari", d.ari);
   d.levels = s.get_uint("levels", d.levels, 3, 5);
+  check_levels(s, "levels", d.levels, pc.iommu);
   d.buffer_base = s.get_size("buffer_base", d.buffer_base);
   d.buffer_size = s.get_size("buffer_size", d.buffer_size, 1 << 20);
-  for (unsigned id : s.get_uint_list("domains", {}, 1, 65535)) d.domains.push_back(static_cast<uint16_t>(id));
+  uint64_t buffer_last = 0;
+  check_memory_region(s, "buffer_base", "the driver's buffer region", d.buffer_base, d.buffer_size,
+                      buffer_last);
+  uint64_t table_last = 0;
+  range_of(pc.host.table_base, pc.host.table_size, table_last);  // checked by read_host
+  if (overlaps(d.buffer_base, buffer_last, pc.host.table_base, table_last))
+    s.fail("buffer_base", "the driver's buffers " + hex(d.buffer_base) + "-" + hex(buffer_last) +
+                              " overlap the VT-d table region (host.table_base, host.table_size)");
+  const unsigned domains = 1u << (4 + 2 * pc.iommu.domain_bits_nd);
+  for (unsigned id : s.get_uint_list("domains", {}, 1, 65535)) {
+    if (id >= domains)
+      s.fail("domains", "domain " + std::to_string(id) + " is beyond the " + std::to_string(domains) +
+                            " domains of iommu.nd " + std::to_string(pc.iommu.domain_bits_nd));
+    d.domains.push_back(static_cast<uint16_t>(id));
+  }
   d.ecam_base = pc.pcie.root_complex.ecam_base;
   d.bus_first = pc.pcie.root_complex.bus_first;
   d.bus_last = pc.pcie.root_complex.bus_last;
@@ -130,11 +188,18 @@ void read_driver(Section s, PlatformConfig& pc) {
   for (const EndpointSpec& ep : pc.pcie.endpoints)
     if (ep.ats_enabled) d.ats.push_back({ep.endpoint.pf_rid(), ep.ats_stu});
   if (const std::string p = validate(d); !p.empty()) s.fail("", p);
+  unsigned functions = 0;
   for (const auto& ep : pc.pcie.endpoints) {
     if (d.num_vfs > ep.endpoint.device.sriov.total_vfs)
       s.fail("num_vfs", "endpoint '" + ep.name + "' has only " +
                             std::to_string(ep.endpoint.device.sriov.total_vfs) + " VFs (total_vfs)");
+    functions += 1 + d.num_vfs;
   }
+  // Functions beyond the driver's domain list get domain index + 1: the last one must exist.
+  if (functions > d.domains.size() && functions >= domains)
+    s.fail("num_vfs", std::to_string(functions) + " PCIe functions each get a domain of their own, "
+                      "but iommu.nd " + std::to_string(pc.iommu.domain_bits_nd) + " gives domains 1-" +
+                      std::to_string(domains - 1) + " (raise iommu.nd or list host.driver.domains)");
 }
 
 void read_host(Section s, PlatformConfig& pc) {
@@ -143,6 +208,8 @@ void read_host(Section s, PlatformConfig& pc) {
   h.table_base = s.get_size("table_base", h.table_base);
   h.table_size = s.get_size("table_size", h.table_size, 64 * 1024);
   if (h.table_base % 4096) s.fail("table_base", "must be 4 KiB aligned");
+  uint64_t table_last = 0;
+  check_memory_region(s, "table_base", "the VT-d table region", h.table_base, h.table_size, table_last);
   h.invalidation = s.get_enum("invalidation", h.invalidation, {"queued", "register"});
   for (const EndpointSpec& ep : pc.pcie.endpoints)
     if (ep.ats_enabled && pc.iommu.device_tlbs && h.invalidation != "queued")
@@ -157,6 +224,7 @@ void read_host(Section s, PlatformConfig& pc) {
     dom.id = static_cast<uint16_t>(d.get_uint("id", 1, 1, std::min(max_domain, 65535u)));
     if (!ids.insert(dom.id).second) d.fail("id", "domain " + std::to_string(dom.id) + " is defined twice");
     dom.levels = d.get_uint("levels", 4, 3, 5);
+    check_levels(d, "levels", dom.levels, pc.iommu);
     dom.translation = d.get_enum("translation", "translate", {"translate", "pass-through", "blocked"});
     dom.fault_processing_disable = d.get_bool("fault_processing_disable", false);
     for (const std::string& text : d.get_string_list("devices")) {
@@ -176,8 +244,30 @@ void read_host(Section s, PlatformConfig& pc) {
       if (map.iova % align) m.fail("iova", "must be aligned to the page size");
       if (map.phys % align) m.fail("phys", "must be aligned to the page size");
       if (map.size % align) m.fail("size", "must be a multiple of the page size");
-      if (map.iova + map.size > (1ULL << pc.iommu.address_width))
-        m.fail("iova", "the mapping ends above the IOMMU's address width");
+      // The table indexes the IOVA bits below its own width (and the hardware's); the frame
+      // bits stop at the host address width.
+      const unsigned width = std::min(pc.iommu.address_width, vtd::levels_to_width(dom.levels));
+      uint64_t iova_last = 0, phys_last = 0;
+      if (!range_of(map.iova, map.size, iova_last) || (iova_last >> width) != 0)
+        m.fail("iova", "the mapping " + hex(map.iova) + " + " + hex(map.size) + " ends above the " +
+                           std::to_string(width) + "-bit input address width of a " +
+                           std::to_string(dom.levels) + "-level domain");
+      if (!range_of(map.phys, map.size, phys_last) || (phys_last >> pc.iommu.host_address_width) != 0)
+        m.fail("phys", "the mapping's physical range " + hex(map.phys) + " + " + hex(map.size) +
+                           " ends above the " + std::to_string(pc.iommu.host_address_width) +
+                           "-bit host address width");
+      // A device that could write the remapping structures could rewrite its own permissions.
+      if (overlaps(map.phys, phys_last, h.table_base, table_last))
+        m.fail("phys", "the mapping " + hex(map.phys) + "-" + hex(phys_last) +
+                           " exposes the VT-d table region " + hex(h.table_base) + "-" +
+                           hex(table_last) + " (host.table_base, host.table_size) to the device");
+      for (size_t i = 0; i < dom.mappings.size(); ++i) {
+        const MappingSpec& o = dom.mappings[i];
+        if (overlaps(map.iova, iova_last, o.iova, o.iova + o.size - 1))
+          m.fail("iova", "the mapping " + hex(map.iova) + "-" + hex(iova_last) + " overlaps mapping " +
+                             std::to_string(i) + " (" + hex(o.iova) + "-" + hex(o.iova + o.size - 1) +
+                             ") of domain " + std::to_string(dom.id));
+      }
       dom.mappings.push_back(map);
     }
     h.domains.push_back(dom);
@@ -185,7 +275,7 @@ void read_host(Section s, PlatformConfig& pc) {
 }
 
 // The keys of one workload kind, read from `s` (a traffic item or a `workload:` section).
-void read_workload_fields(Section& s, WorkloadSpec& w, uint64_t default_seed) {
+void read_workload_fields(Section& s, WorkloadSpec& w, uint64_t default_seed, unsigned address_width) {
   const std::string problem_prefix = w.kind + " workload: ";
   std::string problem;
   if (w.kind == "random") {
@@ -249,14 +339,27 @@ void read_workload_fields(Section& s, WorkloadSpec& w, uint64_t default_seed) {
     problem = validate(t);
   }
   if (!problem.empty()) s.fail("", problem_prefix + problem);
+  // Every region the workload touches (and the host maps for it) ends below the IOMMU's input
+  // width: one that wraps past 2^64, or lies above the width, could never be mapped.
+  std::vector<DmaRegion> regions;
+  if (w.kind == "random") regions = {{w.random.base, w.random.window, false}};
+  if (w.kind == "nic") regions = nic_regions(w.nic);
+  if (w.kind == "storage") regions = storage_regions(w.storage);
+  for (const DmaRegion& r : regions) {
+    uint64_t last = 0;
+    if (!range_of(r.iova, r.size, last) || (last >> address_width) != 0)
+      s.fail("", problem_prefix + "touches " + hex(r.iova) + " + " + hex(r.size) + ", above the " +
+                     std::to_string(address_width) + "-bit input address width");
+  }
 }
 
 const std::vector<std::string> kWorkloadKinds = {"random", "nic", "storage", "trace", "none"};
 
-WorkloadSpec read_workload_section(Section s, uint64_t default_seed, const std::string& def_kind) {
+WorkloadSpec read_workload_section(Section s, uint64_t default_seed, const std::string& def_kind,
+                                   unsigned address_width) {
   WorkloadSpec w;
   w.kind = s.get_enum("kind", def_kind, kWorkloadKinds);
-  read_workload_fields(s, w, default_seed);
+  read_workload_fields(s, w, default_seed, address_width);
   return w;
 }
 
@@ -268,7 +371,7 @@ void read_traffic(Section root, PlatformConfig& pc) {
     if (!names.insert(spec.name).second) t.fail("name", "'" + spec.name + "' is used twice");
     spec.requester_id = read_requester(t, "requester", t.get_string("requester", "00:02.0"));
     spec.workload.kind = t.get_enum("workload", "random", kWorkloadKinds);
-    read_workload_fields(t, spec.workload, pc.traffic.size() + 1);
+    read_workload_fields(t, spec.workload, pc.traffic.size() + 1, pc.iommu.address_width);
     pc.traffic.push_back(spec);
   }
 }
@@ -323,13 +426,14 @@ void read_pcie(Section s, PlatformConfig& pc) {
     if (e.has("ats")) read_ats(e.section("ats"), ep);
     if (const std::string p = validate(ep.endpoint); !p.empty()) e.fail("", p);
     const uint64_t seed = 1 + pc.pcie.endpoints.size() * 1000;
-    ep.vf_workload = read_workload_section(e.section("workload"), seed, "nic");
-    ep.pf_workload = e.has("pf_workload") ? read_workload_section(e.section("pf_workload"), seed, "nic")
+    const unsigned width = pc.iommu.address_width;
+    ep.vf_workload = read_workload_section(e.section("workload"), seed, "nic", width);
+    ep.pf_workload = e.has("pf_workload") ? read_workload_section(e.section("pf_workload"), seed, "nic", width)
                                           : ep.vf_workload;
     unsigned n = 0;
     for (Section w : e.list("vf_workloads")) {
       if (n >= sr.total_vfs) w.fail("", "more VF workloads than total_vfs");
-      ep.vf_workloads.push_back(read_workload_section(w, seed + 1 + n, "nic"));
+      ep.vf_workloads.push_back(read_workload_section(w, seed + 1 + n, "nic", width));
       ++n;
     }
     pc.pcie.endpoints.push_back(ep);
@@ -378,6 +482,13 @@ VcpuSpec read_vcpu(Section v, unsigned cpus) {
     v.fail("cpus", "a vCPU migrates at its schedule-ins: give run_us and preempted_us or halted_us");
   if (off > 0 && s.phase >= s.run + s.off)
     v.fail("phase_us", "must be below run_us + the descheduled time (one period)");
+  // Every period is a few scheduling events: periods far shorter than a VM exit would only
+  // make the kernel spin (a 1 ps schedule is 10^12 events per simulated second).
+  constexpr double kShortestUs = 0.1;
+  if (off > 0 && s.run < us(kShortestUs))
+    v.fail("run_us", "a vCPU schedule period must be at least 0.1 us");
+  if (off > 0 && off < kShortestUs)
+    v.fail(s.halted ? "halted_us" : "preempted_us", "a vCPU schedule period must be at least 0.1 us");
   return spec;
 }
 
@@ -487,6 +598,15 @@ std::string format_requester_id(uint16_t rid) {
   char buf[16];
   std::snprintf(buf, sizeof buf, "%02x:%02x.%x", rid >> 8, (rid >> 3) & 0x1F, rid & 7);
   return buf;
+}
+
+bool has_dma_source(const PlatformConfig& pc) {
+  for (const TrafficSpec& t : pc.traffic)
+    if (t.workload.kind != "none") return true;
+  for (const EndpointSpec& ep : pc.pcie.endpoints)
+    for (unsigned f = 0; f <= pc.host.driver.num_vfs; ++f)
+      if (ep.workload_of(f).kind != "none") return true;
+  return false;
 }
 
 PlatformConfig read_platform_config(Section root) {

@@ -89,6 +89,10 @@ struct PlatformConfig {
 // Reads and validates the whole description; throws ConfigError naming file:line:column.
 PlatformConfig read_platform_config(Section root);
 
+// Whether any DMA engine runs a workload (a `traffic:` item, or an endpoint function whose
+// workload is not `none`): a platform without one has nothing to simulate.
+bool has_dma_source(const PlatformConfig& config);
+
 // "BB:DD.F" -> requester ID; false when malformed.
 bool parse_requester_id(const std::string& text, uint16_t& out);
 std::string format_requester_id(uint16_t rid);

@@ -112,7 +112,11 @@ void register_summary(StatsRegistry& stats, const std::string& iommu,
   const double hits = get(stats, iommu + ".iotlb.hits");
   const double misses = get(stats, iommu + ".iotlb.misses");
   const double walks = get(stats, iommu + ".walks");
-  const double faults = get(stats, iommu + ".faults");
+  // DMA faults (0x1-0xD) and interrupt-remapping faults (0x20-0x26) go to the same fault
+  // recording registers: both count, and each kind is also given apart.
+  const double dma_faults = get(stats, iommu + ".faults");
+  const double interrupt_faults = get(stats, iommu + ".ir.blocked");
+  const double faults = dma_faults + interrupt_faults;
   stats.gauge("summary.dmas", [dmas] { return dmas; });
   stats.gauge("summary.bytes", [bytes] { return bytes; });
   stats.gauge("summary.dma_errors", [errors] { return errors; });
@@ -138,6 +142,8 @@ void register_summary(StatsRegistry& stats, const std::string& iommu,
                 [requests, dmas] { return dmas > 0 ? requests * 1000.0 / dmas : 0.0; });
     stats.gauge("summary.devtlb_invalidations", [invalidations] { return invalidations; });
   }
+  stats.gauge("summary.dma_faults", [dma_faults] { return dma_faults; });
+  stats.gauge("summary.interrupt_faults", [interrupt_faults] { return interrupt_faults; });
   const Histogram* h = &all;
   stats.gauge("summary.dma_latency_mean_ns", [h] { return h->mean() / 1000.0; });
   stats.gauge("summary.dma_latency_p50_ns", [h] { return h->quantile(0.5) / 1000.0; });
@@ -288,21 +294,35 @@ void print_report(std::ostream& os, const std::string& source, const PlatformCon
       os << line;
     }
   }
-  const double faults = get(s, iommu + ".faults");
-  os << "  faults recorded      " << static_cast<uint64_t>(faults);
-  if (faults > 0) {
+  const double dma_faults = get(s, iommu + ".faults");
+  const double interrupt_faults = get(s, iommu + ".ir.blocked");
+  os << "  faults recorded      " << static_cast<uint64_t>(dma_faults + interrupt_faults);
+  // Each kind with its reasons: DMA remapping under <iommu>.faults, interrupt remapping under
+  // <iommu>.ir.faults.
+  const auto by_reason = [&](const char* kind, double count, const std::string& prefix,
+                             unsigned from, unsigned to) {
+    os << " " << static_cast<uint64_t>(count) << " " << kind;
+    if (count <= 0) return;
     os << " (";
     bool first = true;
-    for (unsigned reason = 0; reason < 0x30; ++reason) {
-      char name[64];
-      std::snprintf(name, sizeof name, "%s.faults.reason_0x%X", iommu.c_str(), reason);
-      const double n = get(s, name);
+    for (unsigned reason = from; reason <= to; ++reason) {
+      char name[24];
+      std::snprintf(name, sizeof name, "reason_0x%X", reason);
+      const double n = get(s, prefix + name);
       if (n <= 0) continue;
       os << (first ? "" : ", ") << static_cast<uint64_t>(n) << " x 0x" << std::hex << reason
          << std::dec << " " << fault_reason_name(reason);
       first = false;
     }
     os << ")";
+  };
+  if (dma_faults + interrupt_faults > 0) {
+    os << ":";
+    by_reason("DMA", dma_faults, iommu + ".faults.", 1, 0x1F);
+    if (config.iommu.interrupt_remapping) {
+      os << ",";
+      by_reason("interrupt", interrupt_faults, iommu + ".ir.faults.", 0x20, 0x2F);
+    }
   }
   os << "\n";
   const size_t shown = std::min<size_t>(records.size(), 8);

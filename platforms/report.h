@@ -34,6 +34,7 @@ struct DmaSource {
 struct PlatformOutcome {
   bool ok = true;                 // false: the simulation itself failed (message says why)
   std::string message;
+  std::string input_key;          // set when the failure is the description's: the key to fix
   bool workloads_done = false;    // false: stopped by simulation.max_time_us
   sc_core::sc_time end_time;      // when the last workload finished (or the time limit)
 };

@@ -126,6 +126,23 @@ StudySpec read_study(Section root) {
   d.guest_size = drv.get_size("guest_size", d.guest_size, 4ULL << 20, 1ULL << 34);
   d.buffer_stride = drv.get_uint("buffer_stride", 0, 0, 1u << 20);
   d.pool_buffers = drv.get_uint("pool_buffers", 0, 0, 1u << 20);
+  {
+    // The CPU time the study charges must fit in simulated time (2^64 ps, about 213 days):
+    // bound every packet's software steps (its pages mapped and unmapped, one invalidation and
+    // its wait) and direct-map's one-off mapping of the guest.
+    const SoftwareCostConfig& k = d.costs;
+    const unsigned largest = s.sizes.empty() ? 1 : *std::max_element(s.sizes.begin(), s.sizes.end());
+    const long double pages = largest / 4096 + 2;
+    const long double per_packet = static_cast<long double>(k.iova_alloc) + k.iova_free +
+                                   2 * pages * k.page_table_update + k.iotlb_invalidation +
+                                   k.invalidation_wait + k.invalidation_hardware + k.packet;
+    const long double cycles = per_packet * d.packets + static_cast<long double>(k.page_table_update) *
+                                                            (d.guest_size / 4096);
+    const long double limit_ns = sc_core::sc_max_time().to_seconds() * 1e9 / 2;
+    if (cycles / k.cpu_ghz > limit_ns)
+      costs.fail("", "these costs for " + std::to_string(d.packets) +
+                         " packets run past the end of simulated time (2^64 ps, about 213 days)");
+  }
 
   Section st = drv.section("strategies");
   for (const std::string& n : strategy_names()) {
@@ -203,17 +220,27 @@ class StudyPlatform : public sc_core::sc_module {
   std::unique_ptr<AtsInvalidationPort> m_ats_port;
 };
 
+// One point's driver; throws ConfigError naming the point when the study file asks for a
+// combination the driver refuses.
+DmaDriverConfig point_config(const std::string& file, const StudySpec& spec,
+                             const std::string& strategy, unsigned size) {
+  DmaDriverConfig d = spec.driver;
+  d.strategy = spec.per_strategy.at(strategy);
+  d.message_size = size;
+  const std::string err = validate(d);
+  if (!err.empty())
+    throw ConfigError(file + ": the point " + strategy + " at " + std::to_string(size) +
+                      " B: driver: " + err);
+  return d;
+}
+
 int run_point(const std::string& file, const std::vector<std::string>& sets,
               const std::string& strategy, unsigned size, const std::string& stats_path) {
   ConfigReader reader = ConfigReader::from_file(file);
   for (const auto& s : sets) reader.apply_override(s);
   const StudySpec spec = read_study(reader.root());
   reader.finish();
-  DmaDriverConfig d = spec.driver;
-  d.strategy = spec.per_strategy.at(strategy);
-  d.message_size = size;
-  const std::string err = validate(d);
-  if (!err.empty()) throw ConfigError(file + ": driver: " + err);
+  const DmaDriverConfig d = point_config(file, spec, strategy, size);
   std::ofstream os(stats_path);
   if (!os) throw ConfigError(stats_path + ": cannot open for writing");
 
@@ -460,6 +487,9 @@ int run_study(const Options& o, const std::string& self_exe, std::ostream& out, 
   for (const auto& s : o.sets) reader.apply_override(s);
   const StudySpec spec = read_study(reader.root());
   reader.finish();
+  // Every point too: one the driver refuses is a bad study file, not a failed run.
+  for (const std::string& s : spec.strategies)
+    for (unsigned size : spec.sizes) point_config(o.file, spec, s, size);
 
   fs::create_directories(fs::path(o.out_dir) / "points");
   struct Point {

@@ -13,7 +13,8 @@ namespace iommu_sim {
 // nullptr for kind "none". Throws ConfigError when a trace file cannot be read.
 std::unique_ptr<Workload> make_workload(const WorkloadSpec& spec);
 
-// The regions the workload touches and the data the host writes into them before it starts.
-FunctionSoftware software_for(const WorkloadSpec& spec);
+// The regions the workload touches below 2^iova_width (its domain's input width) and the data
+// the host writes into them before it starts.
+FunctionSoftware software_for(const WorkloadSpec& spec, unsigned iova_width);
 
 }  // namespace iommu_sim

@@ -34,7 +34,8 @@ class AddressRouter : public sc_core::sc_module {
     bool relative;
     int binding;
   };
-  const Window* decode(uint64_t addr, int& index) const;
+  // The window that holds all of [addr, addr + len) (len 0 counts as 1), or null.
+  const Window* decode(uint64_t addr, uint64_t len, int& index) const;
   void b_transport(int id, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
   unsigned int transport_dbg(int id, tlm::tlm_generic_payload& trans);
   bool get_direct_mem_ptr(int id, tlm::tlm_generic_payload& trans, tlm::tlm_dmi& dmi);

@@ -9,7 +9,7 @@ namespace iommu_sim {
 namespace {
 TranslationType translation_type(const std::string& t) {
   if (t == "pass-through") return TranslationType::PassThrough;
-  if (t == "blocked") return TranslationType::Reserved;  // TT=3: every request faults (0xD)
+  if (t == "blocked") return TranslationType::Reserved;  // TT=3: an invalid context (0x3)
   return TranslationType::Untranslated;
 }
 }  // namespace
@@ -26,15 +26,19 @@ HostSetup::HostSetup(sc_core::sc_module_name name, const HostSetupConfig& config
       m_mmio_accesses(stats.counter(std::string(this->name()) + ".mmio_accesses")),
       m_faults_handled(stats.counter(std::string(this->name()) + ".faults_handled")) {
   // Tables first: they are plain memory contents, ready before time 0.
-  for (const DomainSpec& d : m_config.domains) {
-    m_tables.create_domain(d.id, d.levels);
-    for (uint16_t rid : d.devices) {
-      m_tables.set_context(rid, d.id, d.levels, translation_type(d.translation),
-                           d.fault_processing_disable);
+  try {
+    for (const DomainSpec& d : m_config.domains) {
+      m_tables.create_domain(d.id, d.levels);
+      for (uint16_t rid : d.devices) {
+        m_tables.set_context(rid, d.id, d.levels, translation_type(d.translation),
+                             d.fault_processing_disable);
+      }
+      for (const MappingSpec& m : d.mappings) {
+        m_tables.map(d.id, m.iova, m.phys, m.size, m.read, m.write, m.page);
+      }
     }
-    for (const MappingSpec& m : d.mappings) {
-      m_tables.map(d.id, m.iova, m.phys, m.size, m.read, m.write, m.page);
-    }
+  } catch (const TableMemoryExhausted& e) {
+    fail_table_memory(e);
   }
   SC_THREAD(setup_thread);
   SC_THREAD(fault_handler_thread);
@@ -45,8 +49,7 @@ bool HostSetup::run_pcie_driver() {
   m_driver = std::make_unique<HostDriver>(m_config.driver, m_bus, m_memory, m_tables, *m_strategy);
   m_functions = m_driver->enumerate();
   if (!m_driver->ok()) {
-    m_ok = false;
-    m_error = "PCIe enumeration: " + m_driver->error();
+    fail_input("pcie.mmio_size", "PCIe enumeration: " + m_driver->error());
     return false;
   }
   m_driver->enable_ats(get_bit(m_iommu_regs.read(vtd::kRegEcap, 8), vtd::kEcapDt));
@@ -56,8 +59,7 @@ bool HostSetup::run_pcie_driver() {
     const FunctionSoftware sw = m_software_for ? m_software_for(m_functions[i]) : FunctionSoftware{};
     const IovaWriter writer = m_driver->map_regions(i, sw.regions);
     if (!m_driver->ok()) {
-      m_ok = false;
-      m_error = "PCIe driver: " + m_driver->error();
+      fail_input("host.driver.buffer_size", "PCIe driver: " + m_driver->error());
       return false;
     }
     if (sw.fill) sw.fill(writer);
@@ -77,6 +79,28 @@ void HostSetup::fault_handler_thread() {
 }
 
 void HostSetup::setup_thread() {
+  // The table builder and the driver throw when the memory they were given runs out: the
+  // description asked for more than it provided, which is the user's to fix, not a crash.
+  if (!m_ok) return;  // the static tables did not fit
+  try {
+    set_up();
+  } catch (const TableMemoryExhausted& e) {
+    fail_table_memory(e);
+  }
+}
+
+void HostSetup::fail_table_memory(const TableMemoryExhausted& e) {
+  fail_input("host.table_size", std::string(e.what()) + " (host.table_size is " +
+                                    std::to_string(m_config.table_size) + " bytes)");
+}
+
+void HostSetup::fail_input(const std::string& key, const std::string& message) {
+  m_ok = false;
+  m_error_key = key;
+  m_error = message;
+}
+
+void HostSetup::set_up() {
   VtdRegisterProgrammer vtd(m_iommu_regs, m_memory);
   // Fault events go to the host's interrupt window (CPU 0, the driver's fault vector), unmasked.
   m_iommu_regs.write(vtd::kRegFedata, kFaultVector, 4);
@@ -107,6 +131,7 @@ void HostSetup::setup_thread() {
       return;
     }
   }
+  if (m_ready_hook) m_ready_hook();
   // Devices start only once their domains translate: Bus Master Enable comes last.
   if (m_driver) m_driver->start_devices();
   m_ready = true;

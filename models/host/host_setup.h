@@ -71,6 +71,9 @@ class HostSetup : public sc_core::sc_module {
   HostSetup(sc_core::sc_module_name name, const HostSetupConfig& config, SparseMemory& memory,
             StatsRegistry& stats);
 
+  // Called from the set-up thread once everything is set up, just before the devices are
+  // released (`iommu-sim check` stops the simulation there).
+  void set_ready_hook(std::function<void()> hook) { m_ready_hook = std::move(hook); }
   // Notified once translation is on; devices wait for it.
   const sc_core::sc_event& ready_event() const { return m_ready_event; }
   const bool& ready() const { return m_ready; }
@@ -79,9 +82,13 @@ class HostSetup : public sc_core::sc_module {
   // Every fault the handler read, oldest first.
   const std::vector<VtdFault>& faults_handled() const { return m_faults; }
 
-  // False when the IOMMU did not acknowledge a command (message says which).
+  // False when the set-up failed (message says why): the IOMMU did not acknowledge a command,
+  // or the description gave too little of something (then error_key() names the key).
   bool ok() const { return m_ok; }
   const std::string& error() const { return m_error; }
+  // The configuration key whose value was too small ("host.table_size"); empty when the
+  // failure is the simulation's own.
+  const std::string& error_key() const { return m_error_key; }
 
   VtdTableBuilder& tables() { return m_tables; }
 
@@ -102,6 +109,9 @@ class HostSetup : public sc_core::sc_module {
  private:
   SC_HAS_PROCESS(HostSetup);
   void setup_thread();
+  void set_up();
+  void fail_input(const std::string& key, const std::string& message);
+  void fail_table_memory(const TableMemoryExhausted& e);
   void fault_handler_thread();
   bool run_pcie_driver();
   // Invalidates the device-TLB of every function the driver enabled ATS on.
@@ -115,12 +125,13 @@ class HostSetup : public sc_core::sc_module {
   SocketMmio m_bus;         // absolute addresses (ECAM, BARs)
   SoftwareFor m_software_for;
   InterruptSoftware m_interrupt_software;
+  std::function<void()> m_ready_hook;
   std::unique_ptr<MappingStrategy> m_strategy;
   std::unique_ptr<HostDriver> m_driver;
   std::vector<DiscoveredFunction> m_functions;
   bool m_ready = false;
   bool m_ok = true;
-  std::string m_error;
+  std::string m_error, m_error_key;
   sc_core::sc_event m_ready_event;
   sc_core::sc_event m_fault_event;
   std::vector<VtdFault> m_faults;

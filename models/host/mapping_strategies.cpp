@@ -330,7 +330,8 @@ class KeptMappings : public ProtectionStrategy {
     invalidate_range(e.iova, key.pages);
     m_idle.erase(e.idle_pos);
   }
-  void retire(const Key& key) {
+  // `key` by value: callers pass the map's own key, which the erase below frees.
+  void retire(const Key key) {
     const Entry e = m_map.at(key);
     m_map.erase(key);
     m_mapped_pages -= key.pages;

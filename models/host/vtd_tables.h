@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <stdexcept>
 #include <vector>
 
 #include "common/sparse_memory.h"
@@ -17,6 +18,12 @@
 namespace iommu_sim {
 
 using vtd::TranslationType;
+
+// The builder's page allocator ran out of the memory it was given.
+class TableMemoryExhausted : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 class VtdTableBuilder {
  public:

@@ -17,6 +17,14 @@ bool touches_interrupt_window(uint64_t first, uint64_t last) {
   return irte::touches_window(first, last);
 }
 
+// Whether a request of `len` bytes at `first` runs past 2^64 - 1.
+bool wraps(uint64_t first, unsigned len) { return len > 1 && len - 1ULL > UINT64_MAX - first; }
+// Its last byte (a length of 0 counts as 1), saturated at 2^64 - 1: a request that wraps ends
+// above every address width, whatever its wrapped last byte would say.
+uint64_t last_byte(uint64_t first, unsigned len) {
+  return wraps(first, len) ? UINT64_MAX : first + (len ? len - 1ULL : 0);
+}
+
 std::string checked(const IommuConfig& config) {
   std::string err = validate_iommu_config(config);
   if (!err.empty()) throw std::invalid_argument("iommu: " + err);
@@ -215,7 +223,7 @@ void Iommu::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
   }
   {
     const uint64_t first = trans.get_address();
-    const uint64_t last = first + (trans.get_data_length() ? trans.get_data_length() - 1 : 0);
+    const uint64_t last = last_byte(first, trans.get_data_length());
     if (touches_interrupt_window(first, last)) {
       if (trans.is_write()) {
         interrupt_request(trans, rid, delay);
@@ -227,6 +235,11 @@ void Iommu::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
     }
   }
   if (!(m_gsts & vtd::kGcmdTe)) {  // translation off: DMA passes untranslated
+    if (wraps(trans.get_address(), trans.get_data_length())) {
+      trans.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);  // no address past 2^64
+      finish_request(rid, start, delay);
+      return;
+    }
     forward(trans, trans.get_address(), delay);
     finish_request(rid, start, delay);
     return;
@@ -235,7 +248,7 @@ void Iommu::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
   m_translations.inc();
   const uint64_t iova = trans.get_address();
   const unsigned len = trans.get_data_length() ? trans.get_data_length() : 1;
-  const uint64_t last = iova + len - 1;
+  const uint64_t last = last_byte(iova, len);  // a wrapping request faults 0x4 in translate()
   const bool write = trans.is_write();
   Translation t;
   int walker = -1;
@@ -316,7 +329,7 @@ unsigned int Iommu::transport_dbg(tlm::tlm_generic_payload& trans) {
   if (!ext) return 0;
   const uint64_t iova = trans.get_address();
   const unsigned len = trans.get_data_length();
-  if (len == 0) return 0;
+  if (len == 0 || wraps(iova, len)) return 0;
   if (touches_interrupt_window(iova, iova + len - 1)) return 0;  // not memory
   Translation t;
   uint64_t phys = iova;
@@ -353,7 +366,7 @@ bool Iommu::get_direct_mem_ptr(tlm::tlm_generic_payload& trans, tlm::tlm_dmi& dm
     Translation t;
     ContextInfo c;
     if (fetch_context(ext->requester_id, c, nullptr) != 0) return false;
-    if (check_context(c, iova, ext->address_type, t) != 0) return false;
+    if (check_context(c, iova_page + 4095, ext->address_type, t) != 0) return false;
     if (c.tt != static_cast<uint8_t>(vtd::TranslationType::PassThrough)) {
       const IotlbHit hit = m_iotlb->lookup(c.domain, iova >> 12);
       if (m_trace) trace_op(IotlbOp::Lookup, IotlbEntry{c.domain, iova >> 12, 0, false, false, PageSize::Size4K});

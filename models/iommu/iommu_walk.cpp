@@ -103,6 +103,8 @@ uint8_t Iommu::fetch_context(uint16_t rid, ContextInfo& c, sc_time* delay) {
   return fmt::kFaultNone;
 }
 
+// `last` is the request's last byte, saturated at 2^64 - 1 for a request that wraps past 2^64
+// (last_byte() in iommu.cpp): every byte lies below the width exactly when the last one does.
 uint8_t Iommu::check_context(const ContextInfo& c, uint64_t last, AddressType at,
                              Translation& t) const {
   t.fpd = c.fpd;
@@ -203,6 +205,9 @@ uint8_t Iommu::translate_debug(uint16_t rid, uint64_t iova, uint64_t last, bool 
 
 uint8_t Iommu::walk(const ContextInfo& c, uint64_t iova, bool write, Translation& t,
                     sc_time* delay) {
+  // The table indexes only the bits below its width: an address above it would alias a lower
+  // one. check_context() refuses such requests; this keeps the walk safe on its own.
+  if (iova >> fmt::levels_to_width(c.levels)) return fmt::kFaultAddressWidth;
   uint64_t table = c.table;
   bool read_ok = true, write_ok = true;
   unsigned level = c.levels;

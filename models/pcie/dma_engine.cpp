@@ -105,18 +105,23 @@ tlm::tlm_response_status DmaEngine::send_with_ats(tlm::tlm_command cmd, uint64_t
 }
 
 tlm::tlm_response_status DmaEngine::transport(tlm::tlm_command cmd, uint64_t addr,
-                                              uint8_t* data, uint32_t len, bool is_msix) {
+                                              uint8_t* data, uint32_t len, bool is_msix,
+                                              AddressType at) {
   const sc_core::sc_time before = m_qk.get_local_time();
   sc_core::sc_time delay = before;
-  // Interrupt messages go untranslated, as ATS leaves them.
+  // Interrupt messages go untranslated, as ATS leaves them; a request the workload itself marks
+  // as translated goes as it is, whatever the ATS client holds.
   const tlm::tlm_response_status status =
-      m_ats && !is_msix && m_ats->enabled()
+      m_ats && !is_msix && at == AddressType::Untranslated && m_ats->enabled()
           ? send_with_ats(cmd, addr, data, len, delay)
-          : send(cmd, addr, data, len, AddressType::Untranslated, delay);
+          : send(cmd, addr, data, len, at, delay);
 
   // A target that wrongly moves time backwards must not make the latency wrap.
   const sc_core::sc_time took = delay > before ? delay - before : sc_core::SC_ZERO_TIME;
-  m_qk.set(delay > before ? delay : before);
+  // Every transaction occupies the link for at least the time resolution: with every latency
+  // at zero, simulated time would otherwise never advance, and neither the quantum nor
+  // simulation.max_time_us could ever end the run.
+  m_qk.set(delay > before ? delay : before + sc_core::sc_get_time_resolution());
   if (m_qk.need_sync()) m_qk.sync();
 
   if (is_msix) {
@@ -137,6 +142,12 @@ tlm::tlm_response_status DmaEngine::read(uint64_t addr, uint8_t* data, uint32_t 
 tlm::tlm_response_status DmaEngine::write(uint64_t addr, const uint8_t* data, uint32_t len) {
   // TLM's data pointer is not const; a write target only reads it.
   return transport(tlm::TLM_WRITE_COMMAND, addr, const_cast<uint8_t*>(data), len, false);
+}
+
+tlm::tlm_response_status DmaEngine::translated(bool write, uint64_t addr, uint8_t* data,
+                                               uint32_t len) {
+  return transport(write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND, addr, data, len, false,
+                   AddressType::Translated);
 }
 
 void DmaEngine::delay(const sc_core::sc_time& t) {

@@ -72,7 +72,8 @@ class DmaEngine : public sc_core::sc_module, private DmaPort {
   void run_thread();
   void msix_thread();
   tlm::tlm_response_status transport(tlm::tlm_command cmd, uint64_t addr, uint8_t* data,
-                                     uint32_t len, bool is_msix);
+                                     uint32_t len, bool is_msix,
+                                     AddressType at = AddressType::Untranslated);
   // One transaction of the DMA as it goes on the link; delay is the engine's local time.
   tlm::tlm_response_status send(tlm::tlm_command cmd, uint64_t addr, uint8_t* data, uint32_t len,
                                 AddressType type, sc_core::sc_time& delay);
@@ -84,6 +85,7 @@ class DmaEngine : public sc_core::sc_module, private DmaPort {
   // DmaPort, used by the workload.
   tlm::tlm_response_status read(uint64_t addr, uint8_t* data, uint32_t len) override;
   tlm::tlm_response_status write(uint64_t addr, const uint8_t* data, uint32_t len) override;
+  tlm::tlm_response_status translated(bool write, uint64_t addr, uint8_t* data, uint32_t len) override;
   void delay(const sc_core::sc_time& t) override;
   sc_core::sc_time now() const override;
   bool raise_msix(unsigned vector) override;

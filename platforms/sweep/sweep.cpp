@@ -551,22 +551,24 @@ int one_pass(const Options& o, const std::string& self_exe, std::ostream& out,
       err << "sweep: cannot open the Linux trace " << o.linux_trace << "\n";
       return kExitBadInput;
     }
-    const LinuxTraceParseResult parsed = parse_linux_iommu_trace(in);
-    for (size_t i = 0; i < parsed.errors.size() && i < 10; ++i)
-      err << "sweep: " << o.linux_trace << ": " << parsed.errors[i] << " (skipped)\n";
-    if (parsed.errors.size() > 10)
-      err << "sweep: ... and " << parsed.errors.size() - 10 << " more malformed lines\n";
-    out << "sweep: " << o.linux_trace << ": " << parsed.events.size() << " map/unmap events, "
-        << parsed.skipped_lines << " malformed lines skipped\n";
+    // Streamed: each event's accesses are fed as they are made, so memory stays flat however
+    // long the capture and however large its mappings.
     LinuxAccessRule rule;
     rule.passes = o.passes;
-    for (const IotlbOp& op :
-         linux_dma_ops_to_iotlb_ops(linux_trace_to_dma_ops(parsed.events, rule), o.domain)) {
-      if (!ex.feed(op)) {
-        err << "sweep: " << o.linux_trace << ": " << ex.error() << "\n";
-        return kExitBadInput;
-      }
+    bool fed = true;
+    const auto feed = [&](const LinuxDmaOp& d) { return fed = ex.feed(linux_dma_op_to_iotlb_op(d, o.domain)); };
+    const LinuxTraceParseResult parsed = parse_linux_iommu_trace(
+        in, [&](const LinuxIommuEvent& e) { return linux_event_to_dma_ops(e, rule, feed); });
+    if (!fed) {
+      err << "sweep: " << o.linux_trace << ": " << ex.error() << "\n";
+      return kExitBadInput;
     }
+    for (size_t i = 0; i < parsed.errors.size() && i < 10; ++i)
+      err << "sweep: " << o.linux_trace << ": " << parsed.errors[i] << " (skipped)\n";
+    if (parsed.skipped_lines > 10)
+      err << "sweep: ... and " << parsed.skipped_lines - 10 << " more malformed lines\n";
+    out << "sweep: " << o.linux_trace << ": " << parsed.event_count << " map/unmap events, "
+        << parsed.skipped_lines << " malformed lines skipped\n";
     source = o.linux_trace;
   } else if (!o.trace.empty()) {
     const int rc = explore_trace_file(o.trace, ex, err);
@@ -693,28 +695,30 @@ const std::vector<std::string>& sweep_result_columns() {
   return columns;
 }
 
+IotlbOp linux_dma_op_to_iotlb_op(const LinuxDmaOp& d, uint16_t domain) {
+  IotlbOp op;
+  op.entry.domain = domain;
+  op.entry.vpn = d.vpn & kPageNumberMask;
+  if (d.kind == LinuxDmaOp::Access) {
+    op.kind = IotlbOp::Access;
+    op.entry.pfn = d.entry_pfn & kPageNumberMask;
+    op.entry.read = true;
+    op.entry.write = d.write;
+    op.entry.size = d.page_order == 18   ? PageSize::Size1G
+                    : d.page_order == 9 ? PageSize::Size2M
+                                        : PageSize::Size4K;
+  } else {
+    op.kind = IotlbOp::InvalidatePages;
+    op.am = std::min(d.am, 63u);
+  }
+  return op;
+}
+
 std::vector<IotlbOp> linux_dma_ops_to_iotlb_ops(const std::vector<LinuxDmaOp>& ops,
                                                 uint16_t domain) {
   std::vector<IotlbOp> out;
   out.reserve(ops.size());
-  for (const LinuxDmaOp& d : ops) {
-    IotlbOp op;
-    op.entry.domain = domain;
-    op.entry.vpn = d.vpn & kPageNumberMask;
-    if (d.kind == LinuxDmaOp::Access) {
-      op.kind = IotlbOp::Access;
-      op.entry.pfn = d.entry_pfn & kPageNumberMask;
-      op.entry.read = true;
-      op.entry.write = d.write;
-      op.entry.size = d.page_order == 18   ? PageSize::Size1G
-                      : d.page_order == 9 ? PageSize::Size2M
-                                          : PageSize::Size4K;
-    } else {
-      op.kind = IotlbOp::InvalidatePages;
-      op.am = std::min(d.am, 63u);
-    }
-    out.push_back(op);
-  }
+  for (const LinuxDmaOp& d : ops) out.push_back(linux_dma_op_to_iotlb_op(d, domain));
   return out;
 }
 

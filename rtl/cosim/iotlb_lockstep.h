@@ -78,6 +78,9 @@ struct CosimOptions {
 
 struct CosimReport {
   bool ok = false;
+  // Not ok because of the input (a trace that cannot be read or is malformed, a geometry no
+  // variant was built for), not because the RTL and the reference differ.
+  bool bad_input = false;
   std::string message;  // the error or mismatch report; a one-line summary when ok
   uint64_t transactions = 0, probes = 0, rtl_cycles = 0;
   CacheStats stats;     // the reference's (equal to the RTL's when ok)

@@ -258,6 +258,19 @@ TEST_CASE("shards merged give the same rows as one run", "[unit]") {
   REQUIRE(a.size() == 10);
   CHECK(a == b);
 
+  // A partial set of shards does not merge: by name, and by the hole in the point numbers.
+  const Run partial = sweep({"merge", sharded + "/partial.csv", inputs[0], inputs[1], inputs[3], "--no-plots"});
+  CHECK(partial.code == 2);
+  CHECK(partial.err.find("sweep-shard-3-of-4.csv is missing") != std::string::npos);
+  const std::string renamed = sharded + "/renamed.csv";
+  std::filesystem::copy_file(inputs[0], renamed, std::filesystem::copy_options::overwrite_existing);
+  const Run hole = sweep({"merge", sharded + "/partial.csv", renamed, "--no-plots"});
+  CHECK(hole.code == 2);
+  CHECK(hole.err.find("point 1 is in none of the inputs") != std::string::npos);
+  // The last shard alone leaves no hole (its points come last): its name gives it away.
+  const Run tail = sweep({"merge", sharded + "/partial.csv", inputs[0], inputs[1], inputs[2], "--no-plots"});
+  CHECK(tail.code == 2);
+
   // A shard of another grid does not merge.
   const std::string other = scratch("other");
   REQUIRE(sweep({"--grid", "iommu.iotlb.ways=1,2", "--out", other, "--no-plots", "--quiet"})
