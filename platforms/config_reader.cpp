@@ -1,4 +1,4 @@
-#include "config_reader.h"
+#include "iommu_sim/platform/config_reader.h"
 
 #include <algorithm>
 #include <cctype>

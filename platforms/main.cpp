@@ -11,15 +11,15 @@
 
 #include <systemc>
 
-#include "config_reader.h"
+#include "iommu_sim/platform/config_reader.h"
 #include "default_platform.h"
-#include "exit_codes.h"
-#include "platform.h"
-#include "platform_config.h"
-#include "report.h"
-#include "sweep/sweep.h"
-#include "strategy_study.h"
-#include "interrupt_study.h"
+#include "iommu_sim/platform/exit_codes.h"
+#include "iommu_sim/platform/platform.h"
+#include "iommu_sim/platform/platform_config.h"
+#include "iommu_sim/platform/report.h"
+#include "iommu_sim/platform/sweep/sweep.h"
+#include "iommu_sim/platform/strategy_study.h"
+#include "iommu_sim/platform/interrupt_study.h"
 
 namespace {
 

@@ -1,15 +1,15 @@
-#include "platform.h"
+#include "iommu_sim/platform/platform.h"
 
 #include <algorithm>
 
 #include <tlm_utils/tlm_quantumkeeper.h>
 
-#include "config_reader.h"
-#include "host/gated_workload.h"
-#include "iommu/vtd_format.h"
-#include "workload_factory.h"
+#include "iommu_sim/platform/config_reader.h"
+#include "iommu_sim/host/gated_workload.h"
+#include "iommu_sim/iommu/vtd_format.h"
+#include "iommu_sim/platform/workload_factory.h"
 #ifdef IOMMU_SIM_HAVE_RTL
-#include "rtl_iotlb.h"
+#include "iommu_sim/rtl/rtl_iotlb.h"
 #endif
 
 namespace iommu_sim {

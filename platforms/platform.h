@@ -19,20 +19,20 @@
 
 #include <systemc>
 
-#include "common/address_router.h"
-#include "common/memory_target.h"
-#include "common/stats.h"
-#include "common/vcd_writer.h"
-#include "host/apic_system.h"
-#include "host/host_setup.h"
-#include "host/interrupt_setup.h"
-#include "host/interrupt_sink.h"
-#include "iommu/iommu.h"
-#include "pcie/dma_engine.h"
-#include "pcie/root_complex.h"
-#include "pcie/sriov_endpoint.h"
-#include "platform_config.h"
-#include "report.h"
+#include "iommu_sim/common/address_router.h"
+#include "iommu_sim/common/memory_target.h"
+#include "iommu_sim/common/stats.h"
+#include "iommu_sim/common/vcd_writer.h"
+#include "iommu_sim/host/apic_system.h"
+#include "iommu_sim/host/host_setup.h"
+#include "iommu_sim/host/interrupt_setup.h"
+#include "iommu_sim/host/interrupt_sink.h"
+#include "iommu_sim/iommu/iommu.h"
+#include "iommu_sim/pcie/dma_engine.h"
+#include "iommu_sim/pcie/root_complex.h"
+#include "iommu_sim/pcie/sriov_endpoint.h"
+#include "iommu_sim/platform/platform_config.h"
+#include "iommu_sim/platform/report.h"
 
 namespace iommu_sim {
 

@@ -1,11 +1,11 @@
-#include "platform_config.h"
+#include "iommu_sim/platform/platform_config.h"
 
 #include <algorithm>
 #include <cstdio>
 #include <set>
 
-#include "common/bits.h"
-#include "config_reader.h"
+#include "iommu_sim/common/bits.h"
+#include "iommu_sim/platform/config_reader.h"
 
 namespace iommu_sim {
 

@@ -8,18 +8,18 @@
 
 #include <systemc>
 
-#include "common/memory_target.h"
-#include "host/apic_system.h"
-#include "host/host_setup.h"
-#include "host/interrupt_setup.h"
-#include "iommu/caches/iotlb.h"
-#include "iommu/iommu_config.h"
-#include "pcie/nic_workload.h"
-#include "pcie/random_workload.h"
-#include "pcie/root_complex.h"
-#include "pcie/sriov_endpoint.h"
-#include "pcie/storage_workload.h"
-#include "pcie/trace_workload.h"
+#include "iommu_sim/common/memory_target.h"
+#include "iommu_sim/host/apic_system.h"
+#include "iommu_sim/host/host_setup.h"
+#include "iommu_sim/host/interrupt_setup.h"
+#include "iommu_sim/iommu/caches/iotlb.h"
+#include "iommu_sim/iommu/iommu_config.h"
+#include "iommu_sim/pcie/nic_workload.h"
+#include "iommu_sim/pcie/random_workload.h"
+#include "iommu_sim/pcie/root_complex.h"
+#include "iommu_sim/pcie/sriov_endpoint.h"
+#include "iommu_sim/pcie/storage_workload.h"
+#include "iommu_sim/pcie/trace_workload.h"
 
 namespace iommu_sim {
 

@@ -1,4 +1,4 @@
-#include "report.h"
+#include "iommu_sim/platform/report.h"
 
 #include <algorithm>
 #include <cstdio>

@@ -7,8 +7,8 @@
 
 #include <systemc>
 
-#include "common/stats.h"
-#include "platform_config.h"
+#include "iommu_sim/common/stats.h"
+#include "iommu_sim/platform/platform_config.h"
 
 namespace iommu_sim {
 

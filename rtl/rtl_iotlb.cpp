@@ -1,8 +1,8 @@
-#include "rtl/rtl_iotlb.h"
+#include "iommu_sim/rtl/rtl_iotlb.h"
 
 #include <stdexcept>
 
-#include "common/stats.h"
+#include "iommu_sim/common/stats.h"
 #include "rtl_iotlb_variants.h"  // generated: the Verilated classes and IOMMU_RTL_IOTLB_VARIANTS
 #include "verilated.h"
 #include "verilated_fst_c.h"

@@ -1,4 +1,4 @@
-#include "address_router.h"
+#include "iommu_sim/common/address_router.h"
 
 #include <algorithm>
 #include <stdexcept>

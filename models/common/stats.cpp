@@ -1,4 +1,4 @@
-#include "stats.h"
+#include "iommu_sim/common/stats.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,12 +1,12 @@
 #define SC_INCLUDE_DYNAMIC_PROCESSES
-#include "host/apic_system.h"
+#include "iommu_sim/host/apic_system.h"
 
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
-#include "iommu/irte.h"
-#include "iommu/irte_message.h"
+#include "iommu_sim/iommu/irte.h"
+#include "iommu_sim/iommu/irte_message.h"
 
 namespace iommu_sim {
 

@@ -47,9 +47,9 @@
 #include <tlm_utils/multi_passthrough_target_socket.h>
 #include <tlm_utils/simple_initiator_socket.h>
 
-#include "common/sparse_memory.h"
-#include "common/stats.h"
-#include "common/vcd_writer.h"
+#include "iommu_sim/common/sparse_memory.h"
+#include "iommu_sim/common/stats.h"
+#include "iommu_sim/common/vcd_writer.h"
 
 namespace iommu_sim {
 

@@ -1,11 +1,11 @@
-#include "host/dma_driver.h"
+#include "iommu_sim/host/dma_driver.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
 
-#include "common/bits.h"
+#include "iommu_sim/common/bits.h"
 
 namespace iommu_sim {
 

@@ -30,13 +30,13 @@
 #include <tlm>
 #include <tlm_utils/simple_initiator_socket.h>
 
-#include "common/sparse_memory.h"
-#include "common/stats.h"
-#include "host/cost_model.h"
-#include "host/dma_driver_nic.h"
-#include "host/mapping_strategies.h"
-#include "host/socket_mmio.h"
-#include "host/vtd_tables.h"
+#include "iommu_sim/common/sparse_memory.h"
+#include "iommu_sim/common/stats.h"
+#include "iommu_sim/host/cost_model.h"
+#include "iommu_sim/host/dma_driver_nic.h"
+#include "iommu_sim/host/mapping_strategies.h"
+#include "iommu_sim/host/socket_mmio.h"
+#include "iommu_sim/host/vtd_tables.h"
 
 namespace iommu_sim {
 

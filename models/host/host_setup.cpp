@@ -1,4 +1,4 @@
-#include "host/host_setup.h"
+#include "iommu_sim/host/host_setup.h"
 
 #include <cstring>
 

@@ -14,12 +14,12 @@
 #include <tlm>
 #include <tlm_utils/simple_initiator_socket.h>
 
-#include "common/sparse_memory.h"
-#include "common/stats.h"
-#include "host/host_driver.h"
-#include "host/socket_mmio.h"
-#include "host/vtd_tables.h"
-#include "iommu/caches/iotlb.h"
+#include "iommu_sim/common/sparse_memory.h"
+#include "iommu_sim/common/stats.h"
+#include "iommu_sim/host/host_driver.h"
+#include "iommu_sim/host/socket_mmio.h"
+#include "iommu_sim/host/vtd_tables.h"
+#include "iommu_sim/iommu/caches/iotlb.h"
 
 namespace iommu_sim {
 

@@ -1,4 +1,4 @@
-#include "host/linux_iommu_trace.h"
+#include "iommu_sim/host/linux_iommu_trace.h"
 
 #include <cerrno>
 #include <cstdlib>

@@ -1,4 +1,4 @@
-#include "host/mapping_strategies.h"
+#include "iommu_sim/host/mapping_strategies.h"
 
 #include <algorithm>
 #include <functional>

@@ -1,9 +1,9 @@
-#include "iommu/interrupt_remapper.h"
+#include "iommu_sim/iommu/interrupt_remapper.h"
 
 #include <cstdio>
 #include <cstring>
 
-#include "iommu/iommu.h"
+#include "iommu_sim/iommu/iommu.h"
 
 namespace iommu_sim {
 

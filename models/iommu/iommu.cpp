@@ -1,5 +1,5 @@
 // Iommu: construction, the DMA path (b_transport, debug transport, DMI) and latency statistics.
-#include "iommu/iommu.h"
+#include "iommu_sim/iommu/iommu.h"
 
 #include <cstdio>
 #include <stdexcept>

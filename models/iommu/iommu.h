@@ -26,15 +26,15 @@
 #include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/simple_target_socket.h>
 
-#include "common/pcie_extension.h"
-#include "common/stats.h"
-#include "common/vcd_writer.h"
-#include "iommu/caches/iotlb.h"
-#include "iommu/caches/iotlb_trace.h"
-#include "iommu/caches/translation_cache.h"
-#include "iommu/interrupt_remapper.h"
-#include "iommu/iommu_config.h"
-#include "iommu/vtd_format.h"
+#include "iommu_sim/common/pcie_extension.h"
+#include "iommu_sim/common/stats.h"
+#include "iommu_sim/common/vcd_writer.h"
+#include "iommu_sim/iommu/caches/iotlb.h"
+#include "iommu_sim/iommu/caches/iotlb_trace.h"
+#include "iommu_sim/iommu/caches/translation_cache.h"
+#include "iommu_sim/iommu/interrupt_remapper.h"
+#include "iommu_sim/iommu/iommu_config.h"
+#include "iommu_sim/iommu/vtd_format.h"
 
 namespace iommu_sim {
 

@@ -1,7 +1,7 @@
 // Iommu: invalidation. Register-based (CCMD, IOTLB/IVA) and queued (descriptors 0x1, 0x2, 0x4,
 // 0x5 fetched from the queue at IQA between IQH and IQT). Every invalidation that could cover a
 // DMI grant revokes it upstream; global and domain invalidations revoke everything.
-#include "iommu/iommu.h"
+#include "iommu_sim/iommu/iommu.h"
 
 namespace iommu_sim {
 

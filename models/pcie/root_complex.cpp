@@ -1,10 +1,10 @@
-#include "pcie/root_complex.h"
+#include "iommu_sim/pcie/root_complex.h"
 
 #include <cstring>
 #include <stdexcept>
 #include <string>
 
-#include "common/pcie_extension.h"
+#include "iommu_sim/common/pcie_extension.h"
 
 namespace iommu_sim {
 

@@ -35,8 +35,8 @@
 #include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/simple_target_socket.h>
 
-#include "common/stats.h"
-#include "pcie/pcie_device.h"
+#include "iommu_sim/common/stats.h"
+#include "iommu_sim/pcie/pcie_device.h"
 
 namespace iommu_sim {
 

@@ -1,4 +1,4 @@
-#include "pcie/sriov_endpoint.h"
+#include "iommu_sim/pcie/sriov_endpoint.h"
 
 #include <cstring>
 #include <stdexcept>

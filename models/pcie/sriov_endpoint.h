@@ -28,12 +28,12 @@
 #include <tlm>
 #include <tlm_utils/simple_target_socket.h>
 
-#include "common/stats.h"
-#include "pcie/dma_engine.h"
-#include "pcie/msix.h"
-#include "pcie/pcie_device.h"
-#include "pcie/root_complex.h"
-#include "pcie/sriov_device.h"
+#include "iommu_sim/common/stats.h"
+#include "iommu_sim/pcie/dma_engine.h"
+#include "iommu_sim/pcie/msix.h"
+#include "iommu_sim/pcie/pcie_device.h"
+#include "iommu_sim/pcie/root_complex.h"
+#include "iommu_sim/pcie/sriov_device.h"
 
 namespace iommu_sim {
 

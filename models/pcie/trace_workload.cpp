@@ -1,4 +1,4 @@
-#include "pcie/trace_workload.h"
+#include "iommu_sim/pcie/trace_workload.h"
 
 #include <fstream>
 #include <sstream>

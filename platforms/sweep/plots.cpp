@@ -1,11 +1,11 @@
-#include "sweep/plots.h"
+#include "iommu_sim/platform/sweep/plots.h"
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <vector>
 
-#include "sweep/process_pool.h"
+#include "iommu_sim/platform/sweep/process_pool.h"
 
 #ifndef IOMMU_SIM_SOURCE_DIR
 #define IOMMU_SIM_SOURCE_DIR "."

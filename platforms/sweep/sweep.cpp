@@ -1,5 +1,5 @@
-#include "sweep/sweep.h"
-#include "exit_codes.h"
+#include "iommu_sim/platform/sweep/sweep.h"
+#include "iommu_sim/platform/exit_codes.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -11,12 +11,12 @@
 #include <map>
 #include <thread>
 
-#include "sweep/csv.h"
-#include "sweep/grid.h"
-#include "sweep/one_pass.h"
-#include "sweep/plots.h"
-#include "sweep/process_pool.h"
-#include "sweep/stats_json.h"
+#include "iommu_sim/platform/sweep/csv.h"
+#include "iommu_sim/platform/sweep/grid.h"
+#include "iommu_sim/platform/sweep/one_pass.h"
+#include "iommu_sim/platform/sweep/plots.h"
+#include "iommu_sim/platform/sweep/process_pool.h"
+#include "iommu_sim/platform/sweep/stats_json.h"
 
 namespace fs = std::filesystem;
 

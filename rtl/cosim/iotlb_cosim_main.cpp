@@ -4,7 +4,7 @@
 #include <iostream>
 #include <string>
 
-#include "rtl/cosim/iotlb_lockstep.h"
+#include "iommu_sim/rtl/cosim/iotlb_lockstep.h"
 
 using namespace iommu_sim;
 

@@ -2,9 +2,9 @@
 // and the invalidation queue, two devices run DMA, the stray writes of one are blocked.
 #include <catch2/catch.hpp>
 
-#include "config_reader.h"
+#include "iommu_sim/platform/config_reader.h"
 #include "default_platform.h"
-#include "platform.h"
+#include "iommu_sim/platform/platform.h"
 #include "platform_test_util.h"
 
 using namespace iommu_sim;

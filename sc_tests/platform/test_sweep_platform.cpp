@@ -9,9 +9,9 @@
 #include <fstream>
 #include <string>
 
-#include "iommu/caches/iotlb_trace.h"
-#include "sweep/csv.h"
-#include "sweep/one_pass.h"
+#include "iommu_sim/iommu/caches/iotlb_trace.h"
+#include "iommu_sim/platform/sweep/csv.h"
+#include "iommu_sim/platform/sweep/one_pass.h"
 
 using namespace iommu_sim;
 namespace fs = std::filesystem;

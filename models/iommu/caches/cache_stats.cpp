@@ -1,6 +1,6 @@
-#include "iommu/caches/cache_stats.h"
+#include "iommu_sim/iommu/caches/cache_stats.h"
 
-#include "common/stats.h"
+#include "iommu_sim/common/stats.h"
 
 namespace iommu_sim {
 
