@@ -13,6 +13,8 @@
 
 #include "iommu_sim/platform/config_reader.h"
 #include "default_platform.h"
+#include "iommu_sim_revision.h"
+#include "iommu_sim/version.h"
 #include "iommu_sim/platform/exit_codes.h"
 #include "iommu_sim/platform/platform.h"
 #include "iommu_sim/platform/platform_config.h"
@@ -179,7 +181,7 @@ int sc_main(int argc, char* argv[]) {
     return args.empty() ? kExitBadInput : kExitOk;
   }
   if (args[0] == "--version") {
-    std::cout << "iommu-sim " << IOMMU_SIM_VERSION << "\n";
+    std::cout << "iommu-sim " << IOMMU_SIM_VERSION << " (git " << IOMMU_SIM_REVISION << ")\n";
     return kExitOk;
   }
   if (args[0] == "study") {
