@@ -19,6 +19,7 @@
 #include "iommu_sim/platform/platform.h"
 #include "iommu_sim/platform/platform_config.h"
 #include "iommu_sim/platform/report.h"
+#include "iommu_sim/platform/report_handler.h"
 #include "iommu_sim/platform/sweep/sweep.h"
 #include "iommu_sim/platform/strategy_study.h"
 #include "iommu_sim/platform/interrupt_study.h"
@@ -110,6 +111,7 @@ int run(const Options& o) {
   reader.finish();
   if (!o.iotlb_trace_path.empty()) config.iommu.iotlb_trace_path = o.iotlb_trace_path;
 
+  install_report_handler(o.quiet);
   if (o.command == "check") {
     if (!o.quiet) std::cout << reader.source_name() << ": ok\n";
     return kExitOk;
@@ -175,6 +177,7 @@ int main(int argc, char* argv[]) {
 }
 
 int sc_main(int argc, char* argv[]) {
+  install_report_handler(false);
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     std::cout << kUsage;
@@ -210,8 +213,9 @@ int sc_main(int argc, char* argv[]) {
     std::cerr << "iommu-sim: " << e.what() << "\n";
     return kExitBadInput;
   } catch (const sc_core::sc_report& e) {
-    std::cerr << "iommu-sim: simulation failed: " << e.what() << "\n";
-    return kExitFailure;
+    const int code = exit_code_for(e);
+    std::cerr << "iommu-sim: " << (code == kExitFailure ? "simulation failed: " : "") << e.get_msg() << "\n";
+    return code;
   } catch (const std::exception& e) {
     std::cerr << "iommu-sim: simulation failed: " << e.what() << "\n";
     return kExitFailure;

@@ -4,6 +4,7 @@
 
 #include <tlm_utils/tlm_quantumkeeper.h>
 
+#include "iommu_sim/common/messages.h"
 #include "iommu_sim/platform/config_reader.h"
 #include "iommu_sim/host/gated_workload.h"
 #include "iommu_sim/iommu/vtd_format.h"
@@ -15,6 +16,11 @@
 namespace iommu_sim {
 
 namespace {
+// A model's configuration error (msg::kConfig) is the description's fault: a ConfigError.
+void throw_if_config_error(const sc_core::sc_report& e, const std::string& prefix = "") {
+  if (std::string(e.get_msg_type()) == msg::kConfig) throw ConfigError(prefix + e.get_msg());
+}
+
 // The host's view of the physical address space: memory below 3 GiB and above 4 GiB; the hole
 // between holds PCIe MMIO and ECAM, the IOMMU registers and the interrupt window.
 constexpr uint64_t kLowMemoryEnd = 0xC0000000;
@@ -100,6 +106,9 @@ void Platform::build_pcie() {
     m_host_bus.add_window("pcie_mmio", rc.mmio_base, rc.mmio_size, false, rc_port);
   } catch (const std::invalid_argument& e) {
     throw ConfigError(std::string("pcie: ") + e.what());
+  } catch (const sc_core::sc_report& e) {
+    throw_if_config_error(e, "pcie: ");
+    throw;
   }
   const unsigned vfs = m_config.host.driver.num_vfs;
   for (const EndpointSpec& spec : pcie.endpoints) {
@@ -128,6 +137,9 @@ void Platform::build_interrupts() {
                                                          m_host.tables(), *m_apic);
   } catch (const std::invalid_argument& e) {
     throw ConfigError(e.what());
+  } catch (const sc_core::sc_report& e) {
+    throw_if_config_error(e);
+    throw;
   }
   m_iommu->interrupt.bind(m_apic->socket);
   m_apic->host_out.bind(m_interrupts.socket);

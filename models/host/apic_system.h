@@ -113,6 +113,7 @@ class ApicSystem : public sc_core::sc_module {
   tlm_utils::simple_initiator_socket<ApicSystem> host_out;        // the rest, to the host sink
 
   // Posted-interrupt descriptors (with apicv) are placed in `memory` at pages from `allocate_page`.
+  // An invalid configuration is an SC_ERROR of type msg::kConfig (report_config_error).
   ApicSystem(sc_core::sc_module_name name, const HostInterruptConfig& config, SparseMemory& memory,
              std::function<uint64_t()> allocate_page, StatsRegistry& stats);
 

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "iommu_sim/common/bits.h"
+#include "iommu_sim/common/messages.h"
 
 namespace iommu_sim {
 
@@ -65,7 +66,7 @@ DmaDriver::DmaDriver(sc_core::sc_module_name name, const DmaDriverConfig& config
       m_probe(memory),
       m_mmio_accesses(stats.counter(std::string(this->name()) + ".mmio_accesses")) {
   const std::string err = validate(config);
-  if (!err.empty()) throw std::invalid_argument("driver: " + err);
+  if (!err.empty()) report_config_error("driver: " + err);
   m_config.strategy.memory_base = config.guest_base;
   m_config.strategy.memory_size = config.guest_size;
   m_strategy = make_protection_strategy(m_config.strategy, *this);
@@ -132,7 +133,7 @@ bool DmaDriver::set_up() {
     const uint64_t queue = m_tables.allocate_page();
     const uint64_t status = m_tables.allocate_page();
     if (!m_vtd.enable_queued_invalidation(queue, 0, status)) {
-      m_error = "the IOMMU did not enable its invalidation queue (GSTS.QIES)";
+      fail("the IOMMU did not enable its invalidation queue (GSTS.QIES)");
       return false;
     }
   }
@@ -146,7 +147,7 @@ bool DmaDriver::set_up() {
   m_memory.fill(m_config.ring_phys(), 0, ring_bytes);
   m_strategy->setup();
   if (!m_vtd.enable(m_tables.root_table())) {
-    m_error = "the IOMMU did not enable translation (GSTS.RTPS/TES)";
+    fail("the IOMMU did not enable translation (GSTS.RTPS/TES)");
     return false;
   }
   // The victims hold the pattern from the start: nothing legitimate ever writes them.
@@ -266,7 +267,7 @@ void DmaDriver::invalidate_pages(uint64_t iova, unsigned am) {
     m_vtd.submit(vtd::make_iotlb_desc(vtd::InvalidationScope::Selective, m_config.domain, iova, am));
   } else if (m_vtd.invalidate_iotlb_register(vtd::InvalidationScope::Selective, m_config.domain,
                                              iova, am) == 0) {
-    m_error = "the IOMMU refused a page-selective IOTLB invalidation";
+    fail("the IOMMU refused a page-selective IOTLB invalidation");
   }
 }
 
@@ -274,7 +275,7 @@ void DmaDriver::invalidate_domain() {
   if (m_config.queued_invalidation) {
     m_vtd.submit(vtd::make_iotlb_desc(vtd::InvalidationScope::Domain, m_config.domain));
   } else if (m_vtd.invalidate_iotlb_register(vtd::InvalidationScope::Domain, m_config.domain) == 0) {
-    m_error = "the IOMMU refused a domain IOTLB invalidation";
+    fail("the IOMMU refused a domain IOTLB invalidation");
   }
 }
 
@@ -283,7 +284,12 @@ void DmaDriver::wait_invalidations() {
   charge(CostStep::InvalidationWait, 1);
   // Register invalidations were polled to completion when issued.
   if (m_config.queued_invalidation && !m_vtd.sync())
-    m_error = "an invalidation wait descriptor never completed";
+    fail("an invalidation wait descriptor never completed");
+}
+
+void DmaDriver::fail(const std::string& what) {
+  m_error = what;
+  SC_REPORT_ERROR(msg::kHost, (std::string(name()) + ": " + what).c_str());
 }
 
 // ---------------------------------------------------------------- MmioAccess

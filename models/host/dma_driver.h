@@ -73,7 +73,7 @@ class DmaDriver : public sc_core::sc_module, private MappingBackend {
  public:
   tlm_utils::simple_initiator_socket<DmaDriver> bus;  // IOMMU registers (absolute addresses)
 
-  // Throws std::invalid_argument for an invalid configuration.
+  // An invalid configuration is an SC_ERROR of type msg::kConfig (report_config_error).
   DmaDriver(sc_core::sc_module_name name, const DmaDriverConfig& config, SparseMemory& memory,
             StatsRegistry& stats);
   ~DmaDriver() override;
@@ -87,6 +87,7 @@ class DmaDriver : public sc_core::sc_module, private MappingBackend {
   // Every packet completed and unmapped, faults drained.
   const sc_core::sc_event& done_event() const { return m_done_event; }
   bool done() const { return m_done; }
+  // False once the IOMMU refused a command; also reported as an SC_ERROR of type msg::kHost.
   bool ok() const { return m_error.empty(); }
   const std::string& error() const { return m_error; }
 
@@ -99,6 +100,8 @@ class DmaDriver : public sc_core::sc_module, private MappingBackend {
   double traffic_ns() const { return m_traffic_ns; }
 
  private:
+  // Records the failure (ok(), error()) and reports it (msg::kHost, SC_ERROR).
+  void fail(const std::string& what);
   SC_HAS_PROCESS(DmaDriver);
   void driver_thread();
   bool set_up();

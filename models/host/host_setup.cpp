@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "iommu_sim/common/messages.h"
+
 namespace iommu_sim {
 
 namespace {
@@ -43,8 +45,7 @@ bool HostSetup::run_pcie_driver() {
   m_driver = std::make_unique<HostDriver>(m_config.driver, m_bus, m_memory, m_tables, *m_strategy);
   m_functions = m_driver->enumerate();
   if (!m_driver->ok()) {
-    m_ok = false;
-    m_error = "PCIe enumeration: " + m_driver->error();
+    fail("PCIe enumeration: " + m_driver->error());
     return false;
   }
   m_driver->assign_domains();
@@ -53,8 +54,7 @@ bool HostSetup::run_pcie_driver() {
     const FunctionSoftware sw = m_software_for ? m_software_for(m_functions[i]) : FunctionSoftware{};
     const IovaWriter writer = m_driver->map_regions(i, sw.regions);
     if (!m_driver->ok()) {
-      m_ok = false;
-      m_error = "PCIe driver: " + m_driver->error();
+      fail("PCIe driver: " + m_driver->error());
       return false;
     }
     if (sw.fill) sw.fill(writer);
@@ -85,21 +85,18 @@ void HostSetup::setup_thread() {
     const uint64_t queue = m_tables.allocate_page();
     const uint64_t status = m_tables.allocate_page();
     if (!vtd.enable_queued_invalidation(queue, 0, status)) {
-      m_ok = false;
-      m_error = "the IOMMU did not enable its invalidation queue (GSTS.QIES)";
+      fail("the IOMMU did not enable its invalidation queue (GSTS.QIES)");
       return;
     }
   }
   if (!vtd.enable(m_tables.root_table())) {
-    m_ok = false;
-    m_error = "the IOMMU did not enable translation (GSTS.RTPS/TES)";
+    fail("the IOMMU did not enable translation (GSTS.RTPS/TES)");
     return;
   }
   if (m_interrupt_software) {
     const std::string err = m_interrupt_software(m_bus, m_iommu_regs, vtd, m_functions);
     if (!err.empty()) {
-      m_ok = false;
-      m_error = err;
+      fail(err);
       return;
     }
   }
@@ -107,6 +104,12 @@ void HostSetup::setup_thread() {
   if (m_driver) m_driver->start_devices();
   m_ready = true;
   m_ready_event.notify(sc_core::SC_ZERO_TIME);
+}
+
+void HostSetup::fail(const std::string& what) {
+  m_ok = false;
+  m_error = what;
+  SC_REPORT_ERROR(msg::kHost, (std::string(name()) + ": " + what).c_str());
 }
 
 // Register programming is not on a hot path: the host thread waits out every access.

@@ -79,7 +79,8 @@ class HostSetup : public sc_core::sc_module {
   // Every fault the handler read, oldest first.
   const std::vector<VtdFault>& faults_handled() const { return m_faults; }
 
-  // False when the IOMMU did not acknowledge a command (message says which).
+  // False when the IOMMU did not acknowledge a command (message says which). The failure is
+  // also reported as an SC_ERROR of type msg::kHost, which by default throws out of sc_start().
   bool ok() const { return m_ok; }
   const std::string& error() const { return m_error; }
 
@@ -104,6 +105,8 @@ class HostSetup : public sc_core::sc_module {
   void setup_thread();
   void fault_handler_thread();
   bool run_pcie_driver();
+  // Records the failure (ok(), error()) and reports it (msg::kHost, SC_ERROR).
+  void fail(const std::string& what);
   void synchronise(const sc_core::sc_time& delay);
 
   HostSetupConfig m_config;

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <stdexcept>
 
+#include "iommu_sim/common/messages.h"
+
 namespace iommu_sim {
 
 using sc_core::sc_time;
@@ -17,7 +19,7 @@ bool touches_interrupt_window(uint64_t first, uint64_t last) {
 
 std::string checked(const IommuConfig& config) {
   std::string err = validate_iommu_config(config);
-  if (!err.empty()) throw std::invalid_argument("iommu: " + err);
+  if (!err.empty()) report_config_error("iommu: " + err);
   return err;
 }
 }  // namespace
@@ -95,8 +97,7 @@ Iommu::Iommu(sc_core::sc_module_name name, const IommuConfig& config, StatsRegis
   if (!config.iotlb_trace_path.empty()) {
     m_trace_file = std::make_unique<std::ofstream>(config.iotlb_trace_path);
     if (!*m_trace_file)
-      throw std::runtime_error("iommu: cannot open iotlb_trace_path '" +
-                               config.iotlb_trace_path + "'");
+      report_config_error(base + ": cannot open iotlb_trace_path '" + config.iotlb_trace_path + "'");
     m_trace = std::make_unique<IotlbTraceWriter>(*m_trace_file);
     m_trace->comment(base + " IOTLB access stream");
   }
@@ -171,6 +172,12 @@ void Iommu::interrupt_request(tlm::tlm_generic_payload& trans, uint16_t rid, sc_
 void Iommu::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
   const PcieExtension* ext = trans.get_extension<PcieExtension>();
   if (!ext) {
+    if (m_missing_extension.value() == 0) {
+      SC_REPORT_WARNING(msg::kNoRequesterId,
+                        (std::string(name()) + ": a payload without a PcieExtension (requester ID) "
+                         "completes with TLM_GENERIC_ERROR_RESPONSE; further ones are only counted "
+                         "(missing_extension)").c_str());
+    }
     m_missing_extension.inc();
     trans.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
     return;
@@ -270,14 +277,15 @@ void Iommu::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
     m_faults.inc();
     if (fault <= vtd::kMaxDmaFaultReason) m_reason[fault]->inc();
     if (m_vcd) m_vcd->pulse(m_sig_fault, now_ps(delay));
+    FaultInfo f;
+    f.source_id = rid;
+    f.reason = fault;
+    f.fault_info = fault_iova & vtd::kTableAddrMask;
+    f.is_read = !write;
+    note_fault(f, fault_iova, t.fpd);
     if (t.fpd) {
       m_faults_suppressed.inc();
     } else {
-      FaultInfo f;
-      f.source_id = rid;
-      f.reason = fault;
-      f.fault_info = fault_iova & vtd::kTableAddrMask;
-      f.is_read = !write;
       record_fault(f, delay);
     }
     trans.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
@@ -368,6 +376,19 @@ bool Iommu::get_direct_mem_ptr(tlm::tlm_generic_payload& trans, tlm::tlm_dmi& dm
 void Iommu::memory_invalidate_dmi(sc_dt::uint64, sc_dt::uint64) {
   // Physical ranges do not map back to IOVAs without a reverse table: revoke everything.
   revoke_dmi(0, ~0ULL);
+}
+
+void Iommu::note_fault(const FaultInfo& f, uint64_t address, bool suppressed) const {
+  // Built only when someone listens: faults can come by the thousand.
+  if (sc_core::sc_report_handler::get_verbosity_level() < sc_core::SC_HIGH) return;
+  char text[200];
+  std::snprintf(text, sizeof text, "%s: %s from %02x:%02x.%x to 0x%llx faulted, reason 0x%X%s", name(),
+                touches_interrupt_window(address, address) ? "interrupt request"
+                    : (f.is_read ? "DMA read" : "DMA write"),
+                f.source_id >> 8, (f.source_id >> 3) & 0x1F, f.source_id & 7,
+                static_cast<unsigned long long>(address), f.reason,
+                suppressed ? " (not recorded: FPD)" : "");
+  SC_REPORT_INFO_VERB(msg::kFault, text, sc_core::SC_HIGH);
 }
 
 void Iommu::revoke_dmi(uint64_t start, uint64_t end) {

@@ -63,7 +63,7 @@ class RootComplex : public sc_core::sc_module {
   tlm_utils::multi_passthrough_target_socket<RootComplex> dma_in;
   tlm_utils::multi_passthrough_initiator_socket<RootComplex> mmio_out;
 
-  // Throws std::invalid_argument with validate()'s message if the config is invalid.
+  // An invalid config is an SC_ERROR of type msg::kConfig with validate()'s message.
   RootComplex(sc_core::sc_module_name name, const RootComplexConfig& config, StatsRegistry& stats);
 
   const RootComplexConfig& config() const { return m_config; }

@@ -54,8 +54,8 @@ class SriovEndpoint : public sc_core::sc_module, public PcieDevice {
   tlm_utils::simple_target_socket<SriovEndpoint> mmio;
 
   // workloads[f] drives function f (0 = PF, 1 + n = VF n); missing or null entries leave that
-  // function's engine idle. Throws std::invalid_argument when the config is invalid or there are
-  // more workloads than functions.
+  // function's engine idle. An invalid config, or more workloads than functions, is an SC_ERROR
+  // of type msg::kConfig (report_config_error).
   SriovEndpoint(sc_core::sc_module_name name, const EndpointConfig& config,
                 std::vector<std::unique_ptr<Workload>> workloads, StatsRegistry& stats);
 
