@@ -43,8 +43,8 @@ Platform::Platform(sc_core::sc_module_name name, const PlatformConfig& config, S
   // The IOMMU already publishes the IOTLB's counters; the RTL adds its clock cycle count.
   if (m_rtl_iotlb) {
     const RtlIotlb* rtl = m_rtl_iotlb;
-    stats.gauge(std::string(m_iommu->name()) + ".iotlb.rtl_cycles",
-                [rtl] { return static_cast<double>(rtl->rtl_cycles()); });
+    stats.cumulative(std::string(m_iommu->name()) + ".iotlb.rtl_cycles",
+                     [rtl] { return static_cast<double>(rtl->rtl_cycles()); });
   }
 #endif
 
@@ -219,18 +219,16 @@ void Platform::completion_thread() {
   sc_core::sc_stop();
 }
 
-PlatformOutcome Platform::run() {
+PlatformOutcome Platform::run(const IntervalSink& on_interval) {
   // The kernel's own notes ("simulation stopped by user") are not news to our users.
   sc_core::sc_report_handler::set_actions("/OSCI/SystemC", sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
   const sc_core::sc_time limit = m_config.simulation.max_time;
-  if (limit > sc_core::SC_ZERO_TIME) {
-    sc_core::sc_start(limit);
-  } else {
-    sc_core::sc_start();
-  }
+  const MeasurementConfig measure{m_config.simulation.warmup, m_config.simulation.stats_interval};
+  const sc_core::sc_time measured_from = run_measured(m_stats, measure, limit, on_interval);
   PlatformOutcome outcome;
   outcome.workloads_done = m_done;
   outcome.end_time = m_done ? m_end_time : sc_core::sc_time_stamp();
+  outcome.measured_from = std::min(measured_from, outcome.end_time);
   if (!m_host.ok()) {
     outcome.ok = false;
     outcome.message = m_host.error();

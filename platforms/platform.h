@@ -20,6 +20,7 @@
 #include <systemc>
 
 #include "iommu_sim/common/address_router.h"
+#include "iommu_sim/common/measurement.h"
 #include "iommu_sim/common/memory_target.h"
 #include "iommu_sim/common/stats.h"
 #include "iommu_sim/common/vcd_writer.h"
@@ -47,8 +48,10 @@ class Platform : public sc_core::sc_module {
   // The pipeline signals go to `vcd`; with the RTL IOTLB its own waveform (FST) goes to
   // rtl_waves_path when that is not empty.
   void trace_to(VcdWriter& vcd, const std::string& rtl_waves_path = "");
-  // Runs to completion (or simulation.max_time_us) and registers the summary statistics.
-  PlatformOutcome run();
+  // Runs to completion (or simulation.max_time_us) and registers the summary statistics. The
+  // statistics start over at simulation.warmup_us; with simulation.stats_interval_us,
+  // on_interval is called at the end of every interval (iommu_sim/common/measurement.h).
+  PlatformOutcome run(const IntervalSink& on_interval = {});
 
   // Every DMA source with its requester ID and domain, for the report.
   std::vector<DmaSource> dma_sources() const;

@@ -28,6 +28,9 @@ class Section;
 struct SimulationSpec {
   sc_core::sc_time quantum = sc_core::sc_time(1, sc_core::SC_US);
   sc_core::sc_time max_time = sc_core::SC_ZERO_TIME;  // zero: until every workload is done
+  uint64_t seed = 1;  // the default seed of every random choice (read_platform_config)
+  sc_core::sc_time warmup = sc_core::SC_ZERO_TIME;          // statistics start here
+  sc_core::sc_time stats_interval = sc_core::SC_ZERO_TIME;  // interval records (zero: none)
 };
 
 // What one DMA engine runs.

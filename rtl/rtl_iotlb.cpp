@@ -161,7 +161,7 @@ void RtlIotlb::close_trace() {
 
 void RtlIotlb::register_stats(StatsRegistry& registry, const std::string& prefix) const {
   register_cache_stats(registry, prefix, m_stats);
-  registry.gauge(prefix + ".rtl_cycles", [this] { return static_cast<double>(m_cycles); });
+  registry.cumulative(prefix + ".rtl_cycles", [this] { return static_cast<double>(m_cycles); });
 }
 
 void RtlIotlb::settle() {

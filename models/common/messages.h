@@ -28,6 +28,8 @@ inline constexpr const char* kFault = "iommu_sim/iommu/fault";
 // SC_WARNING, once per IOMMU: a payload reached the IOMMU's upstream socket without the
 // PcieExtension (requester ID); it and every later one complete with TLM_GENERIC_ERROR_RESPONSE.
 inline constexpr const char* kNoRequesterId = "iommu_sim/iommu/no_requester_id";
+// SC_WARNING: the statistics are not what was asked for (the run ended before the warm-up).
+inline constexpr const char* kStats = "iommu_sim/stats";
 
 }  // namespace msg
 

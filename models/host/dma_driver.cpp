@@ -75,16 +75,19 @@ DmaDriver::DmaDriver(sc_core::sc_module_name name, const DmaDriverConfig& config
   m_channel.victim_bad_device = config.victim_bad_device();
 
   const std::string base = this->name();
-  auto g = [&](const std::string& leaf, std::function<double()> fn) { stats.gauge(base + "." + leaf, std::move(fn)); };
+  auto g = [&](const std::string& leaf, std::function<double()> fn) { stats.cumulative(base + "." + leaf, std::move(fn)); };
+  auto ratio = [&](const std::string& leaf, const std::string& num, const std::string& den, double scale) {
+    stats.ratio(base + "." + leaf, base + "." + num, base + "." + den, scale);
+  };
   g("packets", [this] { return double(m_reclaimed); });
   g("bytes", [this] { return double(m_bytes); });
   g("traffic_ns", [this] { return m_traffic_ns; });
-  g("throughput_gbps", [this] { return m_traffic_ns > 0 ? m_bytes * 8.0 / m_traffic_ns : 0.0; });
+  ratio("throughput_gbps", "bytes", "traffic_ns", 8.0);
   g("cpu_busy_ns", [this] { return m_busy_ns; });
   g("setup_cpu_ns", [this] { return m_setup_busy_ns; });
-  g("cpu_utilisation", [this] { return m_traffic_ns > 0 ? m_busy_ns / m_traffic_ns : 0.0; });
+  ratio("cpu_utilisation", "cpu_busy_ns", "traffic_ns", 1.0);
   g("cpu_cycles", [this] { return m_busy_ns * m_config.costs.cpu_ghz; });
-  g("cycles_per_byte", [this] { return m_bytes ? m_busy_ns * m_config.costs.cpu_ghz / m_bytes : 0.0; });
+  ratio("cycles_per_byte", "cpu_cycles", "bytes", 1.0);
   for (unsigned i = 0; i < static_cast<unsigned>(CostStep::Count); ++i) {
     const auto step = static_cast<CostStep>(i);
     g(std::string("cost.") + cost_step_name(step), [this, step] { return double(m_ledger.cycles(step)); });

@@ -64,13 +64,13 @@ Iommu::Iommu(sc_core::sc_module_name name, const IommuConfig& config, StatsRegis
   const auto iotlb_stat = [this](uint64_t CacheStats::*field) {
     return [this, field] { return static_cast<double>(m_iotlb->stats().*field); };
   };
-  stats.gauge(base + ".iotlb.lookups", iotlb_stat(&CacheStats::lookups));
-  stats.gauge(base + ".iotlb.hits", iotlb_stat(&CacheStats::hits));
-  stats.gauge(base + ".iotlb.misses", iotlb_stat(&CacheStats::misses));
-  stats.gauge(base + ".iotlb.fills", iotlb_stat(&CacheStats::fills));
-  stats.gauge(base + ".iotlb.evictions", iotlb_stat(&CacheStats::evictions));
-  stats.gauge(base + ".iotlb.invalidations", iotlb_stat(&CacheStats::invalidations));
-  stats.gauge(base + ".iotlb.invalidated_entries", iotlb_stat(&CacheStats::invalidated_entries));
+  stats.cumulative(base + ".iotlb.lookups", iotlb_stat(&CacheStats::lookups));
+  stats.cumulative(base + ".iotlb.hits", iotlb_stat(&CacheStats::hits));
+  stats.cumulative(base + ".iotlb.misses", iotlb_stat(&CacheStats::misses));
+  stats.cumulative(base + ".iotlb.fills", iotlb_stat(&CacheStats::fills));
+  stats.cumulative(base + ".iotlb.evictions", iotlb_stat(&CacheStats::evictions));
+  stats.cumulative(base + ".iotlb.invalidations", iotlb_stat(&CacheStats::invalidations));
+  stats.cumulative(base + ".iotlb.invalidated_entries", iotlb_stat(&CacheStats::invalidated_entries));
   register_cache_stats(stats, base + ".context_cache", m_context_cache.stats());
   for (unsigned level = 2; level <= 5; ++level)
     register_cache_stats(stats, base + ".pscache.l" + std::to_string(level),

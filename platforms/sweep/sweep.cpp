@@ -299,6 +299,7 @@ int grid_sweep(const Options& o, const std::string& self_exe, std::ostream& out,
       {"walks", "summary.walks"},
       {"latency_mean_ns", "summary.dma_latency_mean_ns"},
       {"latency_p99_ns", "summary.dma_latency_p99_ns"},
+      {"latency_p99_error_ns", "summary.dma_latency_p99_error_ns"},
       {"throughput_mbps", "summary.throughput_mbps"},
       {"faults", "summary.faults"},
   };
@@ -554,11 +555,11 @@ int merge_main(const std::vector<std::string>& args, std::ostream& out, std::ost
 
 const std::vector<std::string>& sweep_result_columns() {
   static const std::vector<std::string> columns = {
-      "status",          "exit_code",      "iotlb_sets",      "iotlb_ways",
-      "iotlb_entries",   "iotlb_policy",   "dmas",            "hit_rate",
-      "misses_per_1000_dmas", "walks",     "latency_mean_ns", "latency_p99_ns",
-      "throughput_mbps", "faults",         "seconds",         "config",
-      "error"};
+      "status",          "exit_code",       "iotlb_sets",      "iotlb_ways",
+      "iotlb_entries",   "iotlb_policy",    "dmas",            "hit_rate",
+      "misses_per_1000_dmas", "walks",      "latency_mean_ns", "latency_p99_ns",
+      "latency_p99_error_ns", "throughput_mbps", "faults",     "seconds",
+      "config",          "error"};
   return columns;
 }
 
