@@ -120,8 +120,8 @@ struct FailingHost : sc_core::sc_module {
     c.invalidation = "queued";
     return c;
   }
-  FailingHost()
-      : sc_module("tb"),
+  explicit FailingHost(sc_core::sc_module_name name = "tb")
+      : sc_module(name),
         dma("dma"),
         mem("mem", MemoryConfig{}, stats),
         iommu("iommu", no_qi(), stats),

@@ -18,8 +18,8 @@ struct Top : sc_core::sc_module {
   MemoryTarget memory;
   Iommu iommu;
 
-  Top()
-      : sc_module("top"), dma("dma"), mmio("mmio"), memory("memory", MemoryConfig{}, stats),
+  explicit Top(sc_core::sc_module_name name)
+      : sc_module(name), dma("dma"), mmio("mmio"), memory("memory", MemoryConfig{}, stats),
         iommu("iommu", IommuConfig{}, stats) {
     dma.bind(iommu.upstream);
     mmio.bind(iommu.regs);
@@ -29,7 +29,7 @@ struct Top : sc_core::sc_module {
 };
 
 int sc_main(int, char*[]) {
-  Top top;
+  Top top("top");
   sc_core::sc_start(sc_core::SC_ZERO_TIME);  // elaborated: sockets may be called from here
   const uint16_t rid = make_requester_id(0, 2, 0);
   VtdTableBuilder tables(top.memory.storage(), 0x1000000, 1 << 20);
