@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "host/linux_iommu_trace.h"
+#include "iommu_sim/host/linux_iommu_trace.h"
 
 using namespace iommu_sim;
 

@@ -1,4 +1,4 @@
-#include "config_reader.h"
+#include "iommu_sim/platform/config_reader.h"
 
 #include <algorithm>
 #include <cctype>
@@ -8,7 +8,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "common/parse_number.h"
+#include "iommu_sim/common/parse_number.h"
 
 namespace iommu_sim {
 

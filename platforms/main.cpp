@@ -12,17 +12,21 @@
 
 #include <systemc>
 
-#include "config_reader.h"
+#include "iommu_sim/platform/config_reader.h"
 #include "default_platform.h"
-#include "exit_codes.h"
-#include "platform.h"
-#include "platform_config.h"
-#include "replay.h"
-#include "report.h"
-#include "calibrate/calibrate.h"
-#include "sweep/sweep.h"
-#include "strategy_study.h"
-#include "interrupt_study.h"
+#include "iommu_sim/platform/exit_codes.h"
+#include "iommu_sim/platform/platform.h"
+#include "iommu_sim/platform/platform_config.h"
+#include "iommu_sim/platform/replay.h"
+#include "iommu_sim/platform/report.h"
+#include "iommu_sim/platform/calibrate/calibrate.h"
+#include "iommu_sim/platform/sweep/sweep.h"
+#include "iommu_sim/platform/strategy_study.h"
+#include "iommu_sim/platform/interrupt_study.h"
+#include "iommu_sim_revision.h"
+#include "iommu_sim/version.h"
+#include "iommu_sim/platform/report_handler.h"
+#include "iommu_sim/platform/stats_files.h"
 
 namespace {
 
@@ -41,8 +45,9 @@ const char* kUsage =
     "       iommu-sim --help | --version\n"
     "options:\n"
     "  --set KEY=VALUE     override any scalar (dotted key, e.g. iommu.iotlb.ways=8); repeatable\n"
-    "  --stats FILE.json   write every statistic as JSON, and the effective configuration\n"
-    "                      beside it as FILE.config.yaml\n"
+    "  --stats FILE.json   write every statistic as JSON with the run's metadata, the effective\n"
+    "                      configuration beside it as FILE.config.yaml, and with\n"
+    "                      simulation.stats_interval_us one line per interval to FILE.intervals.jsonl\n"
     "  --waves FILE.vcd    write a VCD waveform of the translation pipeline (with the RTL IOTLB,\n"
     "                      its own FST waveform goes to FILE.iotlb.fst)\n"
     "  --iotlb-trace FILE  record the IOTLB access stream (for co-simulation replay and one-pass sweeps)\n"
@@ -102,13 +107,6 @@ Options parse_args(const std::vector<std::string>& args) {
   return o;
 }
 
-std::string config_path_for(const std::string& stats_path) {
-  const auto dot = stats_path.rfind('.');
-  const auto slash = stats_path.rfind('/');
-  const bool has_ext = dot != std::string::npos && (slash == std::string::npos || dot > slash);
-  return (has_ext ? stats_path.substr(0, dot) : stats_path) + ".config.yaml";
-}
-
 int run(const Options& o) {
   ConfigReader reader = o.platform.empty()
                             ? ConfigReader::from_text(kDefaultPlatformYaml, "default.yaml")
@@ -133,6 +131,7 @@ int run(const Options& o) {
     }
   };
 
+  install_report_handler(o.quiet);
   if (o.command == "check") {
     // Beyond the keys, everything `run` would refuse before the devices start: the platform is
     // built and its host software sets up (tables, registers, enumeration, interrupt tables).
@@ -160,14 +159,12 @@ int run(const Options& o) {
       throw ConfigError("--devtlb-trace " + o.devtlb_trace_path + ": cannot open for writing");
     config.devtlb_trace_path = o.devtlb_trace_path;
   }
-  std::ofstream stats_file, config_file;
-  if (!o.stats_path.empty()) {
-    stats_file.open(o.stats_path);
-    if (!stats_file) throw ConfigError("--stats " + o.stats_path + ": cannot open for writing");
-    config_file.open(config_path_for(o.stats_path));
-    if (!config_file)
-      throw ConfigError("--stats: cannot write " + config_path_for(o.stats_path));
-  }
+  const bool intervals = config.simulation.stats_interval > sc_core::SC_ZERO_TIME;
+  if (intervals && o.stats_path.empty() && !o.quiet)
+    std::cerr << "iommu-sim: warning: simulation.stats_interval_us needs --stats FILE.json to write to\n";
+  StatsFiles stats_files(o.stats_path, intervals);
+  stats_files.describe(IOMMU_SIM_VERSION, IOMMU_SIM_REVISION, reader.source_name(), reader.effective_yaml(),
+                       config.simulation.seed);
   VcdWriter waves;
   if (!o.waves_path.empty()) {
     try {
@@ -186,14 +183,10 @@ int run(const Options& o) {
         config.iotlb_impl == "rtl" ? o.waves_path.substr(0, o.waves_path.rfind('.')) + ".iotlb.fst" : "";
     platform.trace_to(waves, rtl_waves);
   }
-  const PlatformOutcome outcome = platform.run();
+  const PlatformOutcome outcome = platform.run(stats_files.interval_writer(stats));
   waves.close();
   if (!outcome.ok && !outcome.input_key.empty()) throw input_error(outcome);
-
-  if (stats_file) {
-    stats.write_json(stats_file);
-    config_file << reader.effective_yaml();
-  }
+  stats_files.finish(stats, outcome);
   if (!o.quiet) print_report(std::cout, reader.source_name(), config, stats, outcome, platform.fault_records(),
                              platform.dma_sources());
   if (!outcome.ok) {
@@ -221,13 +214,14 @@ int main(int argc, char* argv[]) {
 }
 
 int sc_main(int argc, char* argv[]) {
+  install_report_handler(false);
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     std::cout << kUsage;
     return args.empty() ? kExitBadInput : kExitOk;
   }
   if (args[0] == "--version") {
-    std::cout << "iommu-sim " << IOMMU_SIM_VERSION << "\n";
+    std::cout << "iommu-sim " << IOMMU_SIM_VERSION << " (git " << IOMMU_SIM_REVISION << ")\n";
     return kExitOk;
   }
   if (args[0] == "study") {
@@ -265,8 +259,9 @@ int sc_main(int argc, char* argv[]) {
     std::cerr << "iommu-sim: " << e.what() << "\n";
     return kExitBadInput;
   } catch (const sc_core::sc_report& e) {
-    std::cerr << "iommu-sim: simulation failed: " << e.what() << "\n";
-    return kExitFailure;
+    const int code = exit_code_for(e);
+    std::cerr << "iommu-sim: " << (code == kExitFailure ? "simulation failed: " : "") << e.get_msg() << "\n";
+    return code;
   } catch (const std::exception& e) {
     std::cerr << "iommu-sim: simulation failed: " << e.what() << "\n";
     return kExitFailure;

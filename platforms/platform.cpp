@@ -1,20 +1,26 @@
-#include "platform.h"
+#include "iommu_sim/platform/platform.h"
 
 #include <algorithm>
 
 #include <tlm_utils/tlm_quantumkeeper.h>
 
-#include "config_reader.h"
-#include "host/gated_workload.h"
-#include "iommu/vtd_format.h"
-#include "workload_factory.h"
+#include "iommu_sim/common/messages.h"
+#include "iommu_sim/platform/config_reader.h"
+#include "iommu_sim/host/gated_workload.h"
+#include "iommu_sim/iommu/vtd_format.h"
+#include "iommu_sim/platform/workload_factory.h"
 #ifdef IOMMU_SIM_HAVE_RTL
-#include "rtl_iotlb.h"
+#include "iommu_sim/rtl/rtl_iotlb.h"
 #endif
 
 namespace iommu_sim {
 
 namespace {
+// A model's configuration error (msg::kConfig) is the description's fault: a ConfigError.
+void throw_if_config_error(const sc_core::sc_report& e, const std::string& prefix = "") {
+  if (std::string(e.get_msg_type()) == msg::kConfig) throw ConfigError(prefix + e.get_msg());
+}
+
 // The host's view of the physical address space: memory below 3 GiB and above 4 GiB; the hole
 // between holds PCIe MMIO and ECAM, the IOMMU registers and the interrupt window.
 constexpr uint64_t kLowMemoryEnd = 0xC0000000;
@@ -40,8 +46,8 @@ Platform::Platform(sc_core::sc_module_name name, const PlatformConfig& config, S
   // The IOMMU already publishes the IOTLB's counters; the RTL adds its clock cycle count.
   if (m_rtl_iotlb) {
     const RtlIotlb* rtl = m_rtl_iotlb;
-    stats.gauge(std::string(m_iommu->name()) + ".iotlb.rtl_cycles",
-                [rtl] { return static_cast<double>(rtl->rtl_cycles()); });
+    stats.cumulative(std::string(m_iommu->name()) + ".iotlb.rtl_cycles",
+                     [rtl] { return static_cast<double>(rtl->rtl_cycles()); });
   }
 #endif
 
@@ -111,6 +117,9 @@ void Platform::build_pcie() {
     m_host_bus.add_window("pcie_mmio", rc.mmio_base, rc.mmio_size, false, rc_port);
   } catch (const std::invalid_argument& e) {
     throw ConfigError(std::string("pcie: ") + e.what());
+  } catch (const sc_core::sc_report& e) {
+    throw_if_config_error(e, "pcie: ");
+    throw;
   }
   const unsigned vfs = m_config.host.driver.num_vfs;
   for (const EndpointSpec& spec : pcie.endpoints) {
@@ -141,6 +150,9 @@ void Platform::build_interrupts() {
                                                          m_host.tables(), *m_apic);
   } catch (const std::invalid_argument& e) {
     throw ConfigError(e.what());
+  } catch (const sc_core::sc_report& e) {
+    throw_if_config_error(e);
+    throw;
   }
   m_iommu->interrupt.bind(m_apic->socket);
   m_apic->host_out.bind(m_interrupts.socket);
@@ -246,18 +258,16 @@ PlatformOutcome Platform::run_setup() {
   return outcome;
 }
 
-PlatformOutcome Platform::run() {
+PlatformOutcome Platform::run(const IntervalSink& on_interval) {
   // The kernel's own notes ("simulation stopped by user") are not news to our users.
   sc_core::sc_report_handler::set_actions("/OSCI/SystemC", sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
   const sc_core::sc_time limit = m_config.simulation.max_time;
-  if (limit > sc_core::SC_ZERO_TIME) {
-    sc_core::sc_start(limit);
-  } else {
-    sc_core::sc_start();
-  }
+  const MeasurementConfig measure{m_config.simulation.warmup, m_config.simulation.stats_interval};
+  const sc_core::sc_time measured_from = run_measured(m_stats, measure, limit, on_interval);
   PlatformOutcome outcome;
   outcome.workloads_done = m_done;
   outcome.end_time = m_done ? m_end_time : sc_core::sc_time_stamp();
+  outcome.measured_from = std::min(measured_from, outcome.end_time);
   if (!m_host.ok()) {
     outcome.ok = false;
     outcome.message = m_host.error();

@@ -20,20 +20,21 @@
 
 #include <systemc>
 
-#include "common/address_router.h"
-#include "common/memory_target.h"
-#include "common/stats.h"
-#include "common/vcd_writer.h"
-#include "host/apic_system.h"
-#include "host/host_setup.h"
-#include "host/interrupt_setup.h"
-#include "host/interrupt_sink.h"
-#include "iommu/iommu.h"
-#include "pcie/dma_engine.h"
-#include "pcie/root_complex.h"
-#include "pcie/sriov_endpoint.h"
-#include "platform_config.h"
-#include "report.h"
+#include "iommu_sim/common/address_router.h"
+#include "iommu_sim/common/measurement.h"
+#include "iommu_sim/common/memory_target.h"
+#include "iommu_sim/common/stats.h"
+#include "iommu_sim/common/vcd_writer.h"
+#include "iommu_sim/host/apic_system.h"
+#include "iommu_sim/host/host_setup.h"
+#include "iommu_sim/host/interrupt_setup.h"
+#include "iommu_sim/host/interrupt_sink.h"
+#include "iommu_sim/iommu/iommu.h"
+#include "iommu_sim/pcie/dma_engine.h"
+#include "iommu_sim/pcie/root_complex.h"
+#include "iommu_sim/pcie/sriov_endpoint.h"
+#include "iommu_sim/platform/platform_config.h"
+#include "iommu_sim/platform/report.h"
 
 namespace iommu_sim {
 
@@ -48,8 +49,10 @@ class Platform : public sc_core::sc_module {
   // The pipeline signals go to `vcd`; with the RTL IOTLB its own waveform (FST) goes to
   // rtl_waves_path when that is not empty.
   void trace_to(VcdWriter& vcd, const std::string& rtl_waves_path = "");
-  // Runs to completion (or simulation.max_time_us) and registers the summary statistics.
-  PlatformOutcome run();
+  // Runs to completion (or simulation.max_time_us) and registers the summary statistics. The
+  // statistics start over at simulation.warmup_us; with simulation.stats_interval_us,
+  // on_interval is called at the end of every interval (iommu_sim/common/measurement.h).
+  PlatformOutcome run(const IntervalSink& on_interval = {});
   // Runs the host's set-up alone (tables, registers, enumeration, interrupt tables) and stops
   // once the devices may start: what `iommu-sim check` does after reading the description.
   PlatformOutcome run_setup();

@@ -1,12 +1,12 @@
-#include "platform_config.h"
+#include "iommu_sim/platform/platform_config.h"
 
 #include <algorithm>
 #include <cstdio>
 #include <set>
 
-#include "common/bits.h"
-#include "config_reader.h"
-#include "iommu/vtd_format.h"
+#include "iommu_sim/common/bits.h"
+#include "iommu_sim/platform/config_reader.h"
+#include "iommu_sim/iommu/vtd_format.h"
 
 namespace iommu_sim {
 
@@ -371,7 +371,7 @@ void read_traffic(Section root, PlatformConfig& pc) {
     if (!names.insert(spec.name).second) t.fail("name", "'" + spec.name + "' is used twice");
     spec.requester_id = read_requester(t, "requester", t.get_string("requester", "00:02.0"));
     spec.workload.kind = t.get_enum("workload", "random", kWorkloadKinds);
-    read_workload_fields(t, spec.workload, pc.traffic.size() + 1, pc.iommu.address_width);
+    read_workload_fields(t, spec.workload, pc.simulation.seed + pc.traffic.size(), pc.iommu.address_width);
     pc.traffic.push_back(spec);
   }
 }
@@ -425,7 +425,7 @@ void read_pcie(Section s, PlatformConfig& pc) {
     ep.endpoint.device.pf.msix_vectors = e.get_uint("pf_msix_vectors", ep.endpoint.device.pf.msix_vectors, 0, 2048);
     if (e.has("ats")) read_ats(e.section("ats"), ep);
     if (const std::string p = validate(ep.endpoint); !p.empty()) e.fail("", p);
-    const uint64_t seed = 1 + pc.pcie.endpoints.size() * 1000;
+    const uint64_t seed = pc.simulation.seed + pc.pcie.endpoints.size() * 1000;
     const unsigned width = pc.iommu.address_width;
     ep.vf_workload = read_workload_section(e.section("workload"), seed, "nic", width);
     ep.pf_workload = e.has("pf_workload") ? read_workload_section(e.section("pf_workload"), seed, "nic", width)
@@ -583,6 +583,18 @@ void read_interrupts(Section s, PlatformConfig& pc) {
   }
 }
 
+// simulation.seed, warmup_us, stats_interval_us. The seed is where every random choice without a
+// seed of its own starts: the IOTLB's and the caches' random policy, and each workload (the
+// n-th bare source gets seed + n, endpoint e's functions seed + 1000 e + f).
+void read_measurement(Section& sim, PlatformConfig& pc) {
+  pc.simulation.seed = sim.get_u64("seed", pc.simulation.seed);
+  for (CacheGeometry* g : {&pc.iommu.context_cache, &pc.iommu.pscache, &pc.iommu.interrupt_entry_cache})
+    g->seed = pc.simulation.seed;
+  pc.iommu.iotlb.seed = pc.simulation.seed;
+  pc.simulation.warmup = sc_time(sim.get_double("warmup_us", 0, 0, 1e12), sc_core::SC_US);
+  pc.simulation.stats_interval = sc_time(sim.get_double("stats_interval_us", 0, 0, 1e12), sc_core::SC_US);
+}
+
 }  // namespace
 
 bool parse_requester_id(const std::string& text, uint16_t& out) {
@@ -614,6 +626,7 @@ PlatformConfig read_platform_config(Section root) {
   Section sim = root.section("simulation");
   pc.simulation.quantum = ns(sim.get_double("quantum_ns", 1000, 1, 1e9));
   pc.simulation.max_time = sc_time(sim.get_double("max_time_us", 0, 0, 1e12), sc_core::SC_US);
+  read_measurement(sim, pc);
 
   Section mem = root.section("memory");
   pc.memory.read_latency = ns(mem.get_double("read_latency_ns", 80, 0, 1e6));

@@ -8,18 +8,18 @@
 
 #include <systemc>
 
-#include "common/memory_target.h"
-#include "host/apic_system.h"
-#include "host/host_setup.h"
-#include "host/interrupt_setup.h"
-#include "iommu/caches/iotlb.h"
-#include "iommu/iommu_config.h"
-#include "pcie/nic_workload.h"
-#include "pcie/random_workload.h"
-#include "pcie/root_complex.h"
-#include "pcie/sriov_endpoint.h"
-#include "pcie/storage_workload.h"
-#include "pcie/trace_workload.h"
+#include "iommu_sim/common/memory_target.h"
+#include "iommu_sim/host/apic_system.h"
+#include "iommu_sim/host/host_setup.h"
+#include "iommu_sim/host/interrupt_setup.h"
+#include "iommu_sim/iommu/caches/iotlb.h"
+#include "iommu_sim/iommu/iommu_config.h"
+#include "iommu_sim/pcie/nic_workload.h"
+#include "iommu_sim/pcie/random_workload.h"
+#include "iommu_sim/pcie/root_complex.h"
+#include "iommu_sim/pcie/sriov_endpoint.h"
+#include "iommu_sim/pcie/storage_workload.h"
+#include "iommu_sim/pcie/trace_workload.h"
 
 namespace iommu_sim {
 
@@ -28,6 +28,9 @@ class Section;
 struct SimulationSpec {
   sc_core::sc_time quantum = sc_core::sc_time(1, sc_core::SC_US);
   sc_core::sc_time max_time = sc_core::SC_ZERO_TIME;  // zero: until every workload is done
+  uint64_t seed = 1;  // the default seed of every random choice (read_platform_config)
+  sc_core::sc_time warmup = sc_core::SC_ZERO_TIME;          // statistics start here
+  sc_core::sc_time stats_interval = sc_core::SC_ZERO_TIME;  // interval records (zero: none)
 };
 
 // What one DMA engine runs.

@@ -1,4 +1,4 @@
-#include "replay.h"
+#include "iommu_sim/platform/replay.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -14,15 +14,15 @@
 #include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/simple_target_socket.h>
 
-#include "common/memory_target.h"
-#include "common/pcie_extension.h"
-#include "config_reader.h"
-#include "exit_codes.h"
-#include "iommu/iommu.h"
-#include "iommu/irte.h"
-#include "iommu/vtd_format.h"
-#include "platform_config.h"
-#include "report.h"
+#include "iommu_sim/common/memory_target.h"
+#include "iommu_sim/common/pcie_extension.h"
+#include "iommu_sim/platform/config_reader.h"
+#include "iommu_sim/platform/exit_codes.h"
+#include "iommu_sim/iommu/iommu.h"
+#include "iommu_sim/iommu/irte.h"
+#include "iommu_sim/iommu/vtd_format.h"
+#include "iommu_sim/platform/platform_config.h"
+#include "iommu_sim/platform/report.h"
 
 namespace iommu_sim {
 

@@ -19,9 +19,9 @@
 #include <string>
 #include <vector>
 
-#include "common/stats.h"
-#include "iommu/iommu_config.h"
-#include "linux_capture.h"
+#include "iommu_sim/common/stats.h"
+#include "iommu_sim/iommu/iommu_config.h"
+#include "iommu_sim/platform/linux_capture.h"
 
 namespace iommu_sim {
 

@@ -1,4 +1,4 @@
-#include "report.h"
+#include "iommu_sim/platform/report.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -25,10 +25,22 @@ std::string percent(double num, double den) {
   return den > 0 ? fixed(100.0 * num / den, 1) + "%" : "n/a";
 }
 
-std::string ns_text(double ps) { return fixed(ps / 1000.0, 1) + " ns"; }
+// A time in ps as ns, and the error a quantile states when it shows at this precision.
+std::string ns_text(double ps, double error_ps = 0) {
+  return fixed(ps / 1000.0, 1) + (error_ps >= 50 ? "±" + fixed(error_ps / 1000.0, 1) : "") + " ns";
+}
 
 // Interrupt latencies range from hundreds of ns to a vCPU's descheduled period.
-std::string latency_text(double ps) { return ps < 1e7 ? ns_text(ps) : fixed(ps / 1e6, 1) + " us"; }
+std::string latency_text(double ps, double error_ps = 0) {
+  if (ps < 1e7) return ns_text(ps, error_ps);
+  return fixed(ps / 1e6, 1) + (error_ps >= 5e4 ? "±" + fixed(error_ps / 1e6, 1) : "") + " us";
+}
+
+// A quantile of h as the report shows it: exact, or with the error it has.
+std::string quantile_text(const Histogram& h, double q) {
+  const Quantile v = h.quantile_bounds(q);
+  return latency_text(static_cast<double>(v.value), static_cast<double>(v.error));
+}
 
 // The causes a guest's exits are counted under (<apic>.guest.<g>.exits.<cause>).
 const char* const kExitCauses[] = {"arrival", "eoi", "host", "wakeup"};
@@ -65,6 +77,16 @@ void print_ats(std::ostream& os, const PlatformConfig& config, const StatsRegist
                   static_cast<unsigned long long>(get(s, a + "untranslated_fallbacks")),
                   static_cast<unsigned long long>(get(s, a + "devtlb.invalidated_entries")));
     os << line;
+  }
+}
+
+// <prefix>_{p50,p99}_ns and the error each has (<prefix>_{p50,p99}_error_ns) of a histogram in
+// ps: the figures the report prints and the sweeps' CSV takes.
+void register_quantiles(StatsRegistry& stats, const std::string& prefix, const Histogram& h) {
+  for (const auto& [name, q] : {std::pair<const char*, double>{"p50", 0.5}, {"p99", 0.99}}) {
+    const Quantile v = h.quantile_bounds(q);
+    stats.gauge(prefix + "_" + name + "_ns", [v] { return v.value / 1000.0; });
+    stats.gauge(prefix + "_" + name + "_error_ns", [v] { return v.error / 1000.0; });
   }
 }
 
@@ -108,6 +130,7 @@ void register_summary(StatsRegistry& stats, const std::string& iommu,
     errors += get(stats, e + ".errors");
   }
   const double sim_ns = outcome.end_time.to_seconds() * 1e9;
+  const double measured_ns = (outcome.end_time - outcome.measured_from).to_seconds() * 1e9;
   const double lookups = get(stats, iommu + ".iotlb.lookups");
   const double hits = get(stats, iommu + ".iotlb.hits");
   const double misses = get(stats, iommu + ".iotlb.misses");
@@ -121,7 +144,9 @@ void register_summary(StatsRegistry& stats, const std::string& iommu,
   stats.gauge("summary.bytes", [bytes] { return bytes; });
   stats.gauge("summary.dma_errors", [errors] { return errors; });
   stats.gauge("summary.sim_time_ns", [sim_ns] { return sim_ns; });
-  stats.gauge("summary.throughput_mbps", [bytes, sim_ns] { return sim_ns > 0 ? bytes * 1000.0 / sim_ns : 0.0; });
+  stats.gauge("summary.measured_ns", [measured_ns] { return measured_ns; });
+  stats.gauge("summary.throughput_mbps",
+              [bytes, measured_ns] { return measured_ns > 0 ? bytes * 1000.0 / measured_ns : 0.0; });
   stats.gauge("summary.iotlb_hit_rate", [hits, lookups] { return lookups > 0 ? hits / lookups : 0.0; });
   stats.gauge("summary.iotlb_misses_per_1000_dmas", [misses, dmas] { return dmas > 0 ? misses * 1000.0 / dmas : 0.0; });
   stats.gauge("summary.walks", [walks] { return walks; });
@@ -146,8 +171,7 @@ void register_summary(StatsRegistry& stats, const std::string& iommu,
   stats.gauge("summary.interrupt_faults", [interrupt_faults] { return interrupt_faults; });
   const Histogram* h = &all;
   stats.gauge("summary.dma_latency_mean_ns", [h] { return h->mean() / 1000.0; });
-  stats.gauge("summary.dma_latency_p50_ns", [h] { return h->quantile(0.5) / 1000.0; });
-  stats.gauge("summary.dma_latency_p99_ns", [h] { return h->quantile(0.99) / 1000.0; });
+  register_quantiles(stats, "summary.dma_latency", *h);
 }
 
 void register_interrupt_summary(StatsRegistry& stats, const std::string& iommu,
@@ -185,8 +209,7 @@ void register_interrupt_summary(StatsRegistry& stats, const std::string& iommu,
   stats.gauge("summary.iec_hit_rate",
               [iec_hits, iec_lookups] { return iec_lookups > 0 ? iec_hits / iec_lookups : 0.0; });
   const Histogram* h = &all;
-  stats.gauge("summary.interrupt_latency_p50_ns", [h] { return h->quantile(0.5) / 1000.0; });
-  stats.gauge("summary.interrupt_latency_p99_ns", [h] { return h->quantile(0.99) / 1000.0; });
+  register_quantiles(stats, "summary.interrupt_latency", *h);
 }
 
 void print_report(std::ostream& os, const std::string& source, const PlatformConfig& config,
@@ -197,7 +220,11 @@ void print_report(std::ostream& os, const std::string& source, const PlatformCon
   const double lookups = get(s, iommu + ".iotlb.lookups");
   os << "iommu-sim: " << source << "\n";
   os << "  simulated time       " << fixed(outcome.end_time.to_seconds() * 1e6, 2) << " us"
-     << (outcome.workloads_done ? "" : " (stopped at simulation.max_time_us)") << "\n";
+     << (outcome.workloads_done ? "" : " (stopped at simulation.max_time_us)")
+     << (outcome.measured_from > sc_core::SC_ZERO_TIME
+             ? ", statistics from " + fixed(outcome.measured_from.to_seconds() * 1e6, 2) + " us on"
+             : "")
+     << "\n";
   os << "  DMAs                 " << static_cast<uint64_t>(get(s, "summary.dmas")) << " ("
      << static_cast<uint64_t>(get(s, "summary.dma_errors")) << " completed with an error), "
      << fixed(get(s, "summary.bytes") / 1e6, 2) << " MB, "
@@ -219,12 +246,12 @@ void print_report(std::ostream& os, const std::string& source, const PlatformCon
   os << "  context cache        hit rate "
      << percent(get(s, iommu + ".context_cache.hits"), get(s, iommu + ".context_cache.lookups")) << "\n";
   if (const Histogram* h = s.find_histogram("summary.dma_latency")) {
-    os << "  DMA latency          mean " << ns_text(h->mean()) << ", p50 " << ns_text(h->quantile(0.5))
-       << ", p99 " << ns_text(h->quantile(0.99)) << ", max " << ns_text(h->max()) << "\n";
+    os << "  DMA latency          mean " << ns_text(h->mean()) << ", p50 " << quantile_text(*h, 0.5)
+       << ", p99 " << quantile_text(*h, 0.99) << ", max " << ns_text(h->max()) << "\n";
   }
-  const double sim_ns = outcome.end_time.to_seconds() * 1e9;
+  const double measured_ns = (outcome.end_time - outcome.measured_from).to_seconds() * 1e9;
   if (!sources.empty()) {
-    os << "  per function         requester domain     DMAs  errors     MB/s  IOTLB hit  lat mean    p99\n";
+    os << "  per function         requester domain     DMAs  errors     MB/s  IOTLB hit  lat mean          p99\n";
   }
   std::map<uint16_t, std::vector<std::string>> domains;
   for (const DmaSource& src : sources) {
@@ -233,14 +260,14 @@ void print_report(std::ostream& os, const std::string& source, const PlatformCon
     const double hits = get(s, iommu + "." + rid + ".iotlb_hits");
     const double misses = get(s, iommu + "." + rid + ".iotlb_misses");
     char line[200];
-    std::snprintf(line, sizeof line, "    %-18s %-9s %6s %8llu %7llu %8.1f %10s %8s %8s\n",
+    std::snprintf(line, sizeof line, "    %-18s %-9s %6s %8llu %7llu %8.1f %10s %8s %14s\n",
                   src.label.c_str(), format_requester_id(src.requester_id).c_str(),
                   src.domain ? std::to_string(src.domain).c_str() : "-",
                   static_cast<unsigned long long>(get(s, src.engine + ".dmas")),
                   static_cast<unsigned long long>(get(s, src.engine + ".errors")),
-                  sim_ns > 0 ? get(s, src.engine + ".bytes") * 1000.0 / sim_ns : 0.0,
+                  measured_ns > 0 ? get(s, src.engine + ".bytes") * 1000.0 / measured_ns : 0.0,
                   percent(hits, hits + misses).c_str(), h ? ns_text(h->mean()).c_str() : "-",
-                  h ? ns_text(static_cast<double>(h->quantile(0.99))).c_str() : "-");
+                  h ? quantile_text(*h, 0.99).c_str() : "-");
     os << line;
     if (src.domain) domains[src.domain].push_back(src.label);
   }
@@ -271,8 +298,8 @@ void print_report(std::ostream& os, const std::string& source, const PlatformCon
          << static_cast<uint64_t>(get(s, apic + ".timer_ticks")) << " ticks, "
          << static_cast<uint64_t>(get(s, apic + ".timer_exits")) << " of them in a guest (an exit)\n";
     if (!ic.guests.empty())
-      os << "  per guest            interrupts    seen  exits/1000: arrival  eoi  host  wake   lat p50       p99"
-            "   hyp ns/irq  notified  suppressed\n";
+      os << "  per guest            interrupts    seen  exits/1000: arrival  eoi  host  wake        lat p50"
+            "            p99   hyp ns/irq  notified  suppressed\n";
     for (const GuestSpec& g : ic.guests) {
       const std::string b = apic + ".guest." + g.name;
       const double sent = get(s, b + ".requested");
@@ -282,12 +309,12 @@ void print_report(std::ostream& os, const std::string& source, const PlatformCon
         return sent > 0 ? fixed(get(s, b + ".exits." + cause) * 1000.0 / sent, 0) : std::string("-");
       };
       char line[300];
-      std::snprintf(line, sizeof line, "    %-18s %10llu %7llu %19s %4s %5s %5s %9s %9s %12s %9llu %11llu\n",
+      std::snprintf(line, sizeof line, "    %-18s %10llu %7llu %19s %4s %5s %5s %14s %14s %12s %9llu %11llu\n",
                     g.name.c_str(), static_cast<unsigned long long>(sent),
                     static_cast<unsigned long long>(get(s, b + ".seen")), rate("arrival").c_str(),
                     rate("eoi").c_str(), rate("host").c_str(), rate("wakeup").c_str(),
-                    timed ? latency_text(static_cast<double>(h->quantile(0.5))).c_str() : "-",
-                    timed ? latency_text(static_cast<double>(h->quantile(0.99))).c_str() : "-",
+                    timed ? quantile_text(*h, 0.5).c_str() : "-",
+                    timed ? quantile_text(*h, 0.99).c_str() : "-",
                     sent > 0 ? fixed(get(s, b + ".hypervisor_ps") / 1000.0 / sent, 0).c_str() : "-",
                     static_cast<unsigned long long>(get(s, b + ".notifications")),
                     static_cast<unsigned long long>(get(s, b + ".notifications_suppressed")));

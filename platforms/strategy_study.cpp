@@ -1,5 +1,5 @@
-#include "strategy_study.h"
-#include "exit_codes.h"
+#include "iommu_sim/platform/strategy_study.h"
+#include "iommu_sim/platform/exit_codes.h"
 
 #include <algorithm>
 #include <chrono>
@@ -14,18 +14,18 @@
 
 #include <systemc>
 
-#include "common/address_router.h"
-#include "common/memory_target.h"
-#include "common/stats.h"
-#include "config_reader.h"
-#include "host/dma_driver.h"
-#include "host/interrupt_sink.h"
-#include "iommu/iommu.h"
-#include "pcie/dma_engine.h"
-#include "sweep/csv.h"
-#include "sweep/process_pool.h"
-#include "sweep/stats_json.h"
-#include "sweep/table.h"
+#include "iommu_sim/common/address_router.h"
+#include "iommu_sim/common/memory_target.h"
+#include "iommu_sim/common/stats.h"
+#include "iommu_sim/platform/config_reader.h"
+#include "iommu_sim/host/dma_driver.h"
+#include "iommu_sim/host/interrupt_sink.h"
+#include "iommu_sim/iommu/iommu.h"
+#include "iommu_sim/pcie/dma_engine.h"
+#include "iommu_sim/platform/sweep/csv.h"
+#include "iommu_sim/platform/sweep/process_pool.h"
+#include "iommu_sim/platform/sweep/stats_json.h"
+#include "iommu_sim/platform/sweep/table.h"
 
 namespace fs = std::filesystem;
 

@@ -1,9 +1,9 @@
-#include "workload_factory.h"
+#include "iommu_sim/platform/workload_factory.h"
 
 #include <algorithm>
 #include <fstream>
 
-#include "config_reader.h"
+#include "iommu_sim/platform/config_reader.h"
 
 namespace iommu_sim {
 

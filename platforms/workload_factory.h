@@ -4,9 +4,9 @@
 
 #include <memory>
 
-#include "host/host_setup.h"
-#include "pcie/workload.h"
-#include "platform_config.h"
+#include "iommu_sim/host/host_setup.h"
+#include "iommu_sim/pcie/workload.h"
+#include "iommu_sim/platform/platform_config.h"
 
 namespace iommu_sim {
 

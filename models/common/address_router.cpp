@@ -1,7 +1,9 @@
-#include "address_router.h"
+#include "iommu_sim/common/address_router.h"
 
 #include <algorithm>
 #include <stdexcept>
+
+#include "iommu_sim/common/messages.h"
 
 namespace iommu_sim {
 
@@ -17,7 +19,7 @@ int AddressRouter::add_window(const std::string& name, uint64_t base, uint64_t s
                                bool relative, int binding) {
   for (const Window& w : m_windows) {
     if (base < w.base + w.size && w.base < base + size)
-      throw std::invalid_argument("address window '" + name + "' overlaps '" + w.name + "'");
+      report_config_error(std::string(this->name()) + ": address window '" + name + "' overlaps '" + w.name + "'");
   }
   if (binding < 0) binding = m_bindings;
   m_bindings = std::max(m_bindings, binding + 1);

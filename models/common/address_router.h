@@ -22,8 +22,8 @@ class AddressRouter : public sc_core::sc_module {
 
   // The window goes to binding `binding` of `initiator`; by default (-1) to the next binding not
   // yet used by a window, so windows and bindings are made in the same order. Several windows
-  // may share a binding (a target with two address ranges). Throws std::invalid_argument if it
-  // overlaps an existing window. Returns the binding used.
+  // may share a binding (a target with two address ranges). A window that overlaps an
+  // existing one is an SC_ERROR of type msg::kConfig (report_config_error). Returns the binding used.
   int add_window(const std::string& name, uint64_t base, uint64_t size, bool relative,
                   int binding = -1);
 

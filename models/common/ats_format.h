@@ -23,7 +23,7 @@
 
 #include <cstdint>
 
-#include "common/bits.h"
+#include "iommu_sim/common/bits.h"
 
 namespace iommu_sim {
 namespace ats {

@@ -1,4 +1,4 @@
-#include "memory_target.h"
+#include "iommu_sim/common/memory_target.h"
 
 namespace iommu_sim {
 

@@ -1,4 +1,4 @@
-#include "common/parse_number.h"
+#include "iommu_sim/common/parse_number.h"
 
 namespace iommu_sim {
 

@@ -1,4 +1,4 @@
-#include "vcd_writer.h"
+#include "iommu_sim/common/vcd_writer.h"
 
 #include <algorithm>
 #include <map>

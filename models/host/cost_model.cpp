@@ -1,4 +1,4 @@
-#include "host/cost_model.h"
+#include "iommu_sim/host/cost_model.h"
 
 #include <cmath>
 

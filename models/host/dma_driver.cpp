@@ -1,11 +1,12 @@
-#include "host/dma_driver.h"
+#include "iommu_sim/host/dma_driver.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
 
-#include "common/bits.h"
+#include "iommu_sim/common/bits.h"
+#include "iommu_sim/common/messages.h"
 
 namespace iommu_sim {
 
@@ -69,7 +70,7 @@ DmaDriver::DmaDriver(sc_core::sc_module_name name, const DmaDriverConfig& config
       m_probe(memory),
       m_mmio_accesses(stats.counter(std::string(this->name()) + ".mmio_accesses")) {
   const std::string err = validate(config);
-  if (!err.empty()) throw std::invalid_argument("driver: " + err);
+  if (!err.empty()) report_config_error("driver: " + err);
   m_config.strategy.memory_base = config.guest_base;
   m_config.strategy.memory_size = config.guest_size;
   m_config.strategy.device_tlb = config.ats;
@@ -79,17 +80,20 @@ DmaDriver::DmaDriver(sc_core::sc_module_name name, const DmaDriverConfig& config
   m_channel.victim_bad_device = config.victim_bad_device();
 
   const std::string base = this->name();
-  auto g = [&](const std::string& leaf, std::function<double()> fn) { stats.gauge(base + "." + leaf, std::move(fn)); };
+  auto g = [&](const std::string& leaf, std::function<double()> fn) { stats.cumulative(base + "." + leaf, std::move(fn)); };
+  auto ratio = [&](const std::string& leaf, const std::string& num, const std::string& den, double scale) {
+    stats.ratio(base + "." + leaf, base + "." + num, base + "." + den, scale);
+  };
   g("packets", [this] { return double(m_reclaimed); });
   g("bytes", [this] { return double(m_bytes); });
   g("traffic_ns", [this] { return m_traffic_ns; });
-  g("throughput_gbps", [this] { return m_traffic_ns > 0 ? m_bytes * 8.0 / m_traffic_ns : 0.0; });
+  ratio("throughput_gbps", "bytes", "traffic_ns", 8.0);
   g("cpu_busy_ns", [this] { return m_busy_ns; });
   g("setup_cpu_ns", [this] { return m_setup_busy_ns; });
-  g("cpu_utilisation", [this] { return m_traffic_ns > 0 ? m_busy_ns / m_traffic_ns : 0.0; });
+  ratio("cpu_utilisation", "cpu_busy_ns", "traffic_ns", 1.0);
   g("cpu_cycles", [this] { return m_busy_ns * m_config.costs.cpu_ghz; });
-  g("cycles_per_byte", [this] { return m_bytes ? m_busy_ns * m_config.costs.cpu_ghz / m_bytes : 0.0; });
-  g("cycles_per_packet", [this] { return m_reclaimed ? m_busy_ns * m_config.costs.cpu_ghz / m_reclaimed : 0.0; });
+  ratio("cycles_per_byte", "cpu_cycles", "bytes", 1.0);
+  ratio("cycles_per_packet", "cpu_cycles", "packets", 1.0);
   for (unsigned i = 0; i < static_cast<unsigned>(CostStep::Count); ++i) {
     const auto step = static_cast<CostStep>(i);
     g(std::string("cost.") + cost_step_name(step), [this, step] { return double(m_ledger.cycles(step)); });
@@ -150,7 +154,7 @@ bool DmaDriver::set_up() {
     const uint64_t queue = m_tables.allocate_page();
     const uint64_t status = m_tables.allocate_page();
     if (!m_vtd.enable_queued_invalidation(queue, 0, status)) {
-      m_error = "the IOMMU did not enable its invalidation queue (GSTS.QIES)";
+      fail("the IOMMU did not enable its invalidation queue (GSTS.QIES)");
       return false;
     }
   }
@@ -164,7 +168,7 @@ bool DmaDriver::set_up() {
   m_memory.fill(m_config.ring_phys(), 0, ring_bytes);
   m_strategy->setup();
   if (!m_vtd.enable(m_tables.root_table())) {
-    m_error = "the IOMMU did not enable translation (GSTS.RTPS/TES)";
+    fail("the IOMMU did not enable translation (GSTS.RTPS/TES)");
     return false;
   }
   // The victims hold the pattern from the start: nothing legitimate ever writes them.
@@ -300,7 +304,7 @@ void DmaDriver::invalidate_pages(uint64_t iova, unsigned am) {
     m_vtd.submit(vtd::make_iotlb_desc(vtd::InvalidationScope::Selective, m_config.domain, iova, am));
   } else if (m_vtd.invalidate_iotlb_register(vtd::InvalidationScope::Selective, m_config.domain,
                                              iova, am) == 0) {
-    m_error = "the IOMMU refused a page-selective IOTLB invalidation";
+    fail("the IOMMU refused a page-selective IOTLB invalidation");
   }
   m_in_invalidation = false;
 }
@@ -311,7 +315,7 @@ void DmaDriver::invalidate_domain() {
   if (m_config.queued_invalidation) {
     m_vtd.submit(vtd::make_iotlb_desc(vtd::InvalidationScope::Domain, m_config.domain));
   } else if (m_vtd.invalidate_iotlb_register(vtd::InvalidationScope::Domain, m_config.domain) == 0) {
-    m_error = "the IOMMU refused a domain IOTLB invalidation";
+    fail("the IOMMU refused a domain IOTLB invalidation");
   }
   m_in_invalidation = false;
 }
@@ -335,7 +339,7 @@ void DmaDriver::wait_invalidations() {
   // Register invalidations were polled to completion when issued.
   m_in_invalidation = true;
   if (m_config.queued_invalidation && !m_vtd.sync())
-    m_error = "an invalidation wait descriptor never completed";
+    fail("an invalidation wait descriptor never completed");
   m_in_invalidation = false;
   // The invalidations' hardware time is what the CPU waited on the IOMMU model; a published
   // figure that includes the hardware is the least it waits per request, the model's time
@@ -350,6 +354,11 @@ void DmaDriver::wait_invalidations() {
                     m_pending_invalidations);
   m_pending_invalidations = 0;
   m_pending_hw_ns = 0;
+}
+
+void DmaDriver::fail(const std::string& what) {
+  m_error = what;
+  SC_REPORT_ERROR(msg::kHost, (std::string(name()) + ": " + what).c_str());
 }
 
 // ---------------------------------------------------------------- MmioAccess

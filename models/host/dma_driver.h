@@ -43,14 +43,14 @@
 #include <tlm>
 #include <tlm_utils/simple_initiator_socket.h>
 
-#include "common/ats_format.h"
-#include "common/sparse_memory.h"
-#include "common/stats.h"
-#include "host/cost_model.h"
-#include "host/dma_driver_nic.h"
-#include "host/mapping_strategies.h"
-#include "host/socket_mmio.h"
-#include "host/vtd_tables.h"
+#include "iommu_sim/common/ats_format.h"
+#include "iommu_sim/common/sparse_memory.h"
+#include "iommu_sim/common/stats.h"
+#include "iommu_sim/host/cost_model.h"
+#include "iommu_sim/host/dma_driver_nic.h"
+#include "iommu_sim/host/mapping_strategies.h"
+#include "iommu_sim/host/socket_mmio.h"
+#include "iommu_sim/host/vtd_tables.h"
 
 namespace iommu_sim {
 
@@ -90,7 +90,7 @@ class DmaDriver : public sc_core::sc_module, private MappingBackend {
  public:
   tlm_utils::simple_initiator_socket<DmaDriver> bus;  // IOMMU registers (absolute addresses)
 
-  // Throws std::invalid_argument for an invalid configuration.
+  // An invalid configuration is an SC_ERROR of type msg::kConfig (report_config_error).
   DmaDriver(sc_core::sc_module_name name, const DmaDriverConfig& config, SparseMemory& memory,
             StatsRegistry& stats);
   ~DmaDriver() override;
@@ -104,6 +104,7 @@ class DmaDriver : public sc_core::sc_module, private MappingBackend {
   // Every packet completed and unmapped, faults drained.
   const sc_core::sc_event& done_event() const { return m_done_event; }
   bool done() const { return m_done; }
+  // False once the IOMMU refused a command; also reported as an SC_ERROR of type msg::kHost.
   bool ok() const { return m_error.empty(); }
   const std::string& error() const { return m_error; }
 
@@ -116,6 +117,8 @@ class DmaDriver : public sc_core::sc_module, private MappingBackend {
   double traffic_ns() const { return m_traffic_ns; }
 
  private:
+  // Records the failure (ok(), error()) and reports it (msg::kHost, SC_ERROR).
+  void fail(const std::string& what);
   SC_HAS_PROCESS(DmaDriver);
   void driver_thread();
   bool set_up();

@@ -1,9 +1,9 @@
-#include "host/host_driver.h"
+#include "iommu_sim/host/host_driver.h"
 
 #include <algorithm>
 
-#include "common/bits.h"
-#include "pcie/config_space.h"
+#include "iommu_sim/common/bits.h"
+#include "iommu_sim/pcie/config_space.h"
 
 namespace iommu_sim {
 

@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "common/sparse_memory.h"
-#include "host/vtd_tables.h"
-#include "pcie/nic_workload.h"  // DmaRegion, IovaWriter
+#include "iommu_sim/common/sparse_memory.h"
+#include "iommu_sim/host/vtd_tables.h"
+#include "iommu_sim/pcie/nic_workload.h"  // DmaRegion, IovaWriter
 
 namespace iommu_sim {
 

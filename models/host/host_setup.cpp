@@ -1,8 +1,9 @@
-#include "host/host_setup.h"
+#include "iommu_sim/host/host_setup.h"
 
 #include <cstring>
 
-#include "common/ats_format.h"
+#include "iommu_sim/common/ats_format.h"
+#include "iommu_sim/common/messages.h"
 
 namespace iommu_sim {
 
@@ -112,22 +113,19 @@ void HostSetup::set_up() {
     const uint64_t queue = m_tables.allocate_page();
     const uint64_t status = m_tables.allocate_page();
     if (!vtd.enable_queued_invalidation(queue, 0, status)) {
-      m_ok = false;
-      m_error = "the IOMMU did not enable its invalidation queue (GSTS.QIES)";
+      fail("the IOMMU did not enable its invalidation queue (GSTS.QIES)");
       return;
     }
   }
   if (!vtd.enable(m_tables.root_table())) {
-    m_ok = false;
-    m_error = "the IOMMU did not enable translation (GSTS.RTPS/TES)";
+    fail("the IOMMU did not enable translation (GSTS.RTPS/TES)");
     return;
   }
   if (!flush_device_tlbs(vtd)) return;
   if (m_interrupt_software) {
     const std::string err = m_interrupt_software(m_bus, m_iommu_regs, vtd, m_functions);
     if (!err.empty()) {
-      m_ok = false;
-      m_error = err;
+      fail(err);
       return;
     }
   }
@@ -146,8 +144,7 @@ bool HostSetup::flush_device_tlbs(VtdRegisterProgrammer& vtd) {
   for (const DiscoveredFunction& f : m_functions) {
     if (!f.ats) continue;
     if (!vtd.queued_invalidation_enabled()) {
-      m_ok = false;
-      m_error = "ATS needs queued invalidation (host.invalidation: queued) to invalidate device-TLBs";
+      fail("ATS needs queued invalidation (host.invalidation: queued) to invalidate device-TLBs");
       return false;
     }
     bool s = false;
@@ -158,11 +155,16 @@ bool HostSetup::flush_device_tlbs(VtdRegisterProgrammer& vtd) {
     any = true;
   }
   if (any && !vtd.sync()) {
-    m_ok = false;
-    m_error = "a function never completed a device-TLB invalidation (FSTS.ITE)";
+    fail("a function never completed a device-TLB invalidation (FSTS.ITE)");
     return false;
   }
   return true;
+}
+
+void HostSetup::fail(const std::string& what) {
+  m_ok = false;
+  m_error = what;
+  SC_REPORT_ERROR(msg::kHost, (std::string(name()) + ": " + what).c_str());
 }
 
 // Register programming is not on a hot path: the host thread waits out every access.

@@ -14,12 +14,12 @@
 #include <tlm>
 #include <tlm_utils/simple_initiator_socket.h>
 
-#include "common/sparse_memory.h"
-#include "common/stats.h"
-#include "host/host_driver.h"
-#include "host/socket_mmio.h"
-#include "host/vtd_tables.h"
-#include "iommu/caches/iotlb.h"
+#include "iommu_sim/common/sparse_memory.h"
+#include "iommu_sim/common/stats.h"
+#include "iommu_sim/host/host_driver.h"
+#include "iommu_sim/host/socket_mmio.h"
+#include "iommu_sim/host/vtd_tables.h"
+#include "iommu_sim/iommu/caches/iotlb.h"
 
 namespace iommu_sim {
 
@@ -83,7 +83,9 @@ class HostSetup : public sc_core::sc_module {
   const std::vector<VtdFault>& faults_handled() const { return m_faults; }
 
   // False when the set-up failed (message says why): the IOMMU did not acknowledge a command,
-  // or the description gave too little of something (then error_key() names the key).
+  // or the description gave too little of something (then error_key() names the key). The
+  // failure is also reported as an SC_ERROR of type msg::kHost, which by default throws out of
+  // sc_start().
   bool ok() const { return m_ok; }
   const std::string& error() const { return m_error; }
   // The configuration key whose value was too small ("host.table_size"); empty when the
@@ -116,6 +118,8 @@ class HostSetup : public sc_core::sc_module {
   bool run_pcie_driver();
   // Invalidates the device-TLB of every function the driver enabled ATS on.
   bool flush_device_tlbs(VtdRegisterProgrammer& vtd);
+  // Records the failure (ok(), error()) and reports it (msg::kHost, SC_ERROR).
+  void fail(const std::string& what);
   void synchronise(const sc_core::sc_time& delay);
 
   HostSetupConfig m_config;

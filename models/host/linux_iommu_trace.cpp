@@ -1,9 +1,9 @@
-#include "host/linux_iommu_trace.h"
+#include "iommu_sim/host/linux_iommu_trace.h"
 
 #include <cstdlib>
 #include <sstream>
 
-#include "common/parse_number.h"
+#include "iommu_sim/common/parse_number.h"
 
 namespace iommu_sim {
 

@@ -1,4 +1,4 @@
-#include "host/mapping_strategies.h"
+#include "iommu_sim/host/mapping_strategies.h"
 
 #include <algorithm>
 #include <functional>
@@ -175,6 +175,10 @@ void ProtectionStrategy::register_stats(StatsRegistry& stats, const std::string&
   const StrategyCounts* c = &m_counts;
   const VulnerabilityWindow* w = &m_window;
   auto g = [&](const std::string& leaf, std::function<double()> fn) {
+    stats.cumulative(prefix + "." + leaf, std::move(fn));
+  };
+  // The windows' figures are about the windows themselves, whenever they opened.
+  auto level = [&](const std::string& leaf, std::function<double()> fn) {
     stats.gauge(prefix + "." + leaf, std::move(fn));
   };
   g("maps", [c] { return double(c->maps); });
@@ -189,11 +193,11 @@ void ProtectionStrategy::register_stats(StatsRegistry& stats, const std::string&
   g("flushes_by_time", [c] { return double(c->flushes_by_time); });
   g("evictions", [c] { return double(c->evictions); });
   g("window.closed", [w] { return double(w->closed()); });
-  g("window.open_at_end", [w] { return double(w->open_count()); });
-  g("window.max_ns", [w] { return w->max_ns(); });
-  g("window.mean_ns", [w] { return w->mean_ns(); });
-  g("window.max_dmas", [w] { return double(w->max_dmas()); });
-  g("window.mean_dmas", [w] { return w->mean_dmas(); });
+  level("window.open_at_end", [w] { return double(w->open_count()); });
+  level("window.max_ns", [w] { return w->max_ns(); });
+  level("window.mean_ns", [w] { return w->mean_ns(); });
+  level("window.max_dmas", [w] { return double(w->max_dmas()); });
+  level("window.mean_dmas", [w] { return w->mean_dmas(); });
 }
 
 namespace {

@@ -45,10 +45,10 @@
 #include <string>
 #include <vector>
 
-#include "common/stats.h"
-#include "host/cost_model.h"
-#include "host/iova_allocator.h"
-#include "iommu/caches/iotlb.h"  // PageSize
+#include "iommu_sim/common/stats.h"
+#include "iommu_sim/host/cost_model.h"
+#include "iommu_sim/host/iova_allocator.h"
+#include "iommu_sim/iommu/caches/iotlb.h"  // PageSize
 
 namespace iommu_sim {
 

@@ -1,4 +1,4 @@
-#include "host/vtd_tables.h"
+#include "iommu_sim/host/vtd_tables.h"
 
 #include <stdexcept>
 #include <string>

@@ -11,9 +11,9 @@
 #include <stdexcept>
 #include <vector>
 
-#include "common/sparse_memory.h"
-#include "iommu/caches/iotlb.h"
-#include "iommu/vtd_format.h"
+#include "iommu_sim/common/sparse_memory.h"
+#include "iommu_sim/iommu/caches/iotlb.h"
+#include "iommu_sim/iommu/vtd_format.h"
 
 namespace iommu_sim {
 

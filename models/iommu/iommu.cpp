@@ -1,10 +1,12 @@
 // Iommu: construction, the DMA path (b_transport, debug transport, DMI) and latency statistics.
-#include "iommu/iommu.h"
+#include "iommu_sim/iommu/iommu.h"
 
 #include <cstdio>
 
-#include "iommu/iommu_ats.h"
+#include "iommu_sim/iommu/iommu_ats.h"
 #include <stdexcept>
+
+#include "iommu_sim/common/messages.h"
 
 namespace iommu_sim {
 
@@ -27,7 +29,7 @@ uint64_t last_byte(uint64_t first, unsigned len) {
 
 std::string checked(const IommuConfig& config) {
   std::string err = validate_iommu_config(config);
-  if (!err.empty()) throw std::invalid_argument("iommu: " + err);
+  if (!err.empty()) report_config_error("iommu: " + err);
   return err;
 }
 }  // namespace
@@ -73,13 +75,13 @@ Iommu::Iommu(sc_core::sc_module_name name, const IommuConfig& config, StatsRegis
   const auto iotlb_stat = [this](uint64_t CacheStats::*field) {
     return [this, field] { return static_cast<double>(m_iotlb->stats().*field); };
   };
-  stats.gauge(base + ".iotlb.lookups", iotlb_stat(&CacheStats::lookups));
-  stats.gauge(base + ".iotlb.hits", iotlb_stat(&CacheStats::hits));
-  stats.gauge(base + ".iotlb.misses", iotlb_stat(&CacheStats::misses));
-  stats.gauge(base + ".iotlb.fills", iotlb_stat(&CacheStats::fills));
-  stats.gauge(base + ".iotlb.evictions", iotlb_stat(&CacheStats::evictions));
-  stats.gauge(base + ".iotlb.invalidations", iotlb_stat(&CacheStats::invalidations));
-  stats.gauge(base + ".iotlb.invalidated_entries", iotlb_stat(&CacheStats::invalidated_entries));
+  stats.cumulative(base + ".iotlb.lookups", iotlb_stat(&CacheStats::lookups));
+  stats.cumulative(base + ".iotlb.hits", iotlb_stat(&CacheStats::hits));
+  stats.cumulative(base + ".iotlb.misses", iotlb_stat(&CacheStats::misses));
+  stats.cumulative(base + ".iotlb.fills", iotlb_stat(&CacheStats::fills));
+  stats.cumulative(base + ".iotlb.evictions", iotlb_stat(&CacheStats::evictions));
+  stats.cumulative(base + ".iotlb.invalidations", iotlb_stat(&CacheStats::invalidations));
+  stats.cumulative(base + ".iotlb.invalidated_entries", iotlb_stat(&CacheStats::invalidated_entries));
   register_cache_stats(stats, base + ".context_cache", m_context_cache.stats());
   for (unsigned level = 2; level <= 5; ++level)
     register_cache_stats(stats, base + ".pscache.l" + std::to_string(level),
@@ -107,8 +109,7 @@ Iommu::Iommu(sc_core::sc_module_name name, const IommuConfig& config, StatsRegis
   if (!config.iotlb_trace_path.empty()) {
     m_trace_file = std::make_unique<std::ofstream>(config.iotlb_trace_path);
     if (!*m_trace_file)
-      throw std::runtime_error("iommu: cannot open iotlb_trace_path '" +
-                               config.iotlb_trace_path + "'");
+      report_config_error(base + ": cannot open iotlb_trace_path '" + config.iotlb_trace_path + "'");
     m_trace = std::make_unique<IotlbTraceWriter>(*m_trace_file);
     m_trace->comment(base + " IOTLB access stream");
   }
@@ -175,16 +176,17 @@ void Iommu::dma_fault(uint16_t rid, uint8_t reason, uint64_t iova, bool write, b
   m_faults.inc();
   if (reason <= vtd::kMaxDmaFaultReason) m_reason[reason]->inc();
   if (m_vcd) m_vcd->pulse(m_sig_fault, now_ps(delay));
-  if (fpd) {
-    m_faults_suppressed.inc();
-    return;
-  }
   FaultInfo f;
   f.source_id = rid;
   f.reason = reason;
   f.fault_info = iova & vtd::kTableAddrMask;
   f.is_read = !write;
   f.address_type = at;
+  note_fault(f, iova, fpd);
+  if (fpd) {
+    m_faults_suppressed.inc();
+    return;
+  }
   record_fault(f, delay);
 }
 
@@ -202,6 +204,12 @@ void Iommu::interrupt_request(tlm::tlm_generic_payload& trans, uint16_t rid, sc_
 void Iommu::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
   const PcieExtension* ext = trans.get_extension<PcieExtension>();
   if (!ext) {
+    if (m_missing_extension.value() == 0) {
+      SC_REPORT_WARNING(msg::kNoRequesterId,
+                        (std::string(name()) + ": a payload without a PcieExtension (requester ID) "
+                         "completes with TLM_GENERIC_ERROR_RESPONSE; further ones are only counted "
+                         "(missing_extension)").c_str());
+    }
     m_missing_extension.inc();
     trans.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
     return;
@@ -401,6 +409,19 @@ bool Iommu::get_direct_mem_ptr(tlm::tlm_generic_payload& trans, tlm::tlm_dmi& dm
 void Iommu::memory_invalidate_dmi(sc_dt::uint64, sc_dt::uint64) {
   // Physical ranges do not map back to IOVAs without a reverse table: revoke everything.
   revoke_dmi(0, ~0ULL);
+}
+
+void Iommu::note_fault(const FaultInfo& f, uint64_t address, bool suppressed) const {
+  // Built only when someone listens: faults can come by the thousand.
+  if (sc_core::sc_report_handler::get_verbosity_level() < sc_core::SC_HIGH) return;
+  char text[200];
+  std::snprintf(text, sizeof text, "%s: %s from %02x:%02x.%x to 0x%llx faulted, reason 0x%X%s", name(),
+                touches_interrupt_window(address, address) ? "interrupt request"
+                    : (f.is_read ? "DMA read" : "DMA write"),
+                f.source_id >> 8, (f.source_id >> 3) & 0x1F, f.source_id & 7,
+                static_cast<unsigned long long>(address), f.reason,
+                suppressed ? " (not recorded: FPD)" : "");
+  SC_REPORT_INFO_VERB(msg::kFault, text, sc_core::SC_HIGH);
 }
 
 void Iommu::revoke_dmi(uint64_t start, uint64_t end) {

@@ -26,16 +26,16 @@
 #include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/simple_target_socket.h>
 
-#include "common/ats_format.h"
-#include "common/pcie_extension.h"
-#include "common/stats.h"
-#include "common/vcd_writer.h"
-#include "iommu/caches/iotlb.h"
-#include "iommu/caches/iotlb_trace.h"
-#include "iommu/caches/translation_cache.h"
-#include "iommu/interrupt_remapper.h"
-#include "iommu/iommu_config.h"
-#include "iommu/vtd_format.h"
+#include "iommu_sim/common/ats_format.h"
+#include "iommu_sim/common/pcie_extension.h"
+#include "iommu_sim/common/stats.h"
+#include "iommu_sim/common/vcd_writer.h"
+#include "iommu_sim/iommu/caches/iotlb.h"
+#include "iommu_sim/iommu/caches/iotlb_trace.h"
+#include "iommu_sim/iommu/caches/translation_cache.h"
+#include "iommu_sim/iommu/interrupt_remapper.h"
+#include "iommu_sim/iommu/iommu_config.h"
+#include "iommu_sim/iommu/vtd_format.h"
 
 namespace iommu_sim {
 
@@ -50,8 +50,9 @@ class Iommu : public sc_core::sc_module {
   // Bound by platforms with ATS-capable functions; unbound, no invalidate request is delivered.
   tlm_utils::simple_initiator_socket_optional<Iommu> ats_invalidation;
 
-  // Throws std::invalid_argument if the configuration is invalid, std::runtime_error if the
-  // IOTLB trace file cannot be opened. A null iotlb means the C++ model built from config.iotlb.
+  // An invalid configuration, or an IOTLB trace file that cannot be opened, is an SC_ERROR of
+  // type msg::kConfig (report_config_error). A null iotlb means the C++ model built from
+  // config.iotlb.
   Iommu(sc_core::sc_module_name name, const IommuConfig& config, StatsRegistry& stats,
         std::unique_ptr<Iotlb> iotlb = nullptr);
   ~Iommu() override;
@@ -83,6 +84,9 @@ class Iommu : public sc_core::sc_module {
   // Records a fault in the FRCD ring and raises the fault event (at sc_time_stamp() + delay).
   // Returns false when the record was dropped (overflow: FSTS.PFO).
   bool record_fault(const FaultInfo& fault, const sc_core::sc_time& delay);
+  // The msg::kFault note of a faulted request to `address` (SC_INFO at SC_HIGH verbosity);
+  // `suppressed`: the context entry's FPD keeps it out of the fault records.
+  void note_fault(const FaultInfo& fault, uint64_t address, bool suppressed) const;
   // Called for every interrupt-entry-cache invalidation descriptor (type 0x4). The constructor
   // points it at the interrupt remapper's IEC: replace it only to observe, and then call
   // interrupt_remapper().invalidate() too.

@@ -2,13 +2,13 @@
 // invalidation (descriptor 0x3) as invalidate requests sent to the functions, whose completions
 // the invalidation-wait descriptor waits for. Translated requests pass in iommu_walk.cpp (where
 // the context's TT allows device TLBs). Formats: common/ats_format.h; behaviour: docs/ats.md.
-#include "iommu/iommu_ats.h"
+#include "iommu_sim/iommu/iommu_ats.h"
 
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
 
-#include "iommu/iommu.h"
+#include "iommu_sim/iommu/iommu.h"
 
 namespace iommu_sim {
 

@@ -11,8 +11,8 @@
 
 #include <systemc>
 
-#include "common/stats.h"
-#include "common/vcd_writer.h"
+#include "iommu_sim/common/stats.h"
+#include "iommu_sim/common/vcd_writer.h"
 
 namespace iommu_sim {
 

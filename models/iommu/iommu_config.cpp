@@ -1,6 +1,6 @@
-#include "iommu/iommu_config.h"
+#include "iommu_sim/iommu/iommu_config.h"
 
-#include "iommu/vtd_format.h"
+#include "iommu_sim/iommu/vtd_format.h"
 
 namespace iommu_sim {
 

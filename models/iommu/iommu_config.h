@@ -8,8 +8,8 @@
 
 #include <systemc>
 
-#include "iommu/caches/iotlb.h"
-#include "iommu/caches/translation_cache.h"
+#include "iommu_sim/iommu/caches/iotlb.h"
+#include "iommu_sim/iommu/caches/translation_cache.h"
 
 namespace iommu_sim {
 

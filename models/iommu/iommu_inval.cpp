@@ -2,7 +2,7 @@
 // 0x5, and 0x3 with device TLBs (iommu_ats.cpp), fetched from the queue at IQA between IQH and
 // IQT). Every invalidation that could cover a
 // DMI grant revokes it upstream; global and domain invalidations revoke everything.
-#include "iommu/iommu.h"
+#include "iommu_sim/iommu/iommu.h"
 
 namespace iommu_sim {
 

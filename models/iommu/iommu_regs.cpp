@@ -1,7 +1,7 @@
 // Iommu: the register file (decoded by offset, 4- and 8-byte accesses; an 8-byte write is two
 // 4-byte writes, low half first, so commands in a high half see their low half already written),
 // capability registers, fault recording and the fault / invalidation-completion events.
-#include "iommu/iommu.h"
+#include "iommu_sim/iommu/iommu.h"
 
 #include <cstring>
 

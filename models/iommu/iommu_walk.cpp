@@ -1,7 +1,7 @@
 // Iommu: translation. Context lookup (context cache, else root and context table reads), IOTLB
 // lookup, and the second-level walk with the paging-structure caches. Every table read is a TLM
 // read through the `memory` socket; the debug path uses transport_dbg and touches no cache.
-#include "iommu/iommu.h"
+#include "iommu_sim/iommu/iommu.h"
 
 namespace iommu_sim {
 

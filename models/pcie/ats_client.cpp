@@ -1,4 +1,4 @@
-#include "pcie/ats_client.h"
+#include "iommu_sim/pcie/ats_client.h"
 
 #include <algorithm>
 #include <cstring>

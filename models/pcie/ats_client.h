@@ -28,12 +28,12 @@
 #include <tlm>
 #include <tlm_utils/simple_target_socket.h>
 
-#include "common/ats_format.h"
-#include "common/pcie_extension.h"
-#include "common/stats.h"
-#include "common/vcd_writer.h"
-#include "iommu/caches/iotlb_trace.h"
-#include "pcie/device_tlb.h"
+#include "iommu_sim/common/ats_format.h"
+#include "iommu_sim/common/pcie_extension.h"
+#include "iommu_sim/common/stats.h"
+#include "iommu_sim/common/vcd_writer.h"
+#include "iommu_sim/iommu/caches/iotlb_trace.h"
+#include "iommu_sim/pcie/device_tlb.h"
 
 namespace iommu_sim {
 

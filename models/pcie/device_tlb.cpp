@@ -1,4 +1,4 @@
-#include "pcie/device_tlb.h"
+#include "iommu_sim/pcie/device_tlb.h"
 
 #include <algorithm>
 #include <stdexcept>

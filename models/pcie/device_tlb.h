@@ -14,8 +14,8 @@
 #include <optional>
 #include <string>
 
-#include "common/ats_format.h"
-#include "iommu/caches/iotlb.h"
+#include "iommu_sim/common/ats_format.h"
+#include "iommu_sim/iommu/caches/iotlb.h"
 
 namespace iommu_sim {
 

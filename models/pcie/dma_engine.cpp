@@ -1,4 +1,4 @@
-#include "pcie/dma_engine.h"
+#include "iommu_sim/pcie/dma_engine.h"
 
 #include <string>
 

@@ -38,11 +38,11 @@
 #include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/tlm_quantumkeeper.h>
 
-#include "common/pcie_extension.h"
-#include "common/stats.h"
-#include "pcie/ats_client.h"
-#include "pcie/msix.h"
-#include "pcie/workload.h"
+#include "iommu_sim/common/pcie_extension.h"
+#include "iommu_sim/common/stats.h"
+#include "iommu_sim/pcie/ats_client.h"
+#include "iommu_sim/pcie/msix.h"
+#include "iommu_sim/pcie/workload.h"
 
 namespace iommu_sim {
 

@@ -1,6 +1,6 @@
-#include "pcie/pcie_function.h"
+#include "iommu_sim/pcie/pcie_function.h"
 
-#include "common/bits.h"
+#include "iommu_sim/common/bits.h"
 
 namespace iommu_sim {
 

@@ -14,7 +14,7 @@
 #include <optional>
 #include <string>
 
-#include "pcie/config_space.h"
+#include "iommu_sim/pcie/config_space.h"
 
 namespace iommu_sim {
 

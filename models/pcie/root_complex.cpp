@@ -1,10 +1,11 @@
-#include "pcie/root_complex.h"
+#include "iommu_sim/pcie/root_complex.h"
 
 #include <cstring>
 #include <stdexcept>
 #include <string>
 
-#include "common/pcie_extension.h"
+#include "iommu_sim/common/messages.h"
+#include "iommu_sim/common/pcie_extension.h"
 
 namespace iommu_sim {
 
@@ -38,7 +39,7 @@ RootComplex::RootComplex(sc_core::sc_module_name name, const RootComplexConfig& 
       m_rid_corrected(stats.counter(std::string(this->name()) + ".rid_corrected")),
       m_ats_invalidations(stats.counter(std::string(this->name()) + ".ats_invalidations")) {
   const std::string err = validate(config);
-  if (!err.empty()) throw std::invalid_argument("root complex: " + err);
+  if (!err.empty()) report_config_error("root complex: " + err);
   host.register_b_transport(this, &RootComplex::host_b_transport);
   host.register_transport_dbg(this, &RootComplex::host_transport_dbg);
   dma_in.register_b_transport(this, &RootComplex::dma_b_transport);

@@ -42,8 +42,8 @@
 #include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/simple_target_socket.h>
 
-#include "common/stats.h"
-#include "pcie/pcie_device.h"
+#include "iommu_sim/common/stats.h"
+#include "iommu_sim/pcie/pcie_device.h"
 
 namespace iommu_sim {
 
@@ -74,7 +74,7 @@ class RootComplex : public sc_core::sc_module {
                                                 sc_core::SC_ZERO_OR_MORE_BOUND>
       ats_out;
 
-  // Throws std::invalid_argument with validate()'s message if the config is invalid.
+  // An invalid config is an SC_ERROR of type msg::kConfig with validate()'s message.
   RootComplex(sc_core::sc_module_name name, const RootComplexConfig& config, StatsRegistry& stats);
 
   const RootComplexConfig& config() const { return m_config; }

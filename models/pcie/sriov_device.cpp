@@ -1,4 +1,4 @@
-#include "pcie/sriov_device.h"
+#include "iommu_sim/pcie/sriov_device.h"
 
 #include <algorithm>
 #include <stdexcept>

@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "pcie/pcie_function.h"
+#include "iommu_sim/pcie/pcie_function.h"
 
 namespace iommu_sim {
 

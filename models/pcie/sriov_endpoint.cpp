@@ -1,8 +1,10 @@
-#include "pcie/sriov_endpoint.h"
+#include "iommu_sim/pcie/sriov_endpoint.h"
 
 #include <cstring>
 #include <stdexcept>
 #include <string>
+
+#include "iommu_sim/common/messages.h"
 
 namespace iommu_sim {
 
@@ -17,7 +19,7 @@ std::string validate(const EndpointConfig& c) {
 namespace {
 const SriovDeviceConfig& checked(const EndpointConfig& c) {
   const std::string err = validate(c);
-  if (!err.empty()) throw std::invalid_argument("SR-IOV endpoint: " + err);
+  if (!err.empty()) report_config_error("SR-IOV endpoint: " + err);
   return c.device;
 }
 
@@ -44,7 +46,7 @@ SriovEndpoint::SriovEndpoint(sc_core::sc_module_name name, const EndpointConfig&
       m_mmio_writes(stats.counter(std::string(this->name()) + ".mmio_writes")) {
   const unsigned n = m_device.function_count();
   if (workloads.size() > n) {
-    throw std::invalid_argument("SR-IOV endpoint: " + std::to_string(workloads.size()) +
+    report_config_error("SR-IOV endpoint: " + std::to_string(workloads.size()) +
                                 " workloads for " + std::to_string(n) + " functions");
   }
   workloads.resize(n);

@@ -35,13 +35,13 @@
 #include <tlm>
 #include <tlm_utils/simple_target_socket.h>
 
-#include "common/stats.h"
-#include "pcie/ats_client.h"
-#include "pcie/dma_engine.h"
-#include "pcie/msix.h"
-#include "pcie/pcie_device.h"
-#include "pcie/root_complex.h"
-#include "pcie/sriov_device.h"
+#include "iommu_sim/common/stats.h"
+#include "iommu_sim/pcie/ats_client.h"
+#include "iommu_sim/pcie/dma_engine.h"
+#include "iommu_sim/pcie/msix.h"
+#include "iommu_sim/pcie/pcie_device.h"
+#include "iommu_sim/pcie/root_complex.h"
+#include "iommu_sim/pcie/sriov_device.h"
 
 namespace iommu_sim {
 
@@ -64,8 +64,8 @@ class SriovEndpoint : public sc_core::sc_module, public PcieDevice {
   tlm_utils::simple_target_socket_optional<SriovEndpoint> ats;
 
   // workloads[f] drives function f (0 = PF, 1 + n = VF n); missing or null entries leave that
-  // function's engine idle. Throws std::invalid_argument when the config is invalid or there are
-  // more workloads than functions.
+  // function's engine idle. An invalid config, or more workloads than functions, is an SC_ERROR
+  // of type msg::kConfig (report_config_error).
   SriovEndpoint(sc_core::sc_module_name name, const EndpointConfig& config,
                 std::vector<std::unique_ptr<Workload>> workloads, StatsRegistry& stats);
 

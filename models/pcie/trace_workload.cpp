@@ -1,11 +1,11 @@
-#include "pcie/trace_workload.h"
+#include "iommu_sim/pcie/trace_workload.h"
 
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
 #include <string_view>
 
-#include "common/parse_number.h"
+#include "iommu_sim/common/parse_number.h"
 
 namespace iommu_sim {
 

@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "pcie/workload.h"
+#include "iommu_sim/pcie/workload.h"
 
 namespace iommu_sim {
 

@@ -1,5 +1,5 @@
-#include "calibrate/calibrate.h"
-#include "exit_codes.h"
+#include "iommu_sim/platform/calibrate/calibrate.h"
+#include "iommu_sim/platform/exit_codes.h"
 
 #include <algorithm>
 #include <chrono>
@@ -15,13 +15,13 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include "calibrate/latency_fit.h"
-#include "calibrate/measured_curve.h"
-#include "sweep/csv.h"
-#include "sweep/plots.h"
-#include "sweep/process_pool.h"
-#include "sweep/stats_json.h"
-#include "sweep/table.h"
+#include "iommu_sim/platform/calibrate/latency_fit.h"
+#include "iommu_sim/platform/calibrate/measured_curve.h"
+#include "iommu_sim/platform/sweep/csv.h"
+#include "iommu_sim/platform/sweep/plots.h"
+#include "iommu_sim/platform/sweep/process_pool.h"
+#include "iommu_sim/platform/sweep/stats_json.h"
+#include "iommu_sim/platform/sweep/table.h"
 
 namespace fs = std::filesystem;
 

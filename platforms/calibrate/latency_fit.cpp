@@ -1,4 +1,4 @@
-#include "calibrate/latency_fit.h"
+#include "iommu_sim/platform/calibrate/latency_fit.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "calibrate/measured_curve.h"
+#include "iommu_sim/platform/calibrate/measured_curve.h"
 
 #include <algorithm>
 #include <cctype>
@@ -10,7 +10,7 @@
 #include <set>
 #include <sstream>
 
-#include "sweep/csv.h"
+#include "iommu_sim/platform/sweep/csv.h"
 
 namespace iommu_sim {
 

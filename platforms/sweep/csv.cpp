@@ -1,4 +1,4 @@
-#include "sweep/csv.h"
+#include "iommu_sim/platform/sweep/csv.h"
 
 #include <cstdio>
 #include <cstdlib>

@@ -1,4 +1,4 @@
-#include "sweep/process_pool.h"
+#include "iommu_sim/platform/sweep/process_pool.h"
 
 #include <fcntl.h>
 #include <signal.h>

@@ -1,5 +1,5 @@
-#include "sweep/sweep.h"
-#include "exit_codes.h"
+#include "iommu_sim/platform/sweep/sweep.h"
+#include "iommu_sim/platform/exit_codes.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -12,12 +12,12 @@
 #include <map>
 #include <thread>
 
-#include "sweep/csv.h"
-#include "sweep/grid.h"
-#include "sweep/one_pass.h"
-#include "sweep/plots.h"
-#include "sweep/process_pool.h"
-#include "sweep/stats_json.h"
+#include "iommu_sim/platform/sweep/csv.h"
+#include "iommu_sim/platform/sweep/grid.h"
+#include "iommu_sim/platform/sweep/one_pass.h"
+#include "iommu_sim/platform/sweep/plots.h"
+#include "iommu_sim/platform/sweep/process_pool.h"
+#include "iommu_sim/platform/sweep/stats_json.h"
 
 namespace fs = std::filesystem;
 
@@ -310,6 +310,7 @@ int grid_sweep(const Options& o, const std::string& self_exe, std::ostream& out,
       {"walks", "summary.walks"},
       {"latency_mean_ns", "summary.dma_latency_mean_ns"},
       {"latency_p99_ns", "summary.dma_latency_p99_ns"},
+      {"latency_p99_error_ns", "summary.dma_latency_p99_error_ns"},
       {"throughput_mbps", "summary.throughput_mbps"},
       {"faults", "summary.faults"},
   };
@@ -689,8 +690,8 @@ const std::vector<std::string>& sweep_result_columns() {
       "status",          "exit_code",      "iotlb_sets",      "iotlb_ways",
       "iotlb_entries",   "iotlb_policy",   "dmas",            "hit_rate",
       "misses_per_1000_dmas", "walks",     "latency_mean_ns", "latency_p99_ns",
-      "throughput_mbps", "faults",         "devtlb_sets",     "devtlb_ways",
-      "devtlb_entries",  "devtlb_hit_rate", "translation_requests_per_1000_dmas",
+      "latency_p99_error_ns", "throughput_mbps", "faults",    "devtlb_sets",
+      "devtlb_ways",     "devtlb_entries", "devtlb_hit_rate", "translation_requests_per_1000_dmas",
       "seconds",         "config",         "error"};
   return columns;
 }

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "iommu/caches/iotlb_trace.h"
-#include "host/linux_iommu_trace.h"
+#include "iommu_sim/iommu/caches/iotlb_trace.h"
+#include "iommu_sim/host/linux_iommu_trace.h"
 
 namespace iommu_sim {
 

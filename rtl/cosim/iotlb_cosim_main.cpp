@@ -5,8 +5,8 @@
 #include <iostream>
 #include <string>
 
-#include "common/parse_number.h"
-#include "rtl/cosim/iotlb_lockstep.h"
+#include "iommu_sim/common/parse_number.h"
+#include "iommu_sim/rtl/cosim/iotlb_lockstep.h"
 
 using namespace iommu_sim;
 

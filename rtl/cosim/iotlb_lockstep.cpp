@@ -1,4 +1,4 @@
-#include "rtl/cosim/iotlb_lockstep.h"
+#include "iommu_sim/rtl/cosim/iotlb_lockstep.h"
 
 #include <chrono>
 #include <sstream>

@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "iommu/caches/iotlb.h"
-#include "rtl/cosim/iotlb_stimulus.h"
-#include "rtl/rtl_iotlb.h"
+#include "iommu_sim/iommu/caches/iotlb.h"
+#include "iommu_sim/rtl/cosim/iotlb_stimulus.h"
+#include "iommu_sim/rtl/rtl_iotlb.h"
 
 namespace iommu_sim {
 

@@ -7,7 +7,7 @@
 #include <fstream>
 #include <string>
 
-#include "rtl/cosim/iotlb_lockstep.h"
+#include "iommu_sim/rtl/cosim/iotlb_lockstep.h"
 
 using namespace iommu_sim;
 

@@ -5,8 +5,8 @@
 #include <cstdlib>
 #include <string>
 
-#include "config_reader.h"
-#include "platform_config.h"
+#include "iommu_sim/platform/config_reader.h"
+#include "iommu_sim/platform/platform_config.h"
 
 using namespace iommu_sim;
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "pcie/trace_workload.h"
+#include "iommu_sim/pcie/trace_workload.h"
 
 using namespace iommu_sim;
 

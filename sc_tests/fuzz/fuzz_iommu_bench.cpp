@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <vector>
 
-#include "iommu/irte.h"
+#include "iommu_sim/iommu/irte.h"
 
 // libFuzzer brings main(); SystemC's library still asks for an sc_main.
 int sc_main(int, char**) { return 0; }

@@ -18,12 +18,12 @@
 
 #include <fuzzer/FuzzedDataProvider.h>
 
-#include "common/address_router.h"
-#include "common/memory_target.h"
-#include "common/pcie_extension.h"
-#include "common/stats.h"
-#include "host/socket_mmio.h"
-#include "iommu/iommu.h"
+#include "iommu_sim/common/address_router.h"
+#include "iommu_sim/common/memory_target.h"
+#include "iommu_sim/common/pcie_extension.h"
+#include "iommu_sim/common/stats.h"
+#include "iommu_sim/host/socket_mmio.h"
+#include "iommu_sim/iommu/iommu.h"
 
 namespace iommu_sim {
 namespace fuzz {

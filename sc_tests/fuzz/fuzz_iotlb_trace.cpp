@@ -6,8 +6,8 @@
 #include <sstream>
 #include <string>
 
-#include "iommu/caches/iotlb.h"
-#include "iommu/caches/iotlb_trace.h"
+#include "iommu_sim/iommu/caches/iotlb.h"
+#include "iommu_sim/iommu/caches/iotlb_trace.h"
 
 using namespace iommu_sim;
 

@@ -6,7 +6,7 @@
 #include <sstream>
 #include <string>
 
-#include "host/linux_iommu_trace.h"
+#include "iommu_sim/host/linux_iommu_trace.h"
 
 using namespace iommu_sim;
 

@@ -11,8 +11,8 @@
 #include <systemc>
 #include <tlm_utils/simple_target_socket.h>
 
-#include "common/ats_format.h"
-#include "pcie/dma_engine.h"
+#include "iommu_sim/common/ats_format.h"
+#include "iommu_sim/pcie/dma_engine.h"
 
 using namespace iommu_sim;
 using sc_core::sc_time;

@@ -1,8 +1,8 @@
 // Host driver against the configuration-space model through a fake ECAM bus (the kernel links in through the workload headers).
 #include <catch2/catch.hpp>
 
-#include "host/host_driver.h"
-#include "pcie/sriov_device.h"
+#include "iommu_sim/host/host_driver.h"
+#include "iommu_sim/pcie/sriov_device.h"
 
 using namespace iommu_sim;
 

@@ -5,11 +5,11 @@
 
 #include <systemc>
 
-#include "common/memory_target.h"
-#include "pcie/dma_engine.h"
-#include "pcie/nic_workload.h"
-#include "pcie/storage_workload.h"
-#include "pcie/trace_workload.h"
+#include "iommu_sim/common/memory_target.h"
+#include "iommu_sim/pcie/dma_engine.h"
+#include "iommu_sim/pcie/nic_workload.h"
+#include "iommu_sim/pcie/storage_workload.h"
+#include "iommu_sim/pcie/trace_workload.h"
 
 using namespace iommu_sim;
 using sc_core::SC_NS;

@@ -7,7 +7,7 @@
 #include <cstring>
 #include <vector>
 
-#include "common/ats_format.h"
+#include "iommu_sim/common/ats_format.h"
 #include "test_remapper_tb.h"
 
 using namespace iommu_sim;

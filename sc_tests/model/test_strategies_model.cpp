@@ -10,12 +10,12 @@
 
 #include <systemc>
 
-#include "common/address_router.h"
-#include "common/memory_target.h"
-#include "common/stats.h"
-#include "host/dma_driver.h"
-#include "iommu/iommu.h"
-#include "pcie/dma_engine.h"
+#include "iommu_sim/common/address_router.h"
+#include "iommu_sim/common/memory_target.h"
+#include "iommu_sim/common/stats.h"
+#include "iommu_sim/host/dma_driver.h"
+#include "iommu_sim/iommu/iommu.h"
+#include "iommu_sim/pcie/dma_engine.h"
 
 using namespace iommu_sim;
 

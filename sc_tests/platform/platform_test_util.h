@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "config_reader.h"
-#include "platform_config.h"
+#include "iommu_sim/platform/config_reader.h"
+#include "iommu_sim/platform/platform_config.h"
 
 namespace iommu_sim {
 namespace test {

@@ -12,9 +12,9 @@
 #include <fstream>
 #include <string>
 
-#include "calibrate/latency_fit.h"
-#include "calibrate/measured_curve.h"
-#include "sweep/csv.h"
+#include "iommu_sim/platform/calibrate/latency_fit.h"
+#include "iommu_sim/platform/calibrate/measured_curve.h"
+#include "iommu_sim/platform/sweep/csv.h"
 #include "program_test_util.h"
 
 using namespace iommu_sim;

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "sweep/process_pool.h"
+#include "iommu_sim/platform/sweep/process_pool.h"
 
 using namespace iommu_sim;
 namespace fs = std::filesystem;

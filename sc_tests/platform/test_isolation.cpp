@@ -14,9 +14,9 @@
 
 #include <tlm_utils/simple_initiator_socket.h>
 
-#include "common/pcie_extension.h"
-#include "iommu/irte.h"
-#include "platform.h"
+#include "iommu_sim/common/pcie_extension.h"
+#include "iommu_sim/iommu/irte.h"
+#include "iommu_sim/platform/platform.h"
 #include "platform_test_util.h"
 
 using namespace iommu_sim;

@@ -8,9 +8,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "linux_capture.h"
-#include "replay.h"
-#include "iommu/vtd_format.h"
+#include "iommu_sim/platform/linux_capture.h"
+#include "iommu_sim/platform/replay.h"
+#include "iommu_sim/iommu/vtd_format.h"
 
 using namespace iommu_sim;
 

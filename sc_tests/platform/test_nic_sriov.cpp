@@ -2,9 +2,9 @@
 // isolation the IOMMU gives between the VFs' domains.
 #include <catch2/catch.hpp>
 
-#include "config_reader.h"
+#include "iommu_sim/platform/config_reader.h"
 #include "platform_test_util.h"
-#include "platform.h"
+#include "iommu_sim/platform/platform.h"
 
 using namespace iommu_sim;
 using iommu_sim::test::load;

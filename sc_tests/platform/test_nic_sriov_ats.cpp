@@ -9,8 +9,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "iommu/caches/iotlb_trace.h"
-#include "platform.h"
+#include "iommu_sim/iommu/caches/iotlb_trace.h"
+#include "iommu_sim/platform/platform.h"
 #include "platform_test_util.h"
 
 using namespace iommu_sim;

@@ -10,8 +10,8 @@
 #include <map>
 #include <string>
 
-#include "host/cost_model.h"
-#include "sweep/csv.h"
+#include "iommu_sim/host/cost_model.h"
+#include "iommu_sim/platform/sweep/csv.h"
 #include "program_test_util.h"
 
 using namespace iommu_sim;

@@ -8,11 +8,11 @@
 #include <map>
 #include <string>
 
-#include "iommu/caches/iotlb_trace.h"
-#include "sweep/csv.h"
-#include "sweep/one_pass.h"
+#include "iommu_sim/iommu/caches/iotlb_trace.h"
+#include "iommu_sim/platform/sweep/csv.h"
+#include "iommu_sim/platform/sweep/one_pass.h"
 #include "program_test_util.h"
-#include "sweep/stats_json.h"
+#include "iommu_sim/platform/sweep/stats_json.h"
 
 using namespace iommu_sim;
 namespace fs = std::filesystem;

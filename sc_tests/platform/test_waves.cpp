@@ -7,7 +7,7 @@
 #include <string>
 
 #include "default_platform.h"
-#include "platform.h"
+#include "iommu_sim/platform/platform.h"
 #include "platform_test_util.h"
 
 using namespace iommu_sim;

@@ -3,10 +3,10 @@
 // configuration spaces.
 #include <catch2/catch.hpp>
 
-#include "common/ats_format.h"
-#include "iommu/vtd_format.h"
-#include "pcie/device_tlb.h"
-#include "pcie/sriov_device.h"
+#include "iommu_sim/common/ats_format.h"
+#include "iommu_sim/iommu/vtd_format.h"
+#include "iommu_sim/pcie/device_tlb.h"
+#include "iommu_sim/pcie/sriov_device.h"
 
 using namespace iommu_sim;
 

@@ -7,8 +7,8 @@
 #include <cmath>
 #include <sstream>
 
-#include "calibrate/latency_fit.h"
-#include "calibrate/measured_curve.h"
+#include "iommu_sim/platform/calibrate/latency_fit.h"
+#include "iommu_sim/platform/calibrate/measured_curve.h"
 
 using namespace iommu_sim;
 

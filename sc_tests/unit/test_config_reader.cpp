@@ -2,8 +2,8 @@
 // naming where the bad value came from.
 #include <catch2/catch.hpp>
 
-#include "config_reader.h"
-#include "platform_config.h"
+#include "iommu_sim/platform/config_reader.h"
+#include "iommu_sim/platform/platform_config.h"
 
 using namespace iommu_sim;
 

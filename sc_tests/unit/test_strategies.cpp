@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "host/cost_model.h"
-#include "host/iova_allocator.h"
-#include "host/mapping_strategies.h"
+#include "iommu_sim/host/cost_model.h"
+#include "iommu_sim/host/iova_allocator.h"
+#include "iommu_sim/host/mapping_strategies.h"
 
 using namespace iommu_sim;
 

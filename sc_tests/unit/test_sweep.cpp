@@ -7,12 +7,12 @@
 #include <fstream>
 #include <sstream>
 
-#include "iommu/caches/iotlb_trace.h"
-#include "sweep/csv.h"
-#include "sweep/grid.h"
-#include "sweep/one_pass.h"
-#include "sweep/stats_json.h"
-#include "sweep/sweep.h"
+#include "iommu_sim/iommu/caches/iotlb_trace.h"
+#include "iommu_sim/platform/sweep/csv.h"
+#include "iommu_sim/platform/sweep/grid.h"
+#include "iommu_sim/platform/sweep/one_pass.h"
+#include "iommu_sim/platform/sweep/stats_json.h"
+#include "iommu_sim/platform/sweep/sweep.h"
 
 using namespace iommu_sim;
 namespace fs = std::filesystem;

@@ -8,7 +8,7 @@
 #include <sstream>
 #include <string>
 
-#include "common/vcd_writer.h"
+#include "iommu_sim/common/vcd_writer.h"
 
 using namespace iommu_sim;
 
