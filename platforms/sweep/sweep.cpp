@@ -449,23 +449,16 @@ int grid_sweep(const Options& o, const std::string& self_exe, std::ostream& out,
   return kExitFailure;
 }
 
-// Feeds an IOTLB trace file to the explorer. Returns an exit code.
+// Feeds an IOTLB trace file (text or binary) to the explorer. Returns an exit code.
 int explore_trace_file(const std::string& path, OnePassExplorer& ex, std::ostream& err) {
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);
   if (!in) {
     err << "sweep: cannot open the trace " << path << "\n";
     return kExitBadInput;
   }
-  IotlbTraceReader reader(in);
-  IotlbOp op;
-  while (reader.next(op)) {
-    if (!ex.feed(op)) {
-      err << "sweep: " << path << " line " << reader.line_number() << ": " << ex.error() << "\n";
-      return kExitBadInput;
-    }
-  }
-  if (!reader.error().empty()) {
-    err << "sweep: " << path << ": " << reader.error() << "\n";
+  std::string error;
+  if (!explore_iotlb_trace(in, ex, error)) {
+    err << "sweep: " << path << ": " << error << "\n";
     return kExitBadInput;
   }
   return kExitOk;
