@@ -19,6 +19,7 @@
 #include "report.h"
 #include "sweep/sweep.h"
 #include "strategy_study.h"
+#include "trace_command.h"
 
 namespace {
 
@@ -30,6 +31,7 @@ const char* kUsage =
     "       iommu-sim check PLATFORM.yaml [--set K=V]  validate a platform description only\n"
     "       iommu-sim sweep ...                        design-space sweeps (iommu-sim sweep --help)\n"
     "       iommu-sim study STUDY.yaml --out DIR       protection-strategies study (iommu-sim study --help)\n"
+    "       iommu-sim trace convert IN OUT [--to F]    IOTLB trace between text and binary (iommu-sim trace --help)\n"
     "       iommu-sim --help | --version\n"
     "options:\n"
     "  --set KEY=VALUE     override any scalar (dotted key, e.g. iommu.iotlb.ways=8); repeatable\n"
@@ -183,6 +185,10 @@ int sc_main(int argc, char* argv[]) {
   if (args[0] == "study") {
     return study_main(std::vector<std::string>(args.begin() + 1, args.end()), self_path(argv[0]),
                       std::cout, std::cerr);
+  }
+  if (args[0] == "trace") {
+    return trace_main(std::vector<std::string>(args.begin() + 1, args.end()), std::cout,
+                      std::cerr);
   }
   if (args[0] == "sweep") {
     return sweep_main(std::vector<std::string>(args.begin() + 1, args.end()), self_path(argv[0]),
