@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_args.h"
 #include "callgrind_section.h"
 #include "iommu/caches/iotlb.h"
 #include "iommu/caches/translation_cache.h"
@@ -35,11 +36,6 @@ struct Geometry {
 const Geometry kGeometries[] = {{32, 4}, {16, 16}, {4096, 1}, {1, 128}, {1, 1024}, {1, 4096}};
 const ReplacementKind kPolicies[] = {ReplacementKind::Lru, ReplacementKind::Plru,
                                      ReplacementKind::Fifo, ReplacementKind::Random};
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0.0 : v[v.size() / 2];
-}
 
 // The two caches behind one face: a lookup and, on a miss, a fill of the same page or key.
 struct IotlbUnderTest {
@@ -126,34 +122,13 @@ double measure(Cache& cache, const std::string& name, bool hits, const Geometry&
   return median(ns);
 }
 
-uint64_t arg_value(int argc, char** argv, const char* name, uint64_t def) {
-  for (int i = 1; i + 1 < argc; ++i)
-    if (std::string(argv[i]) == name) return std::strtoull(argv[i + 1], nullptr, 10);
-  return def;
-}
-
-std::string arg_text(int argc, char** argv, const char* name) {
-  for (int i = 1; i + 1 < argc; ++i)
-    if (std::string(argv[i]) == name) return argv[i + 1];
-  return "";
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  for (int i = 1; i < argc; i += 2) {
-    const std::string a = argv[i];
-    if ((a != "--accesses" && a != "--repeats" && a != "--only") || i + 1 >= argc) {
-      std::fprintf(stderr,
-                   "cache-bench: bad argument '%s': accepted are --accesses N, --repeats R, "
-                   "--only TEXT\n",
-                   argv[i]);
-      return 2;
-    }
-  }
-  const uint64_t accesses = arg_value(argc, argv, "--accesses", 1000000);
-  const unsigned repeats = static_cast<unsigned>(arg_value(argc, argv, "--repeats", 5));
-  const std::string only = arg_text(argc, argv, "--only");
+  const BenchArgs args(argc, argv, "cache-bench", {"--accesses", "--repeats", "--only"});
+  const uint64_t accesses = args.number("--accesses", 1000000);
+  const unsigned repeats = static_cast<unsigned>(args.number("--repeats", 5));
+  const std::string only = args.text("--only");
   if (accesses == 0 || repeats == 0) {
     std::fprintf(stderr, "cache-bench: --accesses and --repeats must be at least 1\n");
     return 2;

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_args.h"
 #include "callgrind_section.h"
 #include "iommu/caches/iotlb.h"
 #include "iommu/caches/iotlb_trace.h"
@@ -127,38 +128,17 @@ bool same_counts(const std::vector<GeometryCounts>& a, const std::vector<Geometr
   return true;
 }
 
-unsigned arg_value(int argc, char** argv, const char* name, unsigned def) {
-  for (int i = 1; i + 1 < argc; ++i)
-    if (std::string(argv[i]) == name) return static_cast<unsigned>(std::strtoul(argv[i + 1], nullptr, 10));
-  return def;
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0.0 : v[v.size() / 2];
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  for (int i = 1; i < argc; i += 2) {
-    const std::string a = argv[i];
-    if ((a != "--accesses" && a != "--max-sets" && a != "--max-ways" && a != "--max-entries" &&
-         a != "--repeats") ||
-        i + 1 >= argc) {
-      std::fprintf(stderr,
-                   "one-pass-bench: bad argument '%s': accepted are --accesses N, "
-                   "--max-sets S, --max-ways W, --max-entries E, --repeats R\n",
-                   argv[i]);
-      return 2;
-    }
-  }
+  const BenchArgs args(argc, argv, "one-pass-bench",
+                       {"--accesses", "--max-sets", "--max-ways", "--max-entries", "--repeats"});
   OnePassLimits limits;
-  const unsigned accesses = arg_value(argc, argv, "--accesses", 1000000);
-  const unsigned repeats = arg_value(argc, argv, "--repeats", 3);
-  limits.max_sets = arg_value(argc, argv, "--max-sets", 64);
-  limits.max_ways = arg_value(argc, argv, "--max-ways", 8);
-  limits.max_entries = arg_value(argc, argv, "--max-entries", 1024);
+  const unsigned accesses = static_cast<unsigned>(args.number("--accesses", 1000000));
+  const unsigned repeats = static_cast<unsigned>(args.number("--repeats", 3));
+  limits.max_sets = static_cast<unsigned>(args.number("--max-sets", 64));
+  limits.max_ways = static_cast<unsigned>(args.number("--max-ways", 8));
+  limits.max_entries = static_cast<unsigned>(args.number("--max-entries", 1024));
   const std::string bad = validate_one_pass_limits(limits);
   if (accesses == 0 || repeats == 0 || !bad.empty()) {
     std::fprintf(stderr, "one-pass-bench: %s\n",

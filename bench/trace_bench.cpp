@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_args.h"
 #include "callgrind_section.h"
 #include "iommu/caches/iotlb.h"
 #include "iommu/caches/iotlb_trace.h"
@@ -27,11 +28,6 @@ namespace fs = std::filesystem;
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0.0 : v[v.size() / 2];
-}
 
 bool same(const IotlbOp& a, const IotlbOp& b) {
   return a.kind == b.kind && a.entry == b.entry && a.am == b.am;
@@ -87,37 +83,17 @@ std::vector<IotlbOp> recorded_stream(uint64_t n) {
   return ops;
 }
 
-uint64_t arg_value(int argc, char** argv, const char* name, uint64_t def) {
-  for (int i = 1; i + 1 < argc; ++i)
-    if (std::string(argv[i]) == name) return std::strtoull(argv[i + 1], nullptr, 10);
-  return def;
-}
-
-std::string arg_text(int argc, char** argv, const char* name) {
-  for (int i = 1; i + 1 < argc; ++i)
-    if (std::string(argv[i]) == name) return argv[i + 1];
-  return "";
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  for (int i = 1; i < argc; i += 2) {
-    const std::string a = argv[i];
-    if ((a != "--ops" && a != "--repeats" && a != "--dir") || i + 1 >= argc) {
-      std::fprintf(stderr,
-                   "trace-bench: bad argument '%s': accepted are --ops N, --repeats R, --dir DIR\n",
-                   argv[i]);
-      return 2;
-    }
-  }
-  const uint64_t n = arg_value(argc, argv, "--ops", 2000000);
-  const unsigned repeats = static_cast<unsigned>(arg_value(argc, argv, "--repeats", 5));
+  const BenchArgs args(argc, argv, "trace-bench", {"--ops", "--repeats", "--dir"});
+  const uint64_t n = args.number("--ops", 2000000);
+  const unsigned repeats = static_cast<unsigned>(args.number("--repeats", 5));
   if (n == 0 || repeats == 0) {
     std::fprintf(stderr, "trace-bench: --ops and --repeats must be at least 1\n");
     return 2;
   }
-  std::string dir = arg_text(argc, argv, "--dir");
+  std::string dir = args.text("--dir");
   bool own_dir = false;
   if (dir.empty()) {
     char tmpl[] = "/tmp/trace-bench.XXXXXX";

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "command_test_util.h"
 #include "iommu/caches/iotlb_trace.h"
 #include "sweep/csv.h"
 #include "sweep/grid.h"
@@ -19,10 +20,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Run {
-  int code;
-  std::string out, err;
-};
+using Run = CommandRun;
 
 Run sweep(const std::vector<std::string>& args) {
   std::ostringstream out, err;
@@ -31,12 +29,7 @@ Run sweep(const std::vector<std::string>& args) {
 }
 
 // A fresh directory under the build tree for one test.
-std::string scratch(const std::string& name) {
-  const fs::path p = fs::current_path() / "sweep_test_out" / name;
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p.string();
-}
+std::string scratch(const std::string& name) { return fresh_test_dir("sweep_test_out", name); }
 
 std::vector<CsvRow> load_csv(const std::string& path) {
   std::ifstream in(path);

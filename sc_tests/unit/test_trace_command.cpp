@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "command_test_util.h"
 #include "iommu/caches/iotlb_trace.h"
 #include "trace_command.h"
 
@@ -13,23 +14,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Run {
-  int code;
-  std::string out, err;
-};
-
-Run trace(const std::vector<std::string>& args) {
+CommandRun trace(const std::vector<std::string>& args) {
   std::ostringstream out, err;
   const int code = trace_main(args, out, err);
   return {code, out.str(), err.str()};
 }
 
-std::string scratch(const std::string& name) {
-  const fs::path p = fs::current_path() / "trace_test_out" / name;
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p.string();
-}
+std::string scratch(const std::string& name) { return fresh_test_dir("trace_test_out", name); }
 
 void write_file(const std::string& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary) << bytes;
@@ -51,7 +42,7 @@ const char* kText =
 TEST_CASE("trace convert goes to the other format and back, byte for byte", "[unit]") {
   const std::string dir = scratch("round_trip");
   write_file(dir + "/in.trace", kText);
-  Run r = trace({"convert", dir + "/in.trace", dir + "/out.bin"});
+  CommandRun r = trace({"convert", dir + "/in.trace", dir + "/out.bin"});
   INFO(r.err);
   REQUIRE(r.code == 0);
   CHECK(r.out.find("(text, 6 operations)") != std::string::npos);
@@ -99,7 +90,7 @@ TEST_CASE("trace convert refuses bad arguments and bad traces, leaving the outpu
     std::string joined;
     for (const std::string& a : b.args) joined += a + " ";
     INFO(joined);
-    const Run r = trace(b.args);
+    const CommandRun r = trace(b.args);
     CHECK(r.code == 2);
     CHECK(r.err.find(b.expect) != std::string::npos);
   }
@@ -108,7 +99,7 @@ TEST_CASE("trace convert refuses bad arguments and bad traces, leaving the outpu
   CHECK_FALSE(fs::exists(dir + "/existing.bin.partial"));
   CHECK(read_file(dir + "/in.trace") == kText);
 
-  const Run help = trace({"--help"});
+  const CommandRun help = trace({"--help"});
   CHECK(help.code == 0);
   CHECK(help.out.find("iommu-sim trace convert IN OUT") != std::string::npos);
 }
