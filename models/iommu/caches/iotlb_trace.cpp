@@ -24,8 +24,8 @@ constexpr size_t kRecordSize[7] = {11, 19, 19, 1, 3, 12, 5};
 
 constexpr size_t kBlock = size_t{1} << 16;      // bytes read from the stream at a time
 // Room kept after the data in the reader's buffer: for the '\n' a last line without one is
-// given.
-constexpr size_t kPadding = 1;
+// given, and so that the parser, which looks a character or two ahead, never reads past it.
+constexpr size_t kPadding = 4;
 constexpr size_t kMaxLine = size_t{1} << 20;    // longer text lines are an error
 constexpr uint32_t kMaxComment = 1u << 20;      // longer comment records are an error
 
@@ -199,26 +199,23 @@ inline bool scan_page_number(const char*& p, uint64_t& out) {
   return true;
 }
 
+// r, w, rw or -. (The line's '\n' stops every comparison before the end.)
 inline bool scan_permissions(const char*& p, IotlbEntry& entry) {
-  const Token t = field_at(p);
-  const size_t n = t.size();
-  if (n == 2 && t.b[0] == 'r' && t.b[1] == 'w') { entry.read = true; entry.write = true; }
-  else if (n == 1 && t.b[0] == 'r') { entry.read = true; entry.write = false; }
-  else if (n == 1 && t.b[0] == 'w') { entry.read = false; entry.write = true; }
-  else if (n == 1 && t.b[0] == '-') { entry.read = false; entry.write = false; }
-  else return false;
-  p = t.e;
+  const bool r = p[0] == 'r', w = p[0] == 'w' || (r && p[1] == 'w');
+  const unsigned n = r && w ? 2 : 1;
+  if (!(r || w || p[0] == '-') || !ends_field(p[n])) return false;
+  entry.read = r;
+  entry.write = w;
+  p += n;
   return true;
 }
 
+// 4K, 2M or 1G.
 inline bool scan_page_size(const char*& p, PageSize& out) {
-  const Token t = field_at(p);
-  if (t.size() != 2) return false;
-  if (t.b[0] == '4' && t.b[1] == 'K') out = PageSize::Size4K;
-  else if (t.b[0] == '2' && t.b[1] == 'M') out = PageSize::Size2M;
-  else if (t.b[0] == '1' && t.b[1] == 'G') out = PageSize::Size1G;
-  else return false;
-  p = t.e;
+  const char unit = p[0] == '4' ? 'K' : p[0] == '2' ? 'M' : p[0] == '1' ? 'G' : '\0';
+  if (unit == '\0' || p[1] != unit || !ends_field(p[2])) return false;
+  out = unit == 'K' ? PageSize::Size4K : unit == 'M' ? PageSize::Size2M : PageSize::Size1G;
+  p += 2;
   return true;
 }
 
@@ -318,7 +315,10 @@ bool parse_line(const char* line, const char** next, IotlbOp& op, LineKind& kind
                 std::string* comment, std::string& error) {
   const char* p = line;
   auto at_field = [&] {
-    p += *p == ' ';  // the usual single space, without a loop
+    if (p[0] == ' ' && !ends_field(p[1])) {  // the usual single space before a field
+      ++p;
+      return true;
+    }
     while (is_blank(*p)) ++p;
     return *p != '\n' && *p != '#';
   };
@@ -583,7 +583,7 @@ void IotlbTraceReader::detect_format() {
 }
 
 IotlbTraceReader::Item IotlbTraceReader::next_text(IotlbOp& op, std::string* comment) {
-  while (more_lines()) {
+  while (m_pos < m_complete || more_lines()) {
     const char* line = m_buf.data() + m_pos;
     const char* next = line;
     ++m_line;
@@ -676,8 +676,8 @@ IotlbTraceReader::Item IotlbTraceReader::next_item(IotlbOp& op, std::string& com
 bool IotlbTraceReader::next(IotlbOp& op) {
   if (!m_started) detect_format();
   if (!m_error.empty()) return false;
-  const Item item = m_format == IotlbTraceFormat::Binary ? next_binary(op, nullptr)
-                                                         : next_text(op, nullptr);
+  const Item item = m_format == IotlbTraceFormat::Text ? next_text(op, nullptr)
+                                                       : next_binary(op, nullptr);
   return item == Item::Op;
 }
 
