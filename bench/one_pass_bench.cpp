@@ -7,7 +7,8 @@
 // (exit 1 if not). Under bench/callgrind-per-op the in-memory and file explorations are
 // measured sections.
 //
-//   one-pass-bench [--accesses N] [--max-sets S] [--max-ways W] [--max-entries E]
+//   one-pass-bench [--accesses N] [--max-sets S] [--max-ways W] [--max-entries E] [--repeats R]
+//                  [--trace FILE]   (FILE: a recorded trace to use instead of the synthetic one)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -116,6 +117,12 @@ std::vector<IotlbOp> as_recorded(const std::vector<IotlbOp>& stream) {
   return ops;
 }
 
+uint64_t accesses_in(const std::vector<IotlbOp>& ops) {
+  uint64_t n = 0;
+  for (const IotlbOp& op : ops) n += op.kind == IotlbOp::Access ? 1 : 0;
+  return n;
+}
+
 bool same_counts(const std::vector<GeometryCounts>& a, const std::vector<GeometryCounts>& b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
@@ -132,7 +139,8 @@ bool same_counts(const std::vector<GeometryCounts>& a, const std::vector<Geometr
 
 int main(int argc, char** argv) {
   const BenchArgs args(argc, argv, "one-pass-bench",
-                       {"--accesses", "--max-sets", "--max-ways", "--max-entries", "--repeats"});
+                       {"--accesses", "--max-sets", "--max-ways", "--max-entries", "--repeats",
+                        "--trace"});
   OnePassLimits limits;
   const unsigned accesses = static_cast<unsigned>(args.number("--accesses", 1000000));
   const unsigned repeats = static_cast<unsigned>(args.number("--repeats", 3));
@@ -146,7 +154,19 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  const std::vector<IotlbOp> ops = as_recorded(synthetic_stream(accesses));
+  std::vector<IotlbOp> ops;
+  const std::string trace = args.text("--trace");
+  if (trace.empty()) {
+    ops = as_recorded(synthetic_stream(accesses));
+  } else {
+    std::ifstream in(trace, std::ios::binary);
+    std::string error;
+    if (!in || !read_iotlb_trace(in, ops, error)) {
+      std::fprintf(stderr, "one-pass-bench: %s: %s\n", trace.c_str(),
+                   in ? error.c_str() : "cannot open");
+      return 2;
+    }
+  }
   char tmpl[] = "/tmp/one-pass-bench.XXXXXX";
   if (!mkdtemp(tmpl)) {
     std::perror("one-pass-bench: mkdtemp");
@@ -237,10 +257,11 @@ int main(int argc, char** argv) {
   const double t_each = seconds_since(t0);
 
   const double t_one = median(in_memory);
-  std::printf("one-pass-bench: %u accesses (%zu operations as recorded), %zu LRU geometries "
-              "(sets 1..%u x ways 1..%u, fully associative 1..%u), median of %u\n",
-              accesses, ops.size(), one.size(), limits.max_sets, limits.max_ways,
-              limits.max_entries, repeats);
+  std::printf("one-pass-bench: %s, %llu accesses (%zu operations as recorded), %zu LRU "
+              "geometries (sets 1..%u x ways 1..%u, fully associative 1..%u), median of %u\n",
+              trace.empty() ? "synthetic stream" : trace.c_str(),
+              static_cast<unsigned long long>(accesses_in(ops)), ops.size(), one.size(),
+              limits.max_sets, limits.max_ways, limits.max_entries, repeats);
   std::printf("  hit rates from %.3f to %.3f\n", hit_min, hit_max);
   std::printf("  one pass, in memory:           %8.3f s\n", t_one);
   for (unsigned f = 0; f < 2; ++f) {

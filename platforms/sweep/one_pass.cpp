@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
-#include <functional>
-#include <future>
 #include <map>
 #include <queue>
 #include <stdexcept>
@@ -412,40 +410,13 @@ std::vector<GeometryCounts> OnePassExplorer::results() const {
 }
 
 bool explore_iotlb_trace(std::istream& in, OnePassExplorer& explorer, std::string& error) {
-  // Reading a trace (parsing text above all) costs about as much as exploring it, so the next
-  // batch of operations is read on another thread while this one explores the current batch.
-  // The reader is only ever used by one thread at a time: each read finishes (get()) before the
-  // next starts.
-  constexpr size_t kBatch = 16384;
-  struct Batch {
-    std::vector<IotlbOp> ops;
-    std::vector<uint64_t> positions;  // line or record number of each
-  };
   IotlbTraceReader reader(in);
-  auto read_batch = [&reader](Batch& batch) {
-    batch.ops.clear();
-    batch.positions.clear();
-    IotlbOp op;
-    while (batch.ops.size() < kBatch && reader.next(op)) {
-      batch.ops.push_back(op);
-      batch.positions.push_back(reader.line_number());
+  IotlbOp op;
+  while (reader.next(op)) {
+    if (!explorer.feed(op)) {
+      error = reader.where() + ": " + explorer.error();
+      return false;
     }
-  };
-  Batch batches[2];
-  read_batch(batches[0]);
-  for (unsigned current = 0; !batches[current].ops.empty(); current ^= 1) {
-    std::future<void> next =
-        std::async(std::launch::async, read_batch, std::ref(batches[current ^ 1]));
-    const Batch& batch = batches[current];
-    for (size_t i = 0; i < batch.ops.size(); ++i) {
-      if (!explorer.feed(batch.ops[i])) {
-        next.get();
-        error = std::string(reader.format() == IotlbTraceFormat::Binary ? "record " : "line ") +
-                std::to_string(batch.positions[i]) + ": " + explorer.error();
-        return false;
-      }
-    }
-    next.get();
   }
   error = reader.error();
   return error.empty();

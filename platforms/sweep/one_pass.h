@@ -109,8 +109,8 @@ class OnePassExplorer {
   std::string m_error;
 };
 
-// Feeds every operation of a trace (text or binary, iotlb_trace.h) to the explorer, as it is
-// read. Returns false with `error` naming the line or record ("line 12: ...") when the trace is
+// Feeds every operation of a trace (text or binary, iotlb_trace.h) to the explorer as it is
+// read (the trace is never held in memory). Returns false with `error` naming the line or record ("line 12: ...") when the trace is
 // malformed or the explorer refuses an operation; the operations before it have been fed.
 bool explore_iotlb_trace(std::istream& in, OnePassExplorer& explorer, std::string& error);
 

@@ -251,8 +251,8 @@ TEST_CASE("one pass reads a text trace and rejects bad limits", "[unit]") {
 }
 
 TEST_CASE("one pass explores a trace file of either format as it reads it", "[unit]") {
-  // Longer than the batches the reader thread hands over, with invalidations; accesses carry the
-  // page that translated them, as the remapper records them.
+  // Longer than the reader's 64 KiB blocks, with invalidations; accesses carry the page that
+  // translated them, as the remapper records them.
   std::vector<IotlbOp> ops = random_stream(7, 40000, 20, 1);
   for (IotlbOp& op : ops)
     if (op.kind == IotlbOp::Access || op.kind == IotlbOp::Fill)
