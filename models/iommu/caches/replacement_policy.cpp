@@ -119,6 +119,7 @@ PlruPolicy::PlruPolicy(unsigned sets, unsigned ways) : ReplacementPolicy(sets, w
 void PlruPolicy::reset() { std::fill(m_words.begin(), m_words.end(), 0); }
 
 void PlruPolicy::touch(unsigned set, unsigned way) {
+  if (m_row_count == 0) return;  // one way: no tree
   uint64_t* words = &m_words[static_cast<size_t>(set) * m_words_per_set];
   for (unsigned r = 0; r < m_row_count; ++r) {
     const Row& row = m_rows[r];
@@ -129,6 +130,7 @@ void PlruPolicy::touch(unsigned set, unsigned way) {
 }
 
 unsigned PlruPolicy::victim(unsigned set) {
+  if (m_row_count == 0) return 0;  // one way: no tree
   const uint64_t* words = &m_words[static_cast<size_t>(set) * m_words_per_set];
   unsigned way = 0;
   for (unsigned r = 0; r < m_row_count; ++r) {
