@@ -1,11 +1,20 @@
-// One-pass LRU exploration against running every geometry separately with IotlbModel, on the
-// same synthetic IOTLB access stream, measured in one run. Also checks that both give the same
-// counts for every geometry (exit 1 if not).
+// One-pass LRU exploration of a synthetic IOTLB access stream, recorded as the remapper records
+// it (a lookup per DMA, a fill after each miss of a 32x4 IOTLB, the access): in memory, from a
+// text and a binary trace file (reading included), from the command line (`iommu-sim sweep
+// --one-pass --trace`, a process of its own), and against running every geometry separately
+// with IotlbModel, all in one run. Checks that the one pass and the per-geometry runs give the
+// same counts for every geometry, and that the file explorations give the in-memory counts
+// (exit 1 if not). Under bench/callgrind-per-op the in-memory and file explorations are
+// measured sections.
 //
-//   one-pass-bench [--accesses N] [--max-sets S] [--max-ways W] [--max-entries E]
+//   one-pass-bench [--accesses N] [--max-sets S] [--max-ways W] [--max-entries E] [--repeats R]
+//                  [--trace FILE]   (FILE: a recorded trace to use instead of the synthetic one)
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <random>
 #include <string>
 #include <vector>
@@ -13,8 +22,12 @@
 #include "iommu_sim/iommu/caches/iotlb.h"
 #include "iommu_sim/iommu/caches/iotlb_trace.h"
 #include "iommu_sim/platform/sweep/one_pass.h"
+#include "bench_args.h"
+#include "callgrind_section.h"
+#include "iommu_sim/platform/sweep/process_pool.h"
 
 using namespace iommu_sim;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -28,7 +41,8 @@ IotlbOp make_access(uint16_t domain, uint64_t vpn, PageSize size) {
   IotlbOp op;
   op.kind = IotlbOp::Access;
   op.entry.domain = domain;
-  op.entry.vpn = vpn;
+  // As the remapper records it: the page the entry translates, not the address in it.
+  op.entry.vpn = vpn & ~((1ULL << page_shift_pages(size)) - 1);
   op.entry.pfn = (0x100000 + vpn) & ~((1ULL << page_shift_pages(size)) - 1);
   op.entry.read = op.entry.write = true;
   op.entry.size = size;
@@ -77,51 +91,158 @@ std::vector<IotlbOp> synthetic_stream(uint64_t accesses) {
   return ops;
 }
 
-unsigned arg_value(int argc, char** argv, const char* name, unsigned def) {
-  for (int i = 1; i + 1 < argc; ++i)
-    if (std::string(argv[i]) == name) return static_cast<unsigned>(std::strtoul(argv[i + 1], nullptr, 10));
-  return def;
+// The stream as the remapper writes it: before each access a lookup and, when a 32x4 LRU IOTLB
+// misses, its fill; invalidations as they come.
+std::vector<IotlbOp> as_recorded(const std::vector<IotlbOp>& stream) {
+  IotlbModel iotlb(IotlbConfig{});
+  std::vector<IotlbOp> ops;
+  ops.reserve(stream.size() * 2 + stream.size() / 2);
+  for (const IotlbOp& op : stream) {
+    if (op.kind == IotlbOp::Access) {
+      IotlbOp lookup = op;
+      lookup.kind = IotlbOp::Lookup;
+      lookup.entry = IotlbEntry{op.entry.domain, op.entry.vpn, 0, false, false, PageSize::Size4K};
+      ops.push_back(lookup);
+      if (!iotlb.lookup(op.entry.domain, op.entry.vpn).hit) {
+        iotlb.fill(op.entry);
+        IotlbOp fill = op;
+        fill.kind = IotlbOp::Fill;
+        ops.push_back(fill);
+      }
+    } else {
+      apply(iotlb, op);
+    }
+    ops.push_back(op);
+  }
+  return ops;
+}
+
+uint64_t accesses_in(const std::vector<IotlbOp>& ops) {
+  uint64_t n = 0;
+  for (const IotlbOp& op : ops) n += op.kind == IotlbOp::Access ? 1 : 0;
+  return n;
+}
+
+bool same_counts(const std::vector<GeometryCounts>& a, const std::vector<GeometryCounts>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const CacheStats& x = a[i].stats;
+    const CacheStats& y = b[i].stats;
+    if (x.lookups != y.lookups || x.hits != y.hits || x.evictions != y.evictions ||
+        x.invalidations != y.invalidations || x.invalidated_entries != y.invalidated_entries)
+      return false;
+  }
+  return true;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a != "--accesses" && a != "--max-sets" && a != "--max-ways" && a != "--max-entries") {
-      std::fprintf(stderr,
-                   "one-pass-bench: unknown argument '%s': accepted are --accesses N, "
-                   "--max-sets S, --max-ways W, --max-entries E\n",
-                   argv[i]);
-      return 2;
-    }
-    ++i;
-  }
+  const BenchArgs args(argc, argv, "one-pass-bench",
+                       {"--accesses", "--max-sets", "--max-ways", "--max-entries", "--repeats",
+                        "--trace"});
   OnePassLimits limits;
-  const unsigned accesses = arg_value(argc, argv, "--accesses", 1000000);
-  limits.max_sets = arg_value(argc, argv, "--max-sets", 64);
-  limits.max_ways = arg_value(argc, argv, "--max-ways", 8);
-  limits.max_entries = arg_value(argc, argv, "--max-entries", 1024);
+  const unsigned accesses = static_cast<unsigned>(args.number("--accesses", 1000000));
+  const unsigned repeats = static_cast<unsigned>(args.number("--repeats", 3));
+  limits.max_sets = static_cast<unsigned>(args.number("--max-sets", 64));
+  limits.max_ways = static_cast<unsigned>(args.number("--max-ways", 8));
+  limits.max_entries = static_cast<unsigned>(args.number("--max-entries", 1024));
   const std::string bad = validate_one_pass_limits(limits);
-  if (accesses == 0 || !bad.empty()) {
-    std::fprintf(stderr, "one-pass-bench: %s\n", bad.empty() ? "--accesses must be at least 1" : bad.c_str());
+  if (accesses == 0 || repeats == 0 || !bad.empty()) {
+    std::fprintf(stderr, "one-pass-bench: %s\n",
+                 bad.empty() ? "--accesses and --repeats must be at least 1" : bad.c_str());
     return 2;
   }
 
-  const std::vector<IotlbOp> ops = synthetic_stream(accesses);
-
-  auto t0 = Clock::now();
-  OnePassExplorer ex(limits);
-  for (const IotlbOp& op : ops) {
-    if (!ex.feed(op)) {
-      std::fprintf(stderr, "one-pass-bench: %s\n", ex.error().c_str());
-      return 1;
+  std::vector<IotlbOp> ops;
+  const std::string trace = args.text("--trace");
+  if (trace.empty()) {
+    ops = as_recorded(synthetic_stream(accesses));
+  } else {
+    std::ifstream in(trace, std::ios::binary);
+    std::string error;
+    if (!in || !read_iotlb_trace(in, ops, error)) {
+      std::fprintf(stderr, "one-pass-bench: %s: %s\n", trace.c_str(),
+                   in ? error.c_str() : "cannot open");
+      return 2;
     }
   }
-  const std::vector<GeometryCounts> one = ex.results();
-  const double t_one = seconds_since(t0);
+  char tmpl[] = "/tmp/one-pass-bench.XXXXXX";
+  if (!mkdtemp(tmpl)) {
+    std::perror("one-pass-bench: mkdtemp");
+    return 1;
+  }
+  const std::string dir = tmpl;
+  const IotlbTraceFormat formats[2] = {IotlbTraceFormat::Text, IotlbTraceFormat::Binary};
+  std::string paths[2];
+  double file_mb[2];
+  for (unsigned f = 0; f < 2; ++f) {
+    paths[f] = dir + "/stream." + to_string(formats[f]);
+    std::ofstream out(paths[f], std::ios::binary);
+    IotlbTraceWriter writer(out, formats[f]);
+    for (const IotlbOp& op : ops) writer.write(op);
+    out.close();
+    file_mb[f] = static_cast<double>(fs::file_size(paths[f])) / 1e6;
+  }
 
-  t0 = Clock::now();
+  // Every way of exploring, interleaved within each repeat so that they share the machine's
+  // load; the first repeat's in-process runs are the measured sections under callgrind.
+  std::vector<double> in_memory, from_file[2], command_line[2];
+  std::vector<GeometryCounts> one;
+  int rc = 0;
+  for (unsigned r = 0; r < repeats && rc == 0; ++r) {
+    auto t0 = Clock::now();
+    OnePassExplorer ex(limits);
+    {
+      CallgrindSection section(r == 0 ? "explore in memory" : "(repeat)", ops.size());
+      for (const IotlbOp& op : ops) {
+        if (!ex.feed(op)) {
+          std::fprintf(stderr, "one-pass-bench: %s\n", ex.error().c_str());
+          return 1;
+        }
+      }
+    }
+    one = ex.results();
+    in_memory.push_back(seconds_since(t0));
+
+    for (unsigned f = 0; f < 2; ++f) {
+      const std::string name = to_string(formats[f]);
+      t0 = Clock::now();
+      OnePassExplorer explorer(limits);
+      std::ifstream in(paths[f], std::ios::binary);
+      std::string error;
+      bool ok;
+      {
+        CallgrindSection section(r == 0 ? "explore from a " + name + " trace" : "(repeat)",
+                                 ops.size());
+        ok = explore_iotlb_trace(in, explorer, error);
+      }
+      from_file[f].push_back(seconds_since(t0));
+      if (!ok || !same_counts(explorer.results(), one)) {
+        std::fprintf(stderr, "one-pass-bench: %s: %s\n", paths[f].c_str(),
+                     ok ? "the counts differ from the in-memory exploration" : error.c_str());
+        rc = 1;
+      }
+
+      ProcessSpec spec;
+      spec.argv = {IOMMU_SIM_EXE, "sweep", "--one-pass", "--trace", paths[f], "--out",
+                   dir + "/sweep-" + name, "--no-plots", "--quiet",
+                   "--max-sets", std::to_string(limits.max_sets),
+                   "--max-ways", std::to_string(limits.max_ways),
+                   "--max-entries", std::to_string(limits.max_entries)};
+      spec.log_path = dir + "/sweep-" + name + ".log";
+      const ProcessResult result = run_process(spec);
+      if (!result.ok()) {
+        std::fprintf(stderr, "one-pass-bench: iommu-sim sweep on the %s trace: %s (log %s)\n",
+                     name.c_str(), result.describe(0).c_str(), spec.log_path.c_str());
+        rc = 1;
+      }
+      command_line[f].push_back(result.seconds);
+    }
+  }
+  if (rc == 0) fs::remove_all(dir);
+
+  auto t0 = Clock::now();
   unsigned mismatches = 0;
   double hit_min = 1, hit_max = 0;
   for (const GeometryCounts& g : one) {
@@ -135,15 +256,23 @@ int main(int argc, char** argv) {
   }
   const double t_each = seconds_since(t0);
 
-  std::printf("one-pass-bench: %llu accesses (%zu ops), %zu LRU geometries "
-              "(sets 1..%u x ways 1..%u, fully associative 1..%u)\n",
-              static_cast<unsigned long long>(ex.accesses()), ops.size(), one.size(),
-              limits.max_sets, limits.max_ways, limits.max_entries);
+  const double t_one = median(in_memory);
+  std::printf("one-pass-bench: %s, %llu accesses (%zu operations as recorded), %zu LRU "
+              "geometries (sets 1..%u x ways 1..%u, fully associative 1..%u), median of %u\n",
+              trace.empty() ? "synthetic stream" : trace.c_str(),
+              static_cast<unsigned long long>(accesses_in(ops)), ops.size(), one.size(),
+              limits.max_sets, limits.max_ways, limits.max_entries, repeats);
   std::printf("  hit rates from %.3f to %.3f\n", hit_min, hit_max);
-  std::printf("  one pass:              %8.3f s\n", t_one);
-  std::printf("  each geometry (model): %8.3f s (%.3f s per geometry)\n", t_each,
+  std::printf("  one pass, in memory:           %8.3f s\n", t_one);
+  for (unsigned f = 0; f < 2; ++f) {
+    const double t_file = median(from_file[f]), t_cli = median(command_line[f]);
+    std::printf("  one pass, %-6s trace (%5.1f MB): %8.3f s (%.2fx in memory); from the command "
+                "line %.3f s (%.2fx)\n",
+                to_string(formats[f]), file_mb[f], t_file, t_file / t_one, t_cli, t_cli / t_one);
+  }
+  std::printf("  each geometry (model):         %8.3f s (%.3f s per geometry)\n", t_each,
               t_each / static_cast<double>(one.size()));
-  std::printf("  speed-up:              %8.1fx\n", t_each / t_one);
+  std::printf("  speed-up:                      %8.1fx\n", t_each / t_one);
   std::printf("  geometries that disagree: %u\n", mismatches);
-  return mismatches == 0 ? 0 : 1;
+  return mismatches == 0 ? rc : 1;
 }

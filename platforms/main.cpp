@@ -27,6 +27,7 @@
 #include "iommu_sim/version.h"
 #include "iommu_sim/platform/report_handler.h"
 #include "iommu_sim/platform/stats_files.h"
+#include "iommu_sim/platform/trace_command.h"
 
 namespace {
 
@@ -42,6 +43,7 @@ const char* kUsage =
     "       iommu-sim replay CAPTURE [options]         replay Linux under QEMU's VT-d and compare (iommu-sim replay --help)\n"
     "       iommu-sim calibrate MEASURED.csv --out DIR fit the model to a measured latency curve\n"
     "                                                  (iommu-sim calibrate --help)\n"
+    "       iommu-sim trace convert IN OUT [--to F]    IOTLB trace between text and binary (iommu-sim trace --help)\n"
     "       iommu-sim --help | --version\n"
     "options:\n"
     "  --set KEY=VALUE     override any scalar (dotted key, e.g. iommu.iotlb.ways=8); repeatable\n"
@@ -239,6 +241,10 @@ int sc_main(int argc, char* argv[]) {
   if (args[0] == "calibrate") {
     return calibrate_main(std::vector<std::string>(args.begin() + 1, args.end()), self_path(argv[0]),
                           std::cout, std::cerr);
+  }
+  if (args[0] == "trace") {
+    return trace_main(std::vector<std::string>(args.begin() + 1, args.end()), std::cout,
+                      std::cerr);
   }
   if (args[0] == "sweep") {
     return sweep_main(std::vector<std::string>(args.begin() + 1, args.end()), self_path(argv[0]),

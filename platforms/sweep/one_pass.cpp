@@ -409,6 +409,19 @@ std::vector<GeometryCounts> OnePassExplorer::results() const {
   return out;
 }
 
+bool explore_iotlb_trace(std::istream& in, OnePassExplorer& explorer, std::string& error) {
+  IotlbTraceReader reader(in);
+  IotlbOp op;
+  while (reader.next(op)) {
+    if (!explorer.feed(op)) {
+      error = reader.where() + ": " + explorer.error();
+      return false;
+    }
+  }
+  error = reader.error();
+  return error.empty();
+}
+
 CacheStats replay_one_geometry(const std::vector<IotlbOp>& ops, unsigned sets, unsigned ways,
                                ReplacementKind policy, uint64_t seed, IotlbIndex index) {
   IotlbConfig cfg;

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <istream>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -107,6 +108,11 @@ class OnePassExplorer {
   uint64_t m_accesses = 0, m_ops = 0, m_invalidations = 0;
   std::string m_error;
 };
+
+// Feeds every operation of a trace (text or binary, iotlb_trace.h) to the explorer as it is
+// read (the trace is never held in memory). Returns false with `error` naming the line or record ("line 12: ...") when the trace is
+// malformed or the explorer refuses an operation; the operations before it have been fed.
+bool explore_iotlb_trace(std::istream& in, OnePassExplorer& explorer, std::string& error);
 
 // Replays `ops` with replay_access() into an IotlbModel of that geometry and policy: the
 // per-configuration reference the one-pass result must equal (tests, benchmark).

@@ -422,11 +422,11 @@ int grid_sweep(const Options& o, const std::string& self_exe, std::ostream& out,
   return kExitFailure;
 }
 
-// Feeds a trace file (the IOTLB's, or device-TLBs') to the explorer (OnePassExplorer or
-// DevtlbExplorer). Returns an exit code.
+// Feeds a trace file (the IOTLB's or device-TLBs', text or binary) to the explorer
+// (OnePassExplorer or DevtlbExplorer) as it is read. Returns an exit code.
 template <typename Explorer>
 int explore_trace_file(const std::string& path, Explorer& ex, std::ostream& err) {
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);
   if (!in) {
     err << "sweep: cannot open the trace " << path << "\n";
     return kExitBadInput;
@@ -435,7 +435,7 @@ int explore_trace_file(const std::string& path, Explorer& ex, std::ostream& err)
   IotlbOp op;
   while (reader.next(op)) {
     if (!ex.feed(op)) {
-      err << "sweep: " << path << " line " << reader.line_number() << ": " << ex.error() << "\n";
+      err << "sweep: " << path << ": " << reader.where() << ": " << ex.error() << "\n";
       return kExitBadInput;
     }
   }

@@ -20,8 +20,8 @@ namespace iommu_sim {
 class IotlbLockstep {
  public:
   // `replay` (optional, untouched so far) re-runs the logged cycles with waves into
-  // `mismatch_waves` when a mismatch is found. Cycles are logged up to `log_limit`; past it a
-  // mismatch report says how to reproduce the run with --waves instead.
+  // `mismatch_waves` when a mismatch is found. Cycles are logged up to `log_limit` (none without
+  // `replay`); past it a mismatch report says how to reproduce the run with --waves instead.
   IotlbLockstep(RtlIotlb& rtl, IotlbModel& ref, RtlIotlb* replay = nullptr,
                 std::string mismatch_waves = "iotlb-cosim-mismatch.fst",
                 bool probe_after_invalidate = true, uint64_t log_limit = 4000000);

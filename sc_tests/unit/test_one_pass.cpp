@@ -47,6 +47,14 @@ IotlbOp inv_all() {
   return op;
 }
 
+OnePassLimits limits_of(unsigned max_sets, unsigned max_ways, unsigned max_entries) {
+  OnePassLimits limits;
+  limits.max_sets = max_sets;
+  limits.max_ways = max_ways;
+  limits.max_entries = max_entries;
+  return limits;
+}
+
 // A random stream with locality, three domains, 2 MiB and 1 GiB pages in regions of their own
 // (one translation per address, as a correct driver keeps it), invalidations of every kind at the
 // given rates (per thousand ops), and stray Lookup/Fill lines that replay ignores.
@@ -130,10 +138,7 @@ std::vector<IotlbOp> same_layout_stream(uint64_t seed, size_t n, uint16_t domain
 }  // namespace
 
 TEST_CASE("one pass equals per geometry replay under the page xor domain index", "[unit]") {
-  OnePassLimits limits;
-  limits.max_sets = 64;
-  limits.max_ways = 8;
-  limits.max_entries = 512;
+  OnePassLimits limits = limits_of(64, 8, 512);
   limits.fa_entries = {1, 16, 100, 512};
   limits.index = IotlbIndex::PageXorDomain;
   check_all_geometries(random_stream(11, 15000, 60, 2), limits);
@@ -156,18 +161,12 @@ TEST_CASE("one pass equals per geometry replay under the page xor domain index",
 }
 
 TEST_CASE("one pass equals per geometry replay without invalidations", "[unit]") {
-  OnePassLimits limits;
-  limits.max_sets = 64;
-  limits.max_ways = 8;
-  limits.max_entries = 512;
+  OnePassLimits limits = limits_of(64, 8, 512);
   check_all_geometries(random_stream(1, 20000, 0, 0), limits);
 }
 
 TEST_CASE("one pass equals per geometry replay with page and domain invalidations", "[unit]") {
-  OnePassLimits limits;
-  limits.max_sets = 64;
-  limits.max_ways = 8;
-  limits.max_entries = 512;
+  OnePassLimits limits = limits_of(64, 8, 512);
   limits.fa_entries = {1, 3, 7, 16, 100, 256, 512};
   for (uint64_t seed = 2; seed < 6; ++seed) {
     INFO("seed " << seed);
@@ -176,10 +175,7 @@ TEST_CASE("one pass equals per geometry replay with page and domain invalidation
 }
 
 TEST_CASE("one pass equals per geometry replay with global invalidations", "[unit]") {
-  OnePassLimits limits;
-  limits.max_sets = 16;
-  limits.max_ways = 12;
-  limits.max_entries = 300;
+  OnePassLimits limits = limits_of(16, 12, 300);
   limits.fa_entries = {5, 64, 300};
   check_all_geometries(random_stream(7, 20000, 40, 2), limits);
 }
@@ -192,10 +188,7 @@ TEST_CASE("one pass equals per geometry replay on a deep fully associative stack
     ops.push_back(access(1, rng() % 3000));
     if (i % 97 == 0) ops.push_back(inv_pages(1, rng() % 3000, static_cast<unsigned>(rng() % 6)));
   }
-  OnePassLimits limits;
-  limits.max_sets = 4;
-  limits.max_ways = 4;
-  limits.max_entries = 2048;
+  OnePassLimits limits = limits_of(4, 4, 2048);
   limits.fa_entries = {1000, 2048};
   check_all_geometries(ops, limits);
 }
@@ -205,10 +198,7 @@ TEST_CASE("an invalidated entry leaves a hole instead of pulling evicted entries
   // outright would bring a back into the top two slots and count the next access to a as a hit.
   std::vector<IotlbOp> ops = {access(1, 0xa), access(1, 0xb), access(1, 0xc),
                               inv_pages(1, 0xc, 0), access(1, 0xa), access(1, 0xb)};
-  OnePassLimits limits;
-  limits.max_sets = 1;
-  limits.max_ways = 4;
-  limits.max_entries = 4;
+  OnePassLimits limits = limits_of(1, 4, 4);
   OnePassExplorer ex(limits);
   for (const IotlbOp& op : ops) REQUIRE(ex.feed(op));
   const CacheStats two = ex.stats(1, 2);
@@ -223,10 +213,7 @@ TEST_CASE("an invalidated entry leaves a hole instead of pulling evicted entries
 }
 
 TEST_CASE("one pass refuses overlapping translations of two page sizes", "[unit]") {
-  OnePassLimits limits;
-  limits.max_sets = 4;
-  limits.max_ways = 4;
-  limits.max_entries = 8;
+  OnePassLimits limits = limits_of(4, 4, 8);
   OnePassExplorer ex(limits);
   REQUIRE(ex.feed(access(1, 0x200, PageSize::Size2M)));
   REQUIRE_FALSE(ex.feed(access(1, 0x201, PageSize::Size4K)));
@@ -249,10 +236,7 @@ TEST_CASE("one pass reads a text trace and rejects bad limits", "[unit]") {
   std::vector<IotlbOp> ops;
   std::string error;
   REQUIRE(read_iotlb_trace(text, ops, error));
-  OnePassLimits limits;
-  limits.max_sets = 2;
-  limits.max_ways = 2;
-  limits.max_entries = 2;
+  OnePassLimits limits = limits_of(2, 2, 2);
   OnePassExplorer ex(limits);
   for (const IotlbOp& op : ops) REQUIRE(ex.feed(op));
   CHECK(ex.accesses() == 4);
@@ -264,4 +248,59 @@ TEST_CASE("one pass reads a text trace and rejects bad limits", "[unit]") {
   CHECK(validate_one_pass_limits(bad).find("power of two") != std::string::npos);
   CHECK_THROWS_AS(OnePassExplorer(bad), std::invalid_argument);
   CHECK_THROWS_AS(ex.stats(4, 1), std::out_of_range);
+}
+
+TEST_CASE("one pass explores a trace file of either format as it reads it", "[unit]") {
+  // Longer than the reader's 64 KiB blocks, with invalidations; accesses carry the page that
+  // translated them, as the remapper records them.
+  std::vector<IotlbOp> ops = random_stream(7, 40000, 20, 1);
+  for (IotlbOp& op : ops)
+    if (op.kind == IotlbOp::Access || op.kind == IotlbOp::Fill)
+      op.entry.vpn &= ~((1ULL << page_shift_pages(op.entry.size)) - 1);
+  OnePassLimits limits = limits_of(16, 4, 256);
+  OnePassExplorer in_memory(limits);
+  for (const IotlbOp& op : ops) REQUIRE(in_memory.feed(op));
+  for (IotlbTraceFormat format : {IotlbTraceFormat::Text, IotlbTraceFormat::Binary}) {
+    INFO(to_string(format));
+    std::ostringstream out;
+    IotlbTraceWriter writer(out, format);
+    for (const IotlbOp& op : ops) writer.write(op);
+    std::istringstream in(out.str());
+    OnePassExplorer from_trace(limits);
+    std::string error;
+    REQUIRE(explore_iotlb_trace(in, from_trace, error));
+    CHECK(error.empty());
+    CHECK(from_trace.ops() == ops.size());
+    const std::vector<GeometryCounts> want = in_memory.results(), got = from_trace.results();
+    REQUIRE(got.size() == want.size());
+    for (size_t i = 0; i < got.size(); ++i) {
+      CHECK(got[i].stats.hits == want[i].stats.hits);
+      CHECK(got[i].stats.evictions == want[i].stats.evictions);
+      CHECK(got[i].stats.invalidated_entries == want[i].stats.invalidated_entries);
+    }
+  }
+}
+
+TEST_CASE("one pass names the line or record it cannot explore", "[unit]") {
+  // Line 3 accesses a 4 KiB page inside a live 2 MiB entry: not explorable in one pass.
+  const std::string text = "# two sizes\nA 1 200 80200 rw 2M\nA 1 201 90201 rw 4K\n";
+  OnePassExplorer ex(OnePassLimits{});
+  std::istringstream in(text);
+  std::string error;
+  CHECK_FALSE(explore_iotlb_trace(in, ex, error));
+  CHECK_THAT(error, Catch::StartsWith("line 3: "));
+
+  std::istringstream text_in(text);
+  std::ostringstream binary;
+  REQUIRE(convert_iotlb_trace(text_in, binary, IotlbTraceFormat::Binary, error));
+  OnePassExplorer ex2(OnePassLimits{});
+  std::istringstream binary_in(binary.str());
+  CHECK_FALSE(explore_iotlb_trace(binary_in, ex2, error));
+  CHECK_THAT(error, Catch::StartsWith("record 3: "));  // the comment is record 1
+
+  std::istringstream malformed("A 1 10 8010 rw 4K\nA 1 zz 8010 rw 4K\n");
+  OnePassExplorer ex3(OnePassLimits{});
+  CHECK_FALSE(explore_iotlb_trace(malformed, ex3, error));
+  CHECK_THAT(error, Catch::StartsWith("line 2: vpn"));
+  CHECK(ex3.accesses() == 1);
 }

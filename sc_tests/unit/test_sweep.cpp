@@ -13,16 +13,14 @@
 #include "iommu_sim/platform/sweep/one_pass.h"
 #include "iommu_sim/platform/sweep/stats_json.h"
 #include "iommu_sim/platform/sweep/sweep.h"
+#include "command_test_util.h"
 
 using namespace iommu_sim;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Run {
-  int code;
-  std::string out, err;
-};
+using Run = CommandRun;
 
 Run sweep(const std::vector<std::string>& args) {
   std::ostringstream out, err;
@@ -31,12 +29,7 @@ Run sweep(const std::vector<std::string>& args) {
 }
 
 // A fresh directory under the build tree for one test.
-std::string scratch(const std::string& name) {
-  const fs::path p = fs::current_path() / "sweep_test_out" / name;
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p.string();
-}
+std::string scratch(const std::string& name) { return fresh_test_dir("sweep_test_out", name); }
 
 std::vector<CsvRow> load_csv(const std::string& path) {
   std::ifstream in(path);

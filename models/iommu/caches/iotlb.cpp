@@ -50,34 +50,31 @@ IotlbModel::IotlbModel(const IotlbConfig& config) : m_config(config) {
   m_set_mask = config.sets - 1;
   m_domain_mask = config.index == IotlbIndex::PageXorDomain ? 0xFFFFu : 0u;
   m_lines.resize(static_cast<size_t>(config.sets) * config.ways);
-  m_policy = make_replacement_policy(config.policy, config.sets, config.ways, config.seed);
+  m_directory = CacheDirectory(config.sets, config.ways, config.policy, config.seed);
 }
 
 IotlbHit IotlbModel::lookup(uint16_t domain, uint64_t vpn) {
   ++m_stats.lookups;
   vpn &= kPageNumberMask;
-  const unsigned ways = m_config.ways;
   const unsigned mix = index_mix(domain);
   for (unsigned s = 0; s < 3; ++s) {
     if (m_size_count[s] == 0) continue;  // no entry of this size anywhere: nothing to probe
     const PageSize size = static_cast<PageSize>(s);
-    const unsigned shift = page_shift_pages(size);
-    const uint64_t page = vpn & ~((1ULL << shift) - 1);
-    const uint32_t tag = make_tag(domain, size);
+    const uint64_t page = vpn & ~((1ULL << page_shift_pages(size)) - 1);
     const unsigned set = set_of(vpn, size, mix);
-    const Line* line = &m_lines[static_cast<size_t>(set) * ways];
-    for (unsigned w = 0; w < ways; ++w) {
-      if (line[w].tag == tag && line[w].vpn == page) {
-        ++m_stats.hits;
-        m_policy->touch(set, w);
-        IotlbHit hit;
-        hit.hit = true;
-        hit.set = set;
-        hit.way = w;
-        hit.entry = entry_of(line[w]);
-        return hit;
-      }
-    }
+    // A fill overwrites its key in place, so a set never holds two lines with one key: the
+    // line found is the lowest matching way of docs/iotlb.md's probe.
+    const uint32_t line = find(set, make_tag(domain, size), page);
+    if (line == CacheDirectory::kNoLine) continue;
+    ++m_stats.hits;
+    const unsigned way = line - set * m_config.ways;
+    m_directory.touch(set, way);
+    IotlbHit hit;
+    hit.hit = true;
+    hit.set = set;
+    hit.way = way;
+    hit.entry = entry_of(m_lines[line]);
+    return hit;
   }
   ++m_stats.misses;
   return IotlbHit{};
@@ -93,33 +90,30 @@ IotlbFillResult IotlbModel::fill(const IotlbEntry& in) {
   const uint64_t vpn = in.vpn & page_mask;
   const uint32_t tag = make_tag(in.domain, in.size);
   const unsigned set = set_of(vpn, in.size, index_mix(in.domain));
-  const unsigned ways = m_config.ways;
-  Line* line = &m_lines[static_cast<size_t>(set) * ways];
   ++m_stats.fills;
   result.set = set;
 
-  unsigned way = ways;
-  for (unsigned w = 0; w < ways && way == ways; ++w)
-    if (line[w].tag == tag && line[w].vpn == vpn) way = w;  // same page: overwrite in place
-  if (way == ways) {
-    for (unsigned w = 0; w < ways && way == ways; ++w)
-      if (line[w].tag == 0) way = w;  // lowest invalid way
-    if (way == ways) {
-      way = m_policy->victim(set);
+  uint32_t line = find(set, tag, vpn);
+  if (line != CacheDirectory::kNoLine) {
+    m_directory.refill(set, line - set * m_config.ways);  // same page: overwrite in place
+  } else {
+    const CacheDirectory::Placement p = m_directory.place(set, key_hash(tag, vpn));
+    line = p.line;
+    if (p.evicted) {
       result.evicted = true;
-      result.victim = entry_of(line[way]);
+      result.victim = entry_of(m_lines[line]);
       ++m_stats.evictions;
+      --m_size_count[(m_lines[line].tag >> 16) & 3];
     }
-    if (line[way].tag != 0) --m_size_count[(line[way].tag >> 16) & 3];
     ++m_size_count[s];
   }
-  line[way].vpn = vpn;
-  line[way].tag = tag;
-  line[way].pfn = in.pfn & page_mask;
-  line[way].read = in.read;
-  line[way].write = in.write;
-  m_policy->fill(set, way);
-  result.way = way;
+  Line& l = m_lines[line];
+  l.vpn = vpn;
+  l.tag = tag;
+  l.pfn = in.pfn & page_mask;
+  l.read = in.read;
+  l.write = in.write;
+  result.way = line - set * m_config.ways;
   return result;
 }
 
@@ -134,9 +128,11 @@ IotlbEntry IotlbModel::entry_of(const Line& line) const {
   return e;
 }
 
-void IotlbModel::invalidate_line(Line& line) {
-  --m_size_count[(line.tag >> 16) & 3];
-  line.tag = 0;
+void IotlbModel::invalidate_line(uint32_t line) {
+  Line& l = m_lines[line];
+  --m_size_count[(l.tag >> 16) & 3];
+  l.tag = 0;
+  m_directory.invalidate(line);
 }
 
 template <typename Match>
@@ -144,8 +140,8 @@ unsigned IotlbModel::invalidate_matching(Match match) {
   // Invalidation leaves the replacement state alone (docs/iotlb.md).
   ++m_stats.invalidations;
   unsigned n = 0;
-  for (Line& line : m_lines) {
-    if (line.tag != 0 && match(line)) {
+  for (uint32_t line = 0; line < m_lines.size(); ++line) {
+    if (m_lines[line].tag != 0 && match(m_lines[line])) {
       invalidate_line(line);
       ++n;
     }
@@ -155,7 +151,13 @@ unsigned IotlbModel::invalidate_matching(Match match) {
 }
 
 unsigned IotlbModel::invalidate_all() {
-  return invalidate_matching([](const Line&) { return true; });
+  ++m_stats.invalidations;
+  const unsigned n = valid_entries();
+  for (Line& line : m_lines) line.tag = 0;
+  m_size_count[0] = m_size_count[1] = m_size_count[2] = 0;
+  m_directory.invalidate_all();
+  m_stats.invalidated_entries += n;
+  return n;
 }
 
 unsigned IotlbModel::invalidate_domain(uint16_t domain) {
@@ -167,11 +169,42 @@ unsigned IotlbModel::invalidate_pages(uint16_t domain, uint64_t vpn, unsigned am
   vpn &= kPageNumberMask;
   // Both ranges are naturally aligned power-of-two blocks, so they overlap exactly when the
   // larger block contains the smaller: equal page numbers above the larger of the two sizes.
-  return invalidate_matching([domain, vpn, am](const Line& l) {
-    if (static_cast<uint16_t>(l.tag & 0xFFFF) != domain) return false;
-    const unsigned k = std::min(63u, std::max(9u * ((l.tag >> 16) & 3), am));
-    return (l.vpn >> k) == (vpn >> k);
-  });
+  // A range that holds few pages of a size is looked up page by page in the directory (a
+  // single-page invalidation is one lookup per size in use); a larger one is a scan of every
+  // line, whichever is cheaper.
+  unsigned candidates_per_size[3];
+  uint64_t probes = 0;
+  for (unsigned s = 0; s < 3; ++s) {
+    const unsigned k = std::min(63u, std::max(9u * s, am));
+    const unsigned pages_log2 = k - 9u * s;
+    candidates_per_size[s] = m_size_count[s] == 0 ? 0 : pages_log2 >= 20 ? ~0u : 1u << pages_log2;
+    probes += candidates_per_size[s];
+  }
+  if (probes * 4 > m_lines.size()) {
+    return invalidate_matching([domain, vpn, am](const Line& l) {
+      if (static_cast<uint16_t>(l.tag & 0xFFFF) != domain) return false;
+      const unsigned k = std::min(63u, std::max(9u * ((l.tag >> 16) & 3), am));
+      return (l.vpn >> k) == (vpn >> k);
+    });
+  }
+  ++m_stats.invalidations;
+  unsigned n = 0;
+  for (unsigned s = 0; s < 3; ++s) {
+    const PageSize size = static_cast<PageSize>(s);
+    const unsigned k = std::min(63u, std::max(9u * s, am));
+    const uint64_t first = (vpn >> k) << k;
+    const uint32_t tag = make_tag(domain, size);
+    for (uint64_t i = 0; i < candidates_per_size[s]; ++i) {
+      const uint64_t page = first + (i << page_shift_pages(size));
+      const uint32_t line = find(set_of(page, size, index_mix(domain)), tag, page);
+      if (line != CacheDirectory::kNoLine) {
+        invalidate_line(line);
+        ++n;
+      }
+    }
+  }
+  m_stats.invalidated_entries += n;
+  return n;
 }
 
 std::optional<IotlbEntry> IotlbModel::entry_at(unsigned set, unsigned way) const {
@@ -188,7 +221,7 @@ unsigned IotlbModel::valid_entries() const {
 void IotlbModel::reset() {
   for (Line& line : m_lines) line = Line{};
   m_size_count[0] = m_size_count[1] = m_size_count[2] = 0;
-  m_policy->reset();
+  m_directory.reset();
 }
 
 }  // namespace iommu_sim

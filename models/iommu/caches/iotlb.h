@@ -3,13 +3,13 @@
 #pragma once
 
 #include <cstdint>
-#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "iommu_sim/iommu/caches/cache_stats.h"
 #include "iommu_sim/iommu/caches/replacement_policy.h"
+#include "iommu_sim/iommu/caches/cache_directory.h"
 
 namespace iommu_sim {
 
@@ -104,13 +104,19 @@ class IotlbModel : public Iotlb {
   // Power-on state: every entry invalid, replacement state and generator reset. Counters stay.
   void reset();
   void reset_stats() { m_stats = CacheStats{}; }
-  const ReplacementPolicy& policy() const { return *m_policy; }
+  const ReplacementPolicy& policy() const { return m_directory.policy(); }
 
  private:
   // Tag word: valid bit, size and domain packed so that a probe is two compares.
   static constexpr uint32_t kValid = 1u << 31;
   static uint32_t make_tag(uint16_t domain, PageSize size) {
     return kValid | (static_cast<uint32_t>(size) << 16) | domain;
+  }
+  // The key of a line is its tag and page number. Its hash for the directory: domain and size
+  // folded in above the page bits a 48-bit IOVA uses (an overlap only makes two keys share a
+  // hash, never a line), then a multiplicative hash.
+  static uint64_t key_hash(uint32_t tag, uint64_t page) {
+    return (page ^ (static_cast<uint64_t>(tag) << 36)) * 0x9E3779B97F4A7C15ULL;
   }
   struct Line {
     uint64_t vpn = 0;
@@ -124,8 +130,14 @@ class IotlbModel : public Iotlb {
   unsigned set_of(uint64_t vpn, PageSize size, unsigned mix) const {
     return (static_cast<unsigned>(vpn >> page_shift_pages(size)) ^ mix) & m_set_mask;
   }
+  // The valid line of `set` holding (tag, page), or CacheDirectory::kNoLine.
+  uint32_t find(unsigned set, uint32_t tag, uint64_t page) const {
+    return m_directory.find(set, key_hash(tag, page), [&](uint32_t l) {
+      return m_lines[l].tag == tag && m_lines[l].vpn == page;
+    });
+  }
   IotlbEntry entry_of(const Line& line) const;
-  void invalidate_line(Line& line);
+  void invalidate_line(uint32_t line);
   template <typename Match>
   unsigned invalidate_matching(Match match);
 
@@ -135,7 +147,7 @@ class IotlbModel : public Iotlb {
   std::vector<Line> m_lines;  // set-major: line (set, way) at set * ways + way
   // Valid entries per page size: lets a lookup skip sizes nobody filled (most traffic is 4 KiB).
   unsigned m_size_count[3] = {0, 0, 0};
-  std::unique_ptr<ReplacementPolicy> m_policy;
+  CacheDirectory m_directory;
   CacheStats m_stats;
 };
 

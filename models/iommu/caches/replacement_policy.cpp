@@ -29,51 +29,130 @@ const char* to_string(ReplacementKind k) {
 // ---- LRU / FIFO ----
 
 LruPolicy::LruPolicy(unsigned sets, unsigned ways)
-    : ReplacementPolicy(sets, ways), m_stamp(static_cast<size_t>(sets) * ways) {
+    : ReplacementPolicy(sets, ways),
+      m_newer(static_cast<size_t>(sets) * ways),
+      m_older(static_cast<size_t>(sets) * ways),
+      m_newest(sets) {
   reset();
 }
 
 void LruPolicy::reset() {
-  // Way w gets stamp w: way 0 is the oldest, as the RTL's reset state.
-  for (unsigned s = 0; s < m_sets; ++s)
-    for (unsigned w = 0; w < m_ways; ++w) m_stamp[static_cast<size_t>(s) * m_ways + w] = w;
-  m_clock = m_ways;
+  // Way 0 the oldest, way ways-1 the newest, as the RTL's reset state.
+  for (unsigned s = 0; s < m_sets; ++s) {
+    uint32_t* newer = &m_newer[static_cast<size_t>(s) * m_ways];
+    uint32_t* older = &m_older[static_cast<size_t>(s) * m_ways];
+    for (unsigned w = 0; w < m_ways; ++w) {
+      newer[w] = w + 1 == m_ways ? 0 : w + 1;
+      older[w] = w == 0 ? m_ways - 1 : w - 1;
+    }
+    m_newest[s] = m_ways - 1;
+  }
 }
 
 void LruPolicy::touch(unsigned set, unsigned way) {
-  m_stamp[static_cast<size_t>(set) * m_ways + way] = m_clock++;
+  uint32_t& newest = m_newest[set];
+  if (newest == way) return;
+  uint32_t* newer = &m_newer[static_cast<size_t>(set) * m_ways];
+  uint32_t* older = &m_older[static_cast<size_t>(set) * m_ways];
+  // Unlink the way, then put it between the newest and the oldest: it is the new newest.
+  newer[older[way]] = newer[way];
+  older[newer[way]] = older[way];
+  const uint32_t oldest = newer[newest];
+  older[way] = newest;
+  newer[way] = oldest;
+  newer[newest] = way;
+  older[oldest] = way;
+  newest = way;
 }
 
 unsigned LruPolicy::victim(unsigned set) {
-  const uint64_t* stamps = &m_stamp[static_cast<size_t>(set) * m_ways];
-  unsigned best = 0;
-  for (unsigned w = 1; w < m_ways; ++w)
-    if (stamps[w] < stamps[best]) best = w;
-  return best;
+  return m_newer[static_cast<size_t>(set) * m_ways + m_newest[set]];
 }
 
 // ---- tree PLRU ----
 
-PlruPolicy::PlruPolicy(unsigned sets, unsigned ways)
-    : ReplacementPolicy(sets, ways), m_bits(static_cast<size_t>(sets) * ways, 0) {
+namespace {
+
+// What a touch writes into one six-level word: for a subtree of `depth` levels and the path p
+// (depth bits, the top one first) to a leaf, every node on the path points away from it (1
+// where the path goes left). Indexed by (1 << depth) + p.
+struct PlruPaths {
+  PlruPathBits path[128];
+  constexpr PlruPaths() {
+    for (unsigned depth = 1; depth <= 6; ++depth) {
+      for (unsigned p = 0; p < (1u << depth); ++p) {
+        PlruPathBits& t = path[(1u << depth) + p];
+        for (unsigned level = 0; level < depth; ++level) {
+          const unsigned node = (1u << level) | (p >> (depth - level));
+          const unsigned went_right = (p >> (depth - level - 1)) & 1;
+          t.keep &= ~(uint64_t{1} << node);
+          if (!went_right) t.set |= uint64_t{1} << node;
+        }
+      }
+    }
+  }
+};
+
+constexpr PlruPaths kPlruPaths;  // built at compile time
+
+}  // namespace
+
+PlruPolicy::PlruPolicy(unsigned sets, unsigned ways) : ReplacementPolicy(sets, ways) {
   if (!is_power_of_two(ways)) throw std::invalid_argument("plru needs a power-of-two way count");
+  const unsigned levels = log2_exact(ways);
+  if (levels > 6 * kMaxRows) throw std::invalid_argument("plru: too many ways");
+  uint32_t offset = 0;
+  for (unsigned first = 0; first < levels; first += 6) {
+    Row& row = m_rows[m_row_count++];
+    row.offset = offset;
+    row.depth = std::min(6u, levels - first);
+    row.chunk_shift = levels - first;
+    row.path_shift = row.chunk_shift - row.depth;
+    row.path_mask = (1u << row.depth) - 1;
+    row.paths = &kPlruPaths.path[1u << row.depth];
+    offset += 1u << first;  // one word per subtree: 2^first subtrees start at level `first`
+  }
+  m_words_per_set = offset;
+  m_words.assign(static_cast<size_t>(sets) * m_words_per_set, 0);
 }
 
-void PlruPolicy::reset() { std::fill(m_bits.begin(), m_bits.end(), 0); }
+void PlruPolicy::reset() { std::fill(m_words.begin(), m_words.end(), 0); }
 
 void PlruPolicy::touch(unsigned set, unsigned way) {
-  uint8_t* bits = &m_bits[static_cast<size_t>(set) * m_ways];
-  // Leaves sit at heap positions ways .. 2*ways-1; walk up and point every node away from w:
-  // arriving from the left child (even index) means the pseudo-LRU side is now the right (1).
-  for (unsigned child = m_ways + way; child > 1; child >>= 1)
-    bits[child >> 1] = (child & 1) ? 0 : 1;
+  if (m_row_count == 0) return;  // one way: no tree
+  uint64_t* words = &m_words[static_cast<size_t>(set) * m_words_per_set];
+  for (unsigned r = 0; r < m_row_count; ++r) {
+    const Row& row = m_rows[r];
+    uint64_t& word = words[row.offset + (static_cast<uint64_t>(way) >> row.chunk_shift)];
+    const PlruPathBits& t = row.paths[(way >> row.path_shift) & row.path_mask];
+    word = (word & t.keep) | t.set;
+  }
 }
 
 unsigned PlruPolicy::victim(unsigned set) {
-  const uint8_t* bits = &m_bits[static_cast<size_t>(set) * m_ways];
-  unsigned node = 1;
-  while (node < m_ways) node = 2 * node + bits[node];
-  return node - m_ways;
+  if (m_row_count == 0) return 0;  // one way: no tree
+  const uint64_t* words = &m_words[static_cast<size_t>(set) * m_words_per_set];
+  unsigned way = 0;
+  for (unsigned r = 0; r < m_row_count; ++r) {
+    const Row& row = m_rows[r];
+    const uint64_t word = words[row.offset + way];
+    unsigned node = 1;
+    for (unsigned level = 0; level < row.depth; ++level)
+      node = 2 * node + static_cast<unsigned>((word >> node) & 1);
+    way = (way << row.depth) | (node - (1u << row.depth));
+  }
+  return way;
+}
+
+bool PlruPolicy::node_bit(unsigned set, unsigned node) const {
+  const unsigned level = log2_exact(node);
+  const Row& row = m_rows[level / 6];  // level < log2(ways): a row exists
+  const unsigned local_level = level % 6;
+  const unsigned position = node - (1u << level);  // within its tree level
+  const unsigned subtree = position >> local_level;
+  const unsigned local_node = (1u << local_level) | (position & ((1u << local_level) - 1));
+  const uint64_t word = m_words[static_cast<size_t>(set) * m_words_per_set + row.offset + subtree];
+  return (word >> local_node) & 1;
 }
 
 // ---- random ----

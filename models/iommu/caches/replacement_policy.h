@@ -42,7 +42,9 @@ class ReplacementPolicy {
   unsigned m_ways;
 };
 
-// Least recently touched way; reset order way 0 oldest, way ways-1 newest.
+// Least recently touched way; reset order way 0 oldest, way ways-1 newest. Per set, a circular
+// doubly linked list of the ways in recency order: a touch relinks one way and the victim is the
+// newest's neighbour, whatever the associativity.
 class LruPolicy : public ReplacementPolicy {
  public:
   LruPolicy(unsigned sets, unsigned ways);
@@ -51,13 +53,14 @@ class LruPolicy : public ReplacementPolicy {
   void reset() override;
   ReplacementKind kind() const override { return ReplacementKind::Lru; }
 
- protected:
-  // One global clock: a larger stamp is more recent. 64 bits never wrap in a simulation.
-  std::vector<uint64_t> m_stamp;
-  uint64_t m_clock = 0;
+ private:
+  // By line (set * ways + way): the next newer and next older way of the same set; the newest
+  // way's "newer" is the oldest.
+  std::vector<uint32_t> m_newer, m_older;
+  std::vector<uint32_t> m_newest;  // by set
 };
 
-// Oldest fill; hits leave the order alone. Shares LRU's stamps, updated on fills only.
+// Oldest fill; hits leave the order alone. LRU's list, updated on fills only.
 class FifoPolicy : public LruPolicy {
  public:
   FifoPolicy(unsigned sets, unsigned ways) : LruPolicy(sets, ways) {}
@@ -66,7 +69,15 @@ class FifoPolicy : public LruPolicy {
   ReplacementKind kind() const override { return ReplacementKind::Fifo; }
 };
 
+// What a PLRU touch writes into a word of tree bits: word = (word & keep) | set.
+struct PlruPathBits {
+  uint64_t keep = ~uint64_t{0}, set = 0;
+};
+
 // Tree pseudo-LRU, ways-1 bits per set in heap order (node 1 the root). ways: a power of two.
+// The tree is stored in 64-bit words of six levels each (63 nodes, in their own heap order), so
+// that a touch rewrites one word per six levels from a table of the paths, and a victim reads
+// one word per six levels.
 class PlruPolicy : public ReplacementPolicy {
  public:
   PlruPolicy(unsigned sets, unsigned ways);
@@ -75,11 +86,23 @@ class PlruPolicy : public ReplacementPolicy {
   void reset() override;
   ReplacementKind kind() const override { return ReplacementKind::Plru; }
   // Bit of tree node n (1 .. ways-1) of a set, for tests and the co-simulation.
-  bool node_bit(unsigned set, unsigned node) const { return m_bits[set * m_ways + node] != 0; }
+  bool node_bit(unsigned set, unsigned node) const;
 
  private:
-  // ways bytes per set; index 0 unused so that node numbers index directly.
-  std::vector<uint8_t> m_bits;
+  // Tree levels 6r .. 6r+depth-1: 2^(6r) words, one per subtree, from `offset` in the set's
+  // words. A way's subtree is way >> chunk_shift; its path inside it, the next `depth` bits,
+  // is (way >> path_shift) & path_mask, and `paths` has what a touch writes for each path.
+  struct Row {
+    uint32_t offset;
+    unsigned depth;
+    unsigned chunk_shift, path_shift, path_mask;
+    const PlruPathBits* paths;
+  };
+  static constexpr unsigned kMaxRows = 4;  // 24 levels: more than 4M ways need
+  Row m_rows[kMaxRows];
+  unsigned m_row_count = 0;
+  uint32_t m_words_per_set = 0;
+  std::vector<uint64_t> m_words;
 };
 
 // xorshift64 shared by all sets, advanced once per victim choice.

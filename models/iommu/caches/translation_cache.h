@@ -1,17 +1,18 @@
 // A generic set-associative cache for the context cache and the paging-structure caches, on the
 // same replacement policies as the IOTLB. The key is whatever the user makes of its lookup
 // (e.g. source-id for the context cache, domain and IOVA bits for a paging-structure cache); the
-// domain is kept beside it for domain-selective invalidation.
+// domain is kept beside it for domain-selective invalidation. Lookups, fills and replacement
+// cost the same whatever the associativity (CacheDirectory).
 #pragma once
 
 #include <cstdint>
-#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "iommu_sim/iommu/caches/cache_stats.h"
 #include "iommu_sim/iommu/caches/replacement_policy.h"
+#include "iommu_sim/iommu/caches/cache_directory.h"
 
 namespace iommu_sim {
 
@@ -65,10 +66,18 @@ class TranslationCache {
     bool valid = false;
     Value value{};
   };
+  // The directory's hash of a key: another multiplier than the set index's, so that the keys
+  // of one set spread over the whole index.
+  static uint64_t key_hash(uint64_t key) { return key * 0xC2B2AE3D27D4EB4FULL; }
+  uint32_t find(unsigned set, uint64_t key) const {
+    return m_directory.find(set, key_hash(key), [&](uint32_t l) {
+      return m_lines[l].valid && m_lines[l].key == key;
+    });
+  }
 
   CacheGeometry m_geometry;
   std::vector<Line> m_lines;  // line (set, way) at set * ways + way
-  std::unique_ptr<ReplacementPolicy> m_policy;
+  CacheDirectory m_directory;
   CacheStats m_stats;
 };
 
@@ -80,7 +89,7 @@ TranslationCache<Value>::TranslationCache(const CacheGeometry& geometry) : m_geo
   if (!err.empty()) throw std::invalid_argument("cache: " + err);
   if (!geometry.enabled) return;  // no storage for a cache that is off
   m_lines.resize(static_cast<size_t>(geometry.sets) * geometry.ways);
-  m_policy = make_replacement_policy(geometry.policy, geometry.sets, geometry.ways, geometry.seed);
+  m_directory = CacheDirectory(geometry.sets, geometry.ways, geometry.policy, geometry.seed);
 }
 
 template <typename Value>
@@ -88,39 +97,34 @@ const Value* TranslationCache<Value>::lookup(uint64_t key) {
   if (!m_geometry.enabled) return nullptr;
   ++m_stats.lookups;
   const unsigned set = cache_set_index(key, m_geometry.sets);
-  Line* line = &m_lines[static_cast<size_t>(set) * m_geometry.ways];
-  for (unsigned w = 0; w < m_geometry.ways; ++w) {
-    if (line[w].valid && line[w].key == key) {
-      ++m_stats.hits;
-      m_policy->touch(set, w);
-      return &line[w].value;
-    }
+  const uint32_t line = find(set, key);
+  if (line == CacheDirectory::kNoLine) {
+    ++m_stats.misses;
+    return nullptr;
   }
-  ++m_stats.misses;
-  return nullptr;
+  ++m_stats.hits;
+  m_directory.touch(set, line - set * m_geometry.ways);
+  return &m_lines[line].value;
 }
 
 template <typename Value>
 void TranslationCache<Value>::insert(uint64_t key, uint16_t domain, const Value& value) {
   if (!m_geometry.enabled) return;
   ++m_stats.fills;
-  const unsigned ways = m_geometry.ways;
   const unsigned set = cache_set_index(key, m_geometry.sets);
-  Line* line = &m_lines[static_cast<size_t>(set) * ways];
-  unsigned way = ways;
-  for (unsigned w = 0; w < ways && way == ways; ++w)
-    if (line[w].valid && line[w].key == key) way = w;
-  for (unsigned w = 0; w < ways && way == ways; ++w)
-    if (!line[w].valid) way = w;
-  if (way == ways) {
-    way = m_policy->victim(set);
-    ++m_stats.evictions;
+  uint32_t line = find(set, key);
+  if (line != CacheDirectory::kNoLine) {
+    m_directory.refill(set, line - set * m_geometry.ways);  // the same key: overwrite in place
+  } else {
+    const CacheDirectory::Placement p = m_directory.place(set, key_hash(key));
+    line = p.line;
+    if (p.evicted) ++m_stats.evictions;
   }
-  line[way].key = key;
-  line[way].domain = domain;
-  line[way].valid = true;
-  line[way].value = value;
-  m_policy->fill(set, way);
+  Line& l = m_lines[line];
+  l.key = key;
+  l.domain = domain;
+  l.valid = true;
+  l.value = value;
 }
 
 template <typename Value>
@@ -129,9 +133,11 @@ unsigned TranslationCache<Value>::invalidate_if(Pred p) {
   if (!m_geometry.enabled) return 0;
   ++m_stats.invalidations;
   unsigned n = 0;
-  for (Line& line : m_lines) {
-    if (line.valid && p(line.key, line.domain, static_cast<const Value&>(line.value))) {
-      line.valid = false;
+  for (uint32_t line = 0; line < m_lines.size(); ++line) {
+    Line& l = m_lines[line];
+    if (l.valid && p(l.key, l.domain, static_cast<const Value&>(l.value))) {
+      l.valid = false;
+      m_directory.invalidate(line);
       ++n;
     }
   }
@@ -151,9 +157,7 @@ unsigned TranslationCache<Value>::invalidate_domain(uint16_t domain) {
 
 template <typename Value>
 unsigned TranslationCache<Value>::valid_entries() const {
-  unsigned n = 0;
-  for (const Line& line : m_lines) n += line.valid ? 1 : 0;
-  return n;
+  return m_geometry.enabled ? m_directory.valid_lines() : 0;
 }
 
 }  // namespace iommu_sim
