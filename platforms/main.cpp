@@ -164,7 +164,7 @@ int run(const Options& o) {
     std::cerr << "iommu-sim: warning: simulation.stats_interval_us needs --stats FILE.json to write to\n";
   StatsFiles stats_files(o.stats_path, intervals);
   stats_files.describe(IOMMU_SIM_VERSION, IOMMU_SIM_REVISION, reader.source_name(), reader.effective_yaml(),
-                       config.simulation.seed);
+                       config.simulation.seed, describe_workloads(config));
   VcdWriter waves;
   if (!o.waves_path.empty()) {
     try {

@@ -95,6 +95,8 @@ TEST_CASE("a statistics file leads with the run's metadata", "[program]") {
   CHECK(text.find("\"version\": \"") != std::string::npos);
   CHECK(text.find("\"revision\": \"") != std::string::npos);
   CHECK(text.find("\"platform\": \"default.yaml\"") != std::string::npos);
+  // What the DMA engines run, for plot titles and sweep metadata.
+  CHECK(text.find("\"workload\": \"dev0 random, dev1 random\"") != std::string::npos);
   char hash[64];
   std::snprintf(hash, sizeof hash, "\"config_hash\": \"fnv1a64:%016llx\"",
                 static_cast<unsigned long long>(fnv1a64(read(dir + "/s.config.yaml"))));
@@ -104,6 +106,11 @@ TEST_CASE("a statistics file leads with the run's metadata", "[program]") {
   CHECK(v.at("meta.measured_from_ns") == 0);
   CHECK(v.at("meta.host_time_s") > 0);
   CHECK(v.at("summary.dma_latency_p99_error_ns") >= 0);
+  // The other translation caches have their summary figures too.
+  CHECK(v.at("summary.context_cache_hit_rate") ==
+        Approx(v.at("platform.iommu.context_cache.hits") / v.at("platform.iommu.context_cache.lookups")));
+  CHECK(v.at("summary.context_cache_hit_rate") < 1);
+  CHECK(v.at("summary.pscache_hit_rate") > 0);
 }
 
 TEST_CASE("simulation.seed reseeds the workloads and is in the metadata", "[program]") {
