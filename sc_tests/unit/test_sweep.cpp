@@ -424,8 +424,30 @@ TEST_CASE("the sweep makes plots or says clearly why not", "[unit]") {
     CHECK(fs::is_regular_file(dir + "/hit_rate_vs_entries.png"));
     CHECK(fs::is_regular_file(dir + "/latency_vs_entries.png"));
     CHECK(fs::is_regular_file(dir + "/hit_rate_heatmap.png"));
+    CHECK(fs::is_regular_file(dir + "/hit_rate_heatmap.svg"));
   } else {
     CHECK(r.err.find("plots skipped") != std::string::npos);
+  }
+
+  // Another varying axis gets figures of its own, never an average over it, titled with it.
+  const std::string facets = scratch("plot-facets");
+  const Run f = sweep({"--grid", "iommu.iotlb.sets=1,4", "--grid", "iommu.iotlb.ways=1,2", "--grid",
+                       "iommu.iotlb.policy=lru,fifo", "--out", facets, "--quiet"});
+  INFO(f.out << f.err);
+  REQUIRE(f.code == 0);
+  if (have_matplotlib) {
+    for (const char* policy : {"lru", "fifo"}) {
+      for (const char* plot : {"hit_rate_vs_entries", "latency_vs_entries", "hit_rate_heatmap"}) {
+        const std::string base = facets + "/" + plot + "_policy-" + policy;
+        INFO(base);
+        CHECK(fs::is_regular_file(base + ".png"));
+        CHECK(fs::is_regular_file(base + ".svg"));
+      }
+      std::ifstream svg(facets + "/hit_rate_vs_entries_policy-" + policy + ".svg");
+      const std::string text((std::istreambuf_iterator<char>(svg)), std::istreambuf_iterator<char>());
+      CHECK(text.find(std::string("iommu.iotlb.policy=") + policy) != std::string::npos);
+    }
+    CHECK_FALSE(fs::exists(facets + "/hit_rate_vs_entries.png"));
   }
 
   // Without a usable python the CSV is still written and the reason given.
