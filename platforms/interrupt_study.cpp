@@ -12,6 +12,7 @@
 #include <set>
 
 #include "iommu_sim/platform/config_reader.h"
+#include "iommu_sim/platform/platform_config.h"
 #include "iommu_sim/platform/sweep/csv.h"
 #include "iommu_sim/platform/sweep/grid.h"
 #include "iommu_sim/platform/sweep/plots.h"
@@ -367,6 +368,32 @@ bool is_interrupt_study(const std::vector<std::string>& args) {
   } catch (const std::exception&) {
     return false;
   }
+}
+
+size_t check_interrupt_study(const std::string& file, const std::vector<std::string>& sets) {
+  ConfigReader reader = ConfigReader::from_file(file);
+  const InterruptStudy study = read_study(reader.root(), file);
+  reader.finish();
+  size_t points = 0;
+  for (const AxisValue& mode : study.modes)
+    for (const AxisValue& rate : study.rates)
+      for (const AxisValue& schedule : study.schedules) {
+        std::vector<std::string> settings = study.common;
+        for (const AxisValue* v : {&mode, &rate, &schedule})
+          settings.insert(settings.end(), v->settings.begin(), v->settings.end());
+        settings.insert(settings.end(), sets.begin(), sets.end());
+        try {
+          ConfigReader platform = ConfigReader::from_file(study.platform);
+          for (const std::string& kv : settings) platform.apply_override(kv);
+          read_platform_config(platform.root());
+          platform.finish();
+        } catch (const ConfigError& e) {
+          throw ConfigError(file + ": the point mode=" + mode.name + " rate=" + rate.name +
+                            " scheduling=" + schedule.name + ": " + e.what());
+        }
+        ++points;
+      }
+  return points;
 }
 
 int interrupt_study_main(const std::vector<std::string>& args, const std::string& self_exe,

@@ -18,6 +18,11 @@ bool is_interrupt_study(const std::vector<std::string>& args);
 // What `iommu-sim study --help` says about interrupt studies.
 const char* interrupt_study_usage();
 
+// `iommu-sim check` of an interrupt study: the study file, and the platform description with the
+// settings of every point (then `sets`), as `run` would read it. Returns the number of points;
+// throws ConfigError naming the file (and the point) on bad input.
+size_t check_interrupt_study(const std::string& file, const std::vector<std::string>& sets);
+
 // Exit code: 0 success, 2 bad input, 1 a failed point (the CSV still has every point).
 int interrupt_study_main(const std::vector<std::string>& args, const std::string& self_exe,
                          std::ostream& out, std::ostream& err);

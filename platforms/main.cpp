@@ -34,17 +34,23 @@ namespace {
 using namespace iommu_sim;
 
 
-const char* kUsage =
-    "usage: iommu-sim run [PLATFORM.yaml] [options]   run a platform (default: the built-in default.yaml)\n"
-    "       iommu-sim check PLATFORM.yaml [--set K=V]  validate a platform description only\n"
-    "       iommu-sim sweep ...                        design-space sweeps (iommu-sim sweep --help)\n"
-    "       iommu-sim study STUDY.yaml --out DIR       a study: protection strategies or interrupt delivery\n"
-    "                                                  (iommu-sim study --help)\n"
-    "       iommu-sim replay CAPTURE [options]         replay Linux under QEMU's VT-d and compare (iommu-sim replay --help)\n"
-    "       iommu-sim calibrate MEASURED.csv --out DIR fit the model to a measured latency curve\n"
-    "                                                  (iommu-sim calibrate --help)\n"
-    "       iommu-sim trace convert IN OUT [--to F]    IOTLB trace between text and binary (iommu-sim trace --help)\n"
-    "       iommu-sim --help | --version\n"
+const char* const kUsage =
+    "usage: iommu-sim COMMAND [arguments]\n"
+    "commands:\n"
+    "  run [PLATFORM.yaml] [options]    run a platform (default: the built-in default.yaml)\n"
+    "  check FILE.yaml [--set K=V]      validate a platform description or a study file\n"
+    "  sweep ...                        design-space sweeps: grids and one-pass exploration\n"
+    "  study STUDY.yaml --out DIR       a study: protection strategies or interrupt delivery\n"
+    "  replay CAPTURE [options]         replay Linux under QEMU's VT-d and compare\n"
+    "  calibrate MEASURED.csv --out DIR fit the model to a measured latency curve\n"
+    "  trace convert IN OUT [--to F]    an IOTLB trace between text and binary\n"
+    "  --help | --version\n"
+    "`iommu-sim COMMAND --help` lists a command's options.\n"
+    "exit status: 0 success, 2 bad input (file, key, value, option), 1 simulation failure\n";
+
+const char* const kRunUsage =
+    "usage: iommu-sim run [PLATFORM.yaml] [options]\n"
+    "  runs the platform (default: the built-in default.yaml), prints a summary\n"
     "options:\n"
     "  --set KEY=VALUE     override any scalar (dotted key, e.g. iommu.iotlb.ways=8); repeatable\n"
     "  --stats FILE.json   write every statistic as JSON with the run's metadata, the effective\n"
@@ -54,7 +60,22 @@ const char* kUsage =
     "                      its own FST waveform goes to FILE.iotlb.fst)\n"
     "  --iotlb-trace FILE  record the IOTLB access stream (for co-simulation replay and one-pass sweeps)\n"
     "  --devtlb-trace FILE record every function's device-TLB access stream (ATS; one-pass sweeps)\n"
-    "  --quiet             print nothing but errors\n";
+    "  --quiet             print nothing but errors\n"
+    "exit status: 0 success, 2 bad input, 1 simulation failure\n";
+
+const char* const kCheckUsage =
+    "usage: iommu-sim check FILE.yaml [--set KEY=VALUE]... [--quiet]\n"
+    "  validates without running:\n"
+    "  - a platform description: every key, and everything `run` refuses before the devices start\n"
+    "    (the platform is built and its host software set up; an `impl: rtl` IOTLB in a build\n"
+    "    without the RTL is refused);\n"
+    "  - a study file (top-level `study:`): the study, and every point's configuration\n"
+    "    (for an interrupt study, the platform it names with every point's settings).\n"
+    "  --set applies to the platform, or to the study file's keys (interrupt study: to every\n"
+    "  point's platform). Prints FILE: ok.\n"
+    "exit status: 0 valid, 2 bad input, 1 simulation failure during set-up\n";
+
+const char* const kCommands = "expected run, check, sweep, study, replay, calibrate or trace";
 
 struct Options {
   std::string command;
@@ -70,10 +91,7 @@ struct UsageError {
 
 Options parse_args(const std::vector<std::string>& args) {
   Options o;
-  if (args.empty()) throw UsageError{"missing command: expected run, check or sweep"};
-  o.command = args[0];
-  if (o.command != "run" && o.command != "check")
-    throw UsageError{"unknown command '" + o.command + "': expected run, check or sweep"};
+  o.command = args.at(0);
   for (size_t i = 1; i < args.size(); ++i) {
     const std::string& a = args[i];
     auto value = [&](const std::string& flag) -> std::string {
@@ -105,11 +123,24 @@ Options parse_args(const std::vector<std::string>& args) {
       throw UsageError{"more than one platform file given ('" + o.platform + "' and '" + a + "')"};
     }
   }
-  if (o.command == "check" && o.platform.empty()) throw UsageError{"check needs a PLATFORM.yaml"};
+  if (o.command == "check" && o.platform.empty()) throw UsageError{"check needs a FILE.yaml"};
   return o;
 }
 
+// `check` of a study file. Returns the exit code.
+int check_study(const Options& o) {
+  const size_t points = is_interrupt_study({o.platform}) ? check_interrupt_study(o.platform, o.sets)
+                                                         : check_strategy_study(o.platform, o.sets);
+  if (!o.quiet) std::cout << o.platform << ": ok (a study of " << points << " points)\n";
+  return kExitOk;
+}
+
 int run(const Options& o) {
+  if (!o.platform.empty() && is_study_file(o.platform)) {
+    if (o.command == "check") return check_study(o);
+    throw ConfigError(o.platform + " is a study file, not a platform description: run it with "
+                      "`iommu-sim study " + o.platform + " --out DIR`");
+  }
   ConfigReader reader = o.platform.empty()
                             ? ConfigReader::from_text(kDefaultPlatformYaml, "default.yaml")
                             : ConfigReader::from_file(o.platform);
@@ -166,7 +197,7 @@ int run(const Options& o) {
     std::cerr << "iommu-sim: warning: simulation.stats_interval_us needs --stats FILE.json to write to\n";
   StatsFiles stats_files(o.stats_path, intervals);
   stats_files.describe(IOMMU_SIM_VERSION, IOMMU_SIM_REVISION, reader.source_name(), reader.effective_yaml(),
-                       config.simulation.seed);
+                       config.simulation.seed, describe_workloads(config));
   VcdWriter waves;
   if (!o.waves_path.empty()) {
     try {
@@ -219,7 +250,7 @@ int sc_main(int argc, char* argv[]) {
   install_report_handler(false);
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
-    std::cout << kUsage;
+    (args.empty() ? std::cerr : std::cout) << kUsage;
     return args.empty() ? kExitBadInput : kExitOk;
   }
   if (args[0] == "--version") {
@@ -250,16 +281,21 @@ int sc_main(int argc, char* argv[]) {
     return sweep_main(std::vector<std::string>(args.begin() + 1, args.end()), self_path(argv[0]),
                       std::cout, std::cerr);
   }
+  if (args[0] != "run" && args[0] != "check") {
+    std::cerr << "iommu-sim: unknown command '" << args[0] << "': " << kCommands << "\n" << kUsage;
+    return kExitBadInput;
+  }
   for (const auto& a : args) {
     if (a == "--help" || a == "-h") {
-      std::cout << kUsage;
+      std::cout << (args[0] == "run" ? kRunUsage : kCheckUsage);
       return kExitOk;
     }
   }
+  const char* usage = args[0] == "run" ? kRunUsage : kCheckUsage;
   try {
     return run(parse_args(args));
   } catch (const UsageError& e) {
-    std::cerr << "iommu-sim: " << e.message << "\n" << kUsage;
+    std::cerr << "iommu-sim " << args[0] << ": " << e.message << "\n" << usage;
     return kExitBadInput;
   } catch (const ConfigError& e) {
     std::cerr << "iommu-sim: " << e.what() << "\n";

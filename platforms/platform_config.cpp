@@ -621,6 +621,27 @@ bool has_dma_source(const PlatformConfig& pc) {
   return false;
 }
 
+std::string describe_workloads(const PlatformConfig& pc) {
+  std::string text;
+  const auto add = [&text](const std::string& item) { text += (text.empty() ? "" : ", ") + item; };
+  for (const TrafficSpec& t : pc.traffic)
+    if (t.workload.kind != "none") add(t.name + " " + t.workload.kind);
+  for (const EndpointSpec& ep : pc.pcie.endpoints) {
+    // Kinds in the order the functions run them, each with how many functions run it.
+    std::vector<std::pair<std::string, unsigned>> kinds;
+    const unsigned vfs = std::min<unsigned>(pc.host.driver.num_vfs, ep.endpoint.device.sriov.total_vfs);
+    for (unsigned f = 0; f <= vfs; ++f) {
+      const std::string& kind = ep.workload_of(f).kind;
+      if (kind == "none") continue;
+      auto it = std::find_if(kinds.begin(), kinds.end(), [&](const auto& k) { return k.first == kind; });
+      if (it == kinds.end()) kinds.emplace_back(kind, 1);
+      else ++it->second;
+    }
+    for (const auto& [kind, n] : kinds) add(ep.name + " " + kind + (n > 1 ? " x" + std::to_string(n) : ""));
+  }
+  return text;
+}
+
 PlatformConfig read_platform_config(Section root) {
   PlatformConfig pc;
   Section sim = root.section("simulation");

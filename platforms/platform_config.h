@@ -96,6 +96,10 @@ PlatformConfig read_platform_config(Section root);
 // workload is not `none`): a platform without one has nothing to simulate.
 bool has_dma_source(const PlatformConfig& config);
 
+// What the platform's DMA engines run, short enough for a plot title and a statistics file's
+// metadata: "dev0 random, dev1 random", "nic0 nic x5" (the PF and 4 VFs).
+std::string describe_workloads(const PlatformConfig& config);
+
 // "BB:DD.F" -> requester ID; false when malformed.
 bool parse_requester_id(const std::string& text, uint16_t& out);
 std::string format_requester_id(uint16_t rid);

@@ -151,6 +151,19 @@ void register_summary(StatsRegistry& stats, const std::string& iommu,
   stats.gauge("summary.iotlb_misses_per_1000_dmas", [misses, dmas] { return dmas > 0 ? misses * 1000.0 / dmas : 0.0; });
   stats.gauge("summary.walks", [walks] { return walks; });
   stats.gauge("summary.faults", [faults] { return faults; });
+  // The other translation caches: the context cache, and the paging-structure caches of every
+  // level together (a walk probes them all at once).
+  const double ctx_hits = get(stats, iommu + ".context_cache.hits");
+  const double ctx_lookups = get(stats, iommu + ".context_cache.lookups");
+  double ps_hits = 0, ps_lookups = 0;
+  for (const char* level : {"l2", "l3", "l4", "l5"}) {
+    ps_hits += get(stats, iommu + ".pscache." + level + ".hits");
+    ps_lookups += get(stats, iommu + ".pscache." + level + ".lookups");
+  }
+  stats.gauge("summary.context_cache_hit_rate",
+              [ctx_hits, ctx_lookups] { return ctx_lookups > 0 ? ctx_hits / ctx_lookups : 0.0; });
+  stats.gauge("summary.pscache_hit_rate",
+              [ps_hits, ps_lookups] { return ps_lookups > 0 ? ps_hits / ps_lookups : 0.0; });
   // ATS: the device-TLBs of every engine's function, and the translation requests that reached
   // the IOMMU. Only where some function used a device-TLB.
   double devtlb_hits = 0, devtlb_lookups = 0;

@@ -40,13 +40,15 @@ StatsFiles::StatsFiles(const std::string& stats_path, bool intervals) : m_path(s
 }
 
 void StatsFiles::describe(const std::string& version, const std::string& revision,
-                          const std::string& platform, const std::string& effective_yaml, uint64_t seed) {
+                          const std::string& platform, const std::string& effective_yaml, uint64_t seed,
+                          const std::string& workload) {
   m_version = version;
   m_revision = revision;
   m_platform = platform;
   m_effective_yaml = effective_yaml;
   m_hash = config_hash(effective_yaml);
   m_seed = seed;
+  m_workload = workload;
 }
 
 StatsMetadata StatsFiles::metadata(const sc_core::sc_time& now) const {
@@ -56,6 +58,7 @@ StatsMetadata StatsFiles::metadata(const sc_core::sc_time& now) const {
       .set("platform", m_platform)
       .set("config_hash", m_hash)
       .set("seed", static_cast<double>(m_seed))
+      .set("workload", m_workload)
       .set("sim_time_ns", ns(now))
       .set("host_time_s",
            std::chrono::duration<double>(std::chrono::steady_clock::now() - m_started).count());

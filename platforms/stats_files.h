@@ -29,9 +29,9 @@ class StatsFiles {
   // simulation; throws ConfigError.
   StatsFiles(const std::string& stats_path, bool intervals);
 
-  // What every record says about the run.
+  // What every record says about the run; `workload` as describe_workloads() gives it.
   void describe(const std::string& version, const std::string& revision, const std::string& platform,
-                const std::string& effective_yaml, uint64_t seed);
+                const std::string& effective_yaml, uint64_t seed, const std::string& workload);
   // Writes each interval as the run reaches its end (nothing without an intervals file).
   IntervalSink interval_writer(StatsRegistry& stats);
   // The measurement and the effective configuration, at the end of the run.
@@ -45,7 +45,7 @@ class StatsFiles {
 
   std::string m_path;
   std::ofstream m_stats, m_config, m_intervals;
-  std::string m_version, m_revision, m_platform, m_effective_yaml, m_hash;
+  std::string m_version, m_revision, m_platform, m_effective_yaml, m_hash, m_workload;
   uint64_t m_seed = 0;
   uint64_t m_interval = 0;
   std::chrono::steady_clock::time_point m_started = std::chrono::steady_clock::now();

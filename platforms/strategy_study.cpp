@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include <systemc>
+#include <yaml-cpp/yaml.h>
 
 #include "iommu_sim/common/address_router.h"
 #include "iommu_sim/common/memory_target.h"
@@ -232,6 +233,18 @@ DmaDriverConfig point_config(const std::string& file, const StudySpec& spec,
     throw ConfigError(file + ": the point " + strategy + " at " + std::to_string(size) +
                       " B: driver: " + err);
   return d;
+}
+
+// The study file with `sets` applied, and every point too: one the driver refuses is a bad study
+// file, not a failed run.
+StudySpec read_checked_study(const std::string& file, const std::vector<std::string>& sets) {
+  ConfigReader reader = ConfigReader::from_file(file);
+  for (const auto& s : sets) reader.apply_override(s);
+  const StudySpec spec = read_study(reader.root());
+  reader.finish();
+  for (const std::string& s : spec.strategies)
+    for (unsigned size : spec.sizes) point_config(file, spec, s, size);
+  return spec;
 }
 
 int run_point(const std::string& file, const std::vector<std::string>& sets,
@@ -483,13 +496,7 @@ Options parse(const std::vector<std::string>& args) {
 
 int run_study(const Options& o, const std::string& self_exe, std::ostream& out, std::ostream& err) {
   // Read once here so that a bad file fails before any process starts.
-  ConfigReader reader = ConfigReader::from_file(o.file);
-  for (const auto& s : o.sets) reader.apply_override(s);
-  const StudySpec spec = read_study(reader.root());
-  reader.finish();
-  // Every point too: one the driver refuses is a bad study file, not a failed run.
-  for (const std::string& s : spec.strategies)
-    for (unsigned size : spec.sizes) point_config(o.file, spec, s, size);
+  const StudySpec spec = read_checked_study(o.file, o.sets);
 
   fs::create_directories(fs::path(o.out_dir) / "points");
   struct Point {
@@ -563,6 +570,20 @@ int run_study(const Options& o, const std::string& self_exe, std::ostream& out, 
 }
 
 }  // namespace
+
+bool is_study_file(const std::string& file) {
+  try {
+    const YAML::Node root = YAML::LoadFile(file);
+    return root.IsMap() && root["study"];
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+size_t check_strategy_study(const std::string& file, const std::vector<std::string>& sets) {
+  const StudySpec spec = read_checked_study(file, sets);
+  return spec.strategies.size() * spec.sizes.size();
+}
 
 int study_main(const std::vector<std::string>& args, const std::string& self_exe,
                std::ostream& out, std::ostream& err) {

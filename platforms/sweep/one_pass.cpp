@@ -349,6 +349,7 @@ bool OnePassExplorer::access(const IotlbOp& op) {
 
   const Key key{vpn & ~((1ULL << (9 * es)) - 1), domain, static_cast<uint8_t>(es)};
   const uint32_t id = intern(key);
+  m_unbounded_hits += m_live[id];
   if (!m_live[id]) {
     m_live[id] = 1;
     ++m_live_per_size[es];

@@ -62,6 +62,10 @@ class OnePassExplorer {
 
   uint64_t accesses() const { return m_accesses; }
   uint64_t ops() const { return m_ops; }
+  // Hits of an IOTLB of unbounded size: every access but the first touch of an entry and the
+  // first after its invalidation. No geometry does better, so it says whether a hit-rate
+  // target can be met by size at all.
+  uint64_t unbounded_hits() const { return m_unbounded_hits; }
 
   // Counts of one geometry: sets a power of two <= max_sets, 1 <= ways <= max_ways; or
   // sets == 1 and ways <= max_entries (fully associative). Throws std::out_of_range otherwise.
@@ -105,7 +109,7 @@ class OnePassExplorer {
   struct DomainIndex;
   std::unordered_map<uint16_t, std::unique_ptr<DomainIndex>> m_by_domain;
   uint64_t m_live_per_size[3] = {0, 0, 0};
-  uint64_t m_accesses = 0, m_ops = 0, m_invalidations = 0;
+  uint64_t m_accesses = 0, m_ops = 0, m_invalidations = 0, m_unbounded_hits = 0;
   std::string m_error;
 };
 

@@ -11,7 +11,9 @@ namespace {
 // A small recursive-descent parser: the stats files are flat and small, so clarity wins.
 class Parser {
  public:
-  Parser(const std::string& text, std::map<std::string, double>& out) : m_s(text), m_out(out) {}
+  Parser(const std::string& text, std::map<std::string, double>& out,
+         std::map<std::string, std::string>* strings)
+      : m_s(text), m_out(out), m_strings(strings) {}
 
   bool parse(std::string& error) {
     skip_ws();
@@ -68,8 +70,10 @@ class Parser {
     if (c == '{') return object(name);
     if (c == '[') return array();
     if (c == '"') {
-      std::string ignored;
-      return string(ignored);
+      std::string text;
+      if (!string(text)) return false;
+      if (m_strings) (*m_strings)[name] = text;
+      return true;
     }
     if (c == 't') {
       if (!literal("true")) return false;
@@ -126,7 +130,7 @@ class Parser {
     }
     // Arrays carry no summary numbers: parse and drop their contents.
     std::map<std::string, double> dropped;
-    Parser inner(m_s, dropped);
+    Parser inner(m_s, dropped, nullptr);
     for (;;) {
       inner.m_pos = m_pos;
       if (!inner.value("")) return fail(inner.m_error);
@@ -146,15 +150,17 @@ class Parser {
 
   const std::string& m_s;
   std::map<std::string, double>& m_out;
+  std::map<std::string, std::string>* m_strings;
   size_t m_pos = 0;
   std::string m_error;
 };
 
 }  // namespace
 
-bool read_stats_json(std::istream& is, std::map<std::string, double>& out, std::string& error) {
+bool read_stats_json(std::istream& is, std::map<std::string, double>& out, std::string& error,
+                     std::map<std::string, std::string>* strings) {
   const std::string text((std::istreambuf_iterator<char>(is)), std::istreambuf_iterator<char>());
-  Parser p(text, out);
+  Parser p(text, out, strings);
   return p.parse(error);
 }
 

@@ -23,7 +23,8 @@ std::vector<IotlbOp> linux_dma_ops_to_iotlb_ops(const std::vector<LinuxDmaOp>& o
                                                 uint16_t domain);
 IotlbOp linux_dma_op_to_iotlb_op(const LinuxDmaOp& op, uint16_t domain);
 
-// The columns every sweep CSV has after the grid keys, in order.
-const std::vector<std::string>& sweep_result_columns();
+// The columns a grid sweep's CSV has after the grid keys, in order, with the --metric keys
+// before `seconds`.
+std::vector<std::string> sweep_result_columns(const std::vector<std::string>& metrics = {});
 
 }  // namespace iommu_sim

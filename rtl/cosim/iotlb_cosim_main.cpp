@@ -5,6 +5,8 @@
 #include <iostream>
 #include <string>
 
+#include <systemc>
+
 #include "iommu_sim/common/parse_number.h"
 #include "iommu_sim/rtl/cosim/iotlb_lockstep.h"
 
@@ -28,7 +30,10 @@ void usage(std::ostream& os) {
         "  --waves FILE             FST waveform of the whole run\n"
         "  --mismatch-waves FILE    where a mismatch's replay waves go\n"
         "                           (default iotlb-cosim-mismatch.fst)\n"
-        "  --no-probe               skip the content probes after invalidations\n";
+        "  --no-probe               skip the content probes after invalidations\n"
+        "  --progress SECONDS       a progress line on stderr this often (default 2)\n"
+        "  --quiet                  no progress lines\n"
+        "exit status: 0 all equal, 1 a mismatch, 2 bad input\n";
 }
 
 bool parse_u64(const char* s, uint64_t& out) { return iommu_sim::parse_u64(s, out); }
@@ -41,10 +46,17 @@ bool parse_p(const char* s, double& out) {
 
 }  // namespace
 
+// Our own main: SystemC prints its banner before sc_main unless told not to, and the banner is
+// noise before a usage error or a report. A user who wants it can set the variable to 0.
+int main(int argc, char* argv[]) {
+  setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 0);
+  return sc_core::sc_elab_and_sim(argc, argv);
+}
+
 int sc_main(int argc, char* argv[]) {
   CosimOptions opt;
   opt.iotlb.policy = ReplacementKind::Plru;
-  bool soak = false, transactions_given = false;
+  bool soak = false, transactions_given = false, quiet = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     const char* v = i + 1 < argc ? argv[i + 1] : nullptr;
@@ -100,6 +112,14 @@ int sc_main(int argc, char* argv[]) {
       if (!v) return bad();
       (a == "--waves" ? opt.waves : opt.mismatch_waves) = v;
       ++i;
+    } else if (a == "--progress") {
+      char* end = nullptr;
+      const double s = v ? std::strtod(v, &end) : -1;
+      if (!v || *end != '\0' || !(s >= 0 && s <= 3600)) return bad();
+      opt.progress_interval_s = s;
+      ++i;
+    } else if (a == "--quiet") {
+      quiet = true;
     } else if (a == "--no-probe") {
       opt.probe_after_invalidate = false;
     } else {
@@ -110,6 +130,14 @@ int sc_main(int argc, char* argv[]) {
   }
   if (soak && !transactions_given) opt.transactions = 5000000;
 
+  if (!quiet) {
+    opt.progress = [](uint64_t done, uint64_t total) {
+      std::cerr << "iotlb-cosim: " << done;
+      if (total > 0) std::cerr << "/" << total << " transactions (" << done * 100 / total << "%)";
+      else std::cerr << " transactions";
+      std::cerr << ", all equal so far\n";
+    };
+  }
   const CosimReport report = run_cosim(opt);
   if (!report.ok) {
     std::cerr << (report.bad_input ? "iotlb-cosim: " : "") << report.message;

@@ -273,14 +273,30 @@ CosimReport run_cosim(const CosimOptions& options) {
   IotlbLockstep lockstep(*rtl, ref, replay.get(), options.mismatch_waves,
                          options.probe_after_invalidate);
   const auto t0 = std::chrono::steady_clock::now();
+  const uint64_t total = options.stimulus == CosimOptions::Random ? options.transactions : stream.size();
+  auto next_report = t0 + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                              std::chrono::duration<double>(options.progress_interval_s));
+  // The clock is read every 4096 transactions only: a few microseconds each.
+  const auto report_progress = [&](uint64_t done) {
+    if (!options.progress || (done & 4095) != 0) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (now < next_report) return;
+    options.progress(done, total);
+    next_report = now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                            std::chrono::duration<double>(options.progress_interval_s));
+  };
   run_in_sc_thread([&] {
     if (options.stimulus == CosimOptions::Random) {
       RandomStimulus gen(options.knobs);
-      for (uint64_t i = 0; i < options.transactions; ++i)
+      for (uint64_t i = 0; i < options.transactions; ++i) {
         if (!lockstep.run(gen.next(lockstep.last_missed()))) break;
+        report_progress(i + 1);
+      }
     } else {
-      for (const RtlCycleIn& in : stream)
-        if (!lockstep.run(in)) break;
+      for (size_t i = 0; i < stream.size(); ++i) {
+        if (!lockstep.run(stream[i])) break;
+        report_progress(i + 1);
+      }
     }
     lockstep.check_stats();
   });

@@ -74,6 +74,10 @@ struct CosimOptions {
   std::string waves;               // FST of the whole run ("" for none)
   std::string mismatch_waves = "iotlb-cosim-mismatch.fst";
   bool probe_after_invalidate = true;
+  // Called now and then during the stream (about every `progress_interval_s` of host time) with
+  // the transactions done and the total (0 when not known in advance).
+  std::function<void(uint64_t done, uint64_t total)> progress;
+  double progress_interval_s = 2.0;
 };
 
 struct CosimReport {

@@ -95,6 +95,8 @@ TEST_CASE("a statistics file leads with the run's metadata", "[program]") {
   CHECK(text.find("\"version\": \"") != std::string::npos);
   CHECK(text.find("\"revision\": \"") != std::string::npos);
   CHECK(text.find("\"platform\": \"default.yaml\"") != std::string::npos);
+  // What the DMA engines run, for plot titles and sweep metadata.
+  CHECK(text.find("\"workload\": \"dev0 random, dev1 random\"") != std::string::npos);
   char hash[64];
   std::snprintf(hash, sizeof hash, "\"config_hash\": \"fnv1a64:%016llx\"",
                 static_cast<unsigned long long>(fnv1a64(read(dir + "/s.config.yaml"))));
@@ -104,6 +106,11 @@ TEST_CASE("a statistics file leads with the run's metadata", "[program]") {
   CHECK(v.at("meta.measured_from_ns") == 0);
   CHECK(v.at("meta.host_time_s") > 0);
   CHECK(v.at("summary.dma_latency_p99_error_ns") >= 0);
+  // The other translation caches have their summary figures too.
+  CHECK(v.at("summary.context_cache_hit_rate") ==
+        Approx(v.at("platform.iommu.context_cache.hits") / v.at("platform.iommu.context_cache.lookups")));
+  CHECK(v.at("summary.context_cache_hit_rate") < 1);
+  CHECK(v.at("summary.pscache_hit_rate") > 0);
 }
 
 TEST_CASE("simulation.seed reseeds the workloads and is in the metadata", "[program]") {
@@ -157,4 +164,106 @@ TEST_CASE("interval records add up to the run, which they leave as it was", "[pr
   CHECK(last_end == all.at("summary.sim_time_ns"));
   CHECK(dmas == all.at("summary.dmas"));
   CHECK(latencies == all.at("platform.iommu.dma_latency.count"));
+}
+
+TEST_CASE("every command has its own --help, and a wrong command lists them all", "[program]") {
+  const std::string dir = scratch("help");
+  const Result run_help = run("run --help", dir);
+  CHECK(run_help.code == 0);
+  CHECK(run_help.out.rfind("usage: iommu-sim run ", 0) == 0);
+  CHECK(run_help.out.find("--waves FILE.vcd") != std::string::npos);
+  const Result check_help = run("check --help", dir);
+  CHECK(check_help.code == 0);
+  CHECK(check_help.out.rfind("usage: iommu-sim check ", 0) == 0);
+  CHECK(check_help.out.find("study file") != std::string::npos);
+  for (const char* command : {"sweep", "study", "replay", "calibrate"}) {
+    INFO(command);
+    const Result r = run(std::string(command) + " --help", dir);
+    CHECK(r.code == 0);
+    CHECK(r.out.find(std::string("iommu-sim ") + command) != std::string::npos);
+  }
+  const Result bad = run("simulate yaml/default.yaml", dir);
+  CHECK(bad.code == 2);
+  CHECK(bad.err.find("unknown command 'simulate': expected run, check, sweep, study, replay, calibrate or trace") !=
+        std::string::npos);
+  const Result none = run("", dir);
+  CHECK(none.code == 2);
+  CHECK(none.out.empty());
+  CHECK(none.err.find("usage: iommu-sim COMMAND") != std::string::npos);
+  const Result option = run("run --frobnicate", dir);
+  CHECK(option.code == 2);
+  CHECK(option.err.find("accepted are --set") != std::string::npos);
+  CHECK(option.err.find("usage: iommu-sim run ") != std::string::npos);
+}
+
+TEST_CASE("check validates study files as well as platforms", "[program]") {
+  const std::string dir = scratch("check_study");
+  const std::string studies = std::string(IOMMU_SIM_SOURCE_DIR) + "/yaml/studies/";
+  for (const char* study : {"strategies.yaml", "interrupts.yaml", "viommu-netperf.yaml"}) {
+    INFO(study);
+    const Result r = run("check " + studies + study, dir);
+    CHECK(r.code == 0);
+    CHECK(r.out.find(": ok (a study of ") != std::string::npos);
+  }
+  CHECK(run("check " + studies + "strategies.yaml", dir).out.find("(a study of 42 points)") != std::string::npos);
+
+  // A misspelt key of a strategies study, located.
+  {
+    std::ofstream f(dir + "/typo.yaml");
+    f << "study:\n  strategies: [none, shared]\n  message_sizez: [64]\n";
+  }
+  const Result typo = run("check " + dir + "/typo.yaml", dir);
+  CHECK(typo.code == 2);
+  CHECK(typo.err.find("typo.yaml:3:3") != std::string::npos);
+  CHECK(typo.err.find("message_sizez") != std::string::npos);
+
+  // An interrupt study whose mode sets a platform key that does not exist: found without running.
+  std::string text = read(studies + "interrupts.yaml");
+  const std::string mode = "set: [interrupts.delivery=eli]";
+  REQUIRE(text.find(mode) != std::string::npos);
+  text.replace(text.find(mode), mode.size(), "set: [interrupts.delivry=eli]");
+  const std::string platform = "platform: ../interrupts.yaml";
+  REQUIRE(text.find(platform) != std::string::npos);
+  text.replace(text.find(platform), platform.size(), "platform: " + std::string(IOMMU_SIM_SOURCE_DIR) + "/yaml/interrupts.yaml");
+  {
+    std::ofstream f(dir + "/interrupts.yaml");
+    f << text;
+  }
+  const Result point = run("check " + dir + "/interrupts.yaml", dir);
+  CHECK(point.code == 2);
+  CHECK(point.err.find("the point mode=eli rate=10k scheduling=pinned") != std::string::npos);
+  CHECK(point.err.find("delivry") != std::string::npos);
+
+  // `run` of a study file says what to do instead.
+  const Result wrong = run("run " + studies + "strategies.yaml", dir);
+  CHECK(wrong.code == 2);
+  CHECK(wrong.err.find("is a study file, not a platform description: run it with `iommu-sim study ") !=
+        std::string::npos);
+}
+
+TEST_CASE("check refuses what run would refuse: an RTL IOTLB the build lacks, an empty platform", "[program]") {
+  const std::string dir = scratch("check_refuses");
+  // 32x4 LRU is among the geometries an RTL build Verilates; 2x2 is not.
+  const std::string rtl = "--set iommu.iotlb.impl=rtl --set iommu.iotlb.sets=32 --set iommu.iotlb.ways=4";
+  const Result check = run("check " + std::string(IOMMU_SIM_SOURCE_DIR) + "/yaml/default.yaml " + rtl, dir);
+#ifdef IOMMU_SIM_HAS_RTL
+  CHECK(check.code == 0);
+  const Result unbuilt = run("check " + std::string(IOMMU_SIM_SOURCE_DIR) +
+                             "/yaml/default.yaml --set iommu.iotlb.impl=rtl --set iommu.iotlb.sets=2 "
+                             "--set iommu.iotlb.ways=2", dir);
+  CHECK(unbuilt.code == 2);
+  CHECK(unbuilt.err.find("no RTL variant") != std::string::npos);
+#else
+  CHECK(check.code == 2);
+  CHECK(check.err.find("this build has no RTL IOTLB (configure with -DIOMMU_RTL=ON") != std::string::npos);
+  CHECK(run("run --quiet " + rtl, dir).code == 2);
+#endif
+  { std::ofstream empty(dir + "/empty.yaml"); }
+  for (const char* command : {"check", "run"}) {
+    INFO(command);
+    const Result r = run(std::string(command) + " " + dir + "/empty.yaml", dir);
+    CHECK(r.code == 2);
+    CHECK(r.err.find("the platform has no DMA source") != std::string::npos);
+    CHECK(r.err.find("SystemC") == std::string::npos);
+  }
 }

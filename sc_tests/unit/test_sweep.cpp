@@ -14,6 +14,7 @@
 #include "iommu_sim/platform/sweep/stats_json.h"
 #include "iommu_sim/platform/sweep/sweep.h"
 #include "command_test_util.h"
+#include "iommu_sim/platform/sweep/target.h"
 
 using namespace iommu_sim;
 namespace fs = std::filesystem;
@@ -416,8 +417,30 @@ TEST_CASE("the sweep makes plots or says clearly why not", "[unit]") {
     CHECK(fs::is_regular_file(dir + "/hit_rate_vs_entries.png"));
     CHECK(fs::is_regular_file(dir + "/latency_vs_entries.png"));
     CHECK(fs::is_regular_file(dir + "/hit_rate_heatmap.png"));
+    CHECK(fs::is_regular_file(dir + "/hit_rate_heatmap.svg"));
   } else {
     CHECK(r.err.find("plots skipped") != std::string::npos);
+  }
+
+  // Another varying axis gets figures of its own, never an average over it, titled with it.
+  const std::string facets = scratch("plot-facets");
+  const Run f = sweep({"--grid", "iommu.iotlb.sets=1,4", "--grid", "iommu.iotlb.ways=1,2", "--grid",
+                       "iommu.iotlb.policy=lru,fifo", "--out", facets, "--quiet"});
+  INFO(f.out << f.err);
+  REQUIRE(f.code == 0);
+  if (have_matplotlib) {
+    for (const char* policy : {"lru", "fifo"}) {
+      for (const char* plot : {"hit_rate_vs_entries", "latency_vs_entries", "hit_rate_heatmap"}) {
+        const std::string base = facets + "/" + plot + "_policy-" + policy;
+        INFO(base);
+        CHECK(fs::is_regular_file(base + ".png"));
+        CHECK(fs::is_regular_file(base + ".svg"));
+      }
+      std::ifstream svg(facets + "/hit_rate_vs_entries_policy-" + policy + ".svg");
+      const std::string text((std::istreambuf_iterator<char>(svg)), std::istreambuf_iterator<char>());
+      CHECK(text.find(std::string("iommu.iotlb.policy=") + policy) != std::string::npos);
+    }
+    CHECK_FALSE(fs::exists(facets + "/hit_rate_vs_entries.png"));
   }
 
   // Without a usable python the CSV is still written and the reason given.
@@ -429,4 +452,170 @@ TEST_CASE("the sweep makes plots or says clearly why not", "[unit]") {
   CHECK(r2.err.find("plots skipped") != std::string::npos);
   CHECK(r2.err.find("matplotlib") != std::string::npos);
   CHECK(fs::is_regular_file(dir2 + "/sweep.csv"));
+}
+
+TEST_CASE("a sweep target is the smallest geometry that meets it, for each other axis", "[unit]") {
+  SweepTarget t;
+  std::string error;
+  REQUIRE(parse_sweep_target("hit_rate>=0.9", t, error));
+  CHECK(t.metric == "hit_rate");
+  CHECK(t.at_least);
+  CHECK(t.value == 0.9);
+  REQUIRE(parse_sweep_target("latency_p99_ns<=150.5", t, error));
+  CHECK_FALSE(t.at_least);
+  CHECK(t.meets(150.5));
+  CHECK_FALSE(t.meets(151));
+  for (const char* bad : {"hit_rate", "hit_rate>=", ">=0.9", "hit_rate>=ninety", "hit_rate=0.9"}) {
+    INFO(bad);
+    CHECK_FALSE(parse_sweep_target(bad, t, error));
+    CHECK(error.find("METRIC>=X") != std::string::npos);
+  }
+
+  const std::vector<CsvRow> rows = {
+      {"point", "iommu.iotlb.policy", "status", "iotlb_sets", "iotlb_ways", "iotlb_entries", "hit_rate"},
+      {"0", "lru", "ok", "16", "1", "16", "0.50"},
+      {"1", "lru", "ok", "4", "4", "16", "0.90"},
+      {"2", "lru", "ok", "8", "2", "16", "0.91"},
+      {"3", "lru", "ok", "1", "0", "16", "0.99"},   // as small, but fully associative
+      {"4", "lru", "ok", "32", "1", "32", "0.95"},
+      {"5", "lru", "failed", "2", "1", "2", "0.99"},  // a failed point never answers
+      {"6", "fifo", "ok", "16", "1", "16", "0.40"},
+      {"7", "fifo", "ok", "32", "1", "32", "0.70"},
+      {"8", "fifo", "ok", "64", "1", "64", "0.70"},
+  };
+  REQUIRE(parse_sweep_target("hit_rate>=0.9", t, error));
+  const std::vector<TargetAnswer> a = find_target(rows, t, {"iommu.iotlb.policy"});
+  REQUIRE(a.size() == 2);
+  CHECK(a[0].group == "iommu.iotlb.policy=lru");
+  CHECK(a[0].met);
+  CHECK(a[0].row == 3);  // 16 entries in 2 ways beats 4 ways and full associativity
+  CHECK(a[0].sets == 8);
+  CHECK(a[0].ways == 2);
+  CHECK(a[1].group == "iommu.iotlb.policy=fifo");
+  CHECK_FALSE(a[1].met);
+  CHECK(a[1].any);
+  CHECK(a[1].row == 8);  // the best value, the smaller geometry on a tie
+  CHECK(a[1].value == 0.70);
+  CHECK(describe_geometry(8, 2, 16) == "8 sets x 2 ways (16 entries)");
+  CHECK(describe_geometry(1, 0, 256) == "fully associative, 256 entries");
+  CHECK(target_cache("devtlb_hit_rate") == "devtlb");
+  CHECK(target_cache("latency_p99_ns") == "iotlb");
+}
+
+TEST_CASE("a grid sweep answers --target, adds --metric columns and writes its metadata", "[unit]") {
+  const std::string dir = scratch("target-grid");
+  // The stand-in's hit rate is entries / (entries + 100): 16 -> 0.14, 64 -> 0.39, 256 -> 0.72.
+  const Run r = sweep({"--grid", "iommu.iotlb.sets=16,64", "--grid", "iommu.iotlb.ways=1,4",
+                       "--out", dir, "--no-plots", "--quiet", "--target", "hit_rate>=0.5",
+                       "--target", "hit_rate>=0.9", "--metric", "platform.dma_latency.p99",
+                       "--metric", "iotlb_hit_rate", "--metric", "platform.nope.p99"});
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("target hit_rate>=0.5: met; the smallest geometry that meets it is 64 sets x 4 ways "
+                   "(256 entries)") != std::string::npos);
+  CHECK(r.out.find("target hit_rate>=0.9: NOT met") != std::string::npos);
+  CHECK(r.out.find("add larger values to --grid iommu.iotlb.sets (largest: 64) and --grid "
+                   "iommu.iotlb.ways (largest: 4)") != std::string::npos);
+  const std::vector<CsvRow> rows = load_csv(dir + "/sweep.csv");
+  const CsvRow& h = rows[0];
+  CHECK(rows[1][column(h, "platform.dma_latency.p99")] == "4");
+  CHECK(std::stod(rows[1][column(h, "iotlb_hit_rate")]) == Approx(16.0 / 116));
+  CHECK(rows[1][column(h, "platform.nope.p99")].empty());
+  CHECK(column(h, "platform.nope.p99") < column(h, "seconds"));
+  CHECK(r.err.find("--metric platform.nope.p99: no point has this statistic") != std::string::npos);
+  CHECK(r.err.find("similar names: platform.dma_latency.p99") != std::string::npos);
+  std::ifstream meta(dir + "/sweep.meta.json");
+  REQUIRE(meta);
+  const std::string text((std::istreambuf_iterator<char>(meta)), std::istreambuf_iterator<char>());
+  CHECK(text.find("\"meta\": {\"version\": ") != std::string::npos);
+  CHECK(text.find("\"mode\": \"grid\"") != std::string::npos);
+  CHECK(text.find("iommu.iotlb.sets=16,64 iommu.iotlb.ways=1,4") != std::string::npos);
+
+  // A target on a column the CSV will not have is refused before anything runs.
+  const std::string dir2 = scratch("target-bad");
+  const Run bad = sweep({"--grid", "iommu.iotlb.sets=16,64", "--out", dir2, "--target", "hitrate>=0.5"});
+  CHECK(bad.code == 2);
+  CHECK(bad.err.find("no column 'hitrate'") != std::string::npos);
+  CHECK_FALSE(fs::exists(dir2 + "/sweep.csv"));
+  CHECK(sweep({"--one-pass", "--out", dir2, "--target", "latency_p99_ns<=100"}).code == 2);
+  CHECK(sweep({"--one-pass", "--out", dir2, "--metric", "summary.walks"}).code == 2);
+  CHECK(sweep({"--grid", "iommu.iotlb.sets=16", "--out", dir2, "--verify", "2"}).code == 2);
+}
+
+TEST_CASE("a one-pass target says which limit to raise, or that no size can meet it", "[unit]") {
+  const std::string dir = scratch("target-one-pass");
+  REQUIRE(sweep({"--one-pass", "--out", dir, "--max-sets", "4", "--max-ways", "2", "--max-entries",
+                 "16", "--no-plots", "--quiet", "--verify", "0"}).code == 0);
+  // The stand-in's stream: what an unbounded IOTLB and the largest explored one reach.
+  std::ifstream in(dir + "/iotlb.trace");
+  std::vector<IotlbOp> ops;
+  std::string error;
+  REQUIRE(read_iotlb_trace(in, ops, error));
+  OnePassLimits limits;
+  limits.max_sets = 4;
+  limits.max_ways = 2;
+  limits.max_entries = 16;
+  OnePassExplorer ex(limits);
+  for (const IotlbOp& op : ops) REQUIRE(ex.feed(op));
+  const double ceiling = static_cast<double>(ex.unbounded_hits()) / static_cast<double>(ex.accesses());
+  const CacheStats fa16 = ex.stats(1, 16);
+  const double largest = static_cast<double>(fa16.hits) / static_cast<double>(fa16.lookups);
+  REQUIRE(largest < ceiling);
+  CHECK(ceiling < 0.99);
+
+  const Run none = sweep({"--one-pass", "--trace", dir + "/iotlb.trace", "--out", dir + "/a", "--max-sets", "4",
+                          "--max-ways", "2", "--max-entries", "16", "--no-plots", "--target", "hit_rate>=0.99"});
+  INFO(none.out << none.err);
+  REQUIRE(none.code == 0);
+  CHECK(none.out.find("NOT met") != std::string::npos);
+  CHECK(none.out.find("No IOTLB of any size or associativity meets it on this stream") != std::string::npos);
+
+  const std::string between = std::to_string((largest + ceiling) / 2);
+  const Run raise = sweep({"--one-pass", "--trace", dir + "/iotlb.trace", "--out", dir + "/b", "--max-sets", "4",
+                           "--max-ways", "2", "--max-entries", "16", "--no-plots", "--target",
+                           "hit_rate>=" + between});
+  INFO(raise.out);
+  CHECK(raise.out.find("NOT met") != std::string::npos);
+  CHECK(raise.out.find("Raise --max-entries (now 16)") != std::string::npos);
+  CHECK(raise.out.find("No IOTLB") == std::string::npos);
+
+  const Run met = sweep({"--one-pass", "--trace", dir + "/iotlb.trace", "--out", dir + "/c", "--max-sets", "4",
+                         "--max-ways", "2", "--max-entries", "16", "--no-plots", "--target",
+                         "hit_rate>=" + std::to_string(largest * 0.99)});
+  CHECK(met.out.find(": met; the smallest geometry that meets it is ") != std::string::npos);
+}
+
+TEST_CASE("a one-pass sweep of a platform checks a few geometries with timed runs", "[unit]") {
+  const std::string dir = scratch("verify");
+  // The stand-in's timed hit rate (entries / (entries + 100)) is not what its stream replays to:
+  // the sweep must say so.
+  const Run r = sweep({"--one-pass", "--out", dir, "--no-plots", "--quiet", "--jobs", "2"});
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  const std::vector<CsvRow> rows = load_csv(dir + "/one_pass_check.csv");
+  REQUIRE(rows.size() == 1 + 1 + 3);  // the recording run and three timed runs
+  const CsvRow& h = rows[0];
+  CHECK(rows[1][column(h, "run")] == "recording run");
+  CHECK(rows[1][column(h, "iotlb_entries")] == "128");  // the stand-in's 32 x 4
+  for (size_t i = 2; i < rows.size(); ++i) {
+    CHECK(rows[i][column(h, "run")] == "timed run");
+    CHECK(fs::is_regular_file(dir + "/" + rows[i][column(h, "stats")]));
+    const double e = std::stod(rows[i][column(h, "iotlb_entries")]);
+    CHECK(std::stod(rows[i][column(h, "timed_hit_rate")]) == Approx(e / (e + 100)));
+  }
+  CHECK(r.out.find("WARNING: one-pass and timed hit rates differ by up to") != std::string::npos);
+  CHECK(r.out.find("\"One-pass and timed runs\"") != std::string::npos);
+
+  // The largest difference is printed whether or not it is above the threshold.
+  const Run agree = sweep({"--one-pass", "--out", scratch("verify-agree"), "--no-plots", "--quiet",
+                           "--verify", "1", "--verify-tolerance", "1"});
+  CHECK(agree.code == 0);
+  CHECK(agree.out.find("one-pass and timed hit rates agree within 1 (largest difference ") != std::string::npos);
+  CHECK(agree.out.find("WARNING") == std::string::npos);
+
+  const std::string quiet = scratch("verify-off");
+  const Run off = sweep({"--one-pass", "--out", quiet, "--no-plots", "--quiet", "--verify", "0"});
+  CHECK(off.code == 0);
+  CHECK_FALSE(fs::exists(quiet + "/one_pass_check.csv"));
+  CHECK(sweep({"--one-pass", "--trace", dir + "/iotlb.trace", "--out", quiet, "--verify", "2"}).code == 2);
 }
