@@ -1,3 +1,4 @@
+#include "iommu_sim/platform/command_line.h"
 #include "iommu_sim/platform/interrupt_study.h"
 #include "iommu_sim/platform/exit_codes.h"
 
@@ -36,10 +37,6 @@ const char* const kUsage =
     "  platform run in a process of its own, and writes DIR/interrupts.csv,\n"
     "  DIR/interrupts_per_guest.csv, DIR/points/pNNNN.{json,config.yaml,log} and plots; prints\n"
     "  the table. --set overrides a platform key for every point (after the study's own).\n";
-
-struct UsageError {
-  std::string message;
-};
 
 // One value of an axis: its name and the platform settings ("key=value") it stands for.
 struct AxisValue {
@@ -101,21 +98,13 @@ Options parse(const std::vector<std::string>& args) {
   Options o;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    auto value = [&]() -> const std::string& {
-      if (i + 1 >= args.size()) throw UsageError{a + " needs a value"};
-      return args[++i];
-    };
+    auto value = [&]() -> const std::string& { return option_value(args, i); };
     if (a == "--out") {
       o.out_dir = value();
     } else if (a == "--jobs" || a == "-j") {
-      const std::string& v = value();
-      o.jobs = static_cast<unsigned>(std::strtoul(v.c_str(), nullptr, 10));
-      if (o.jobs == 0 || o.jobs > 1024) throw UsageError{"--jobs expects 1 to 1024, got '" + v + "'"};
+      o.jobs = parse_jobs(value());
     } else if (a == "--set") {
-      const std::string& kv = value();
-      if (kv.find('=') == std::string::npos || kv.front() == '=')
-        throw UsageError{"--set expects KEY=VALUE, got '" + kv + "'"};
-      o.sets.push_back(kv);
+      o.sets.push_back(checked_assignment(value()));
     } else if (a == "--no-plots") {
       o.plots = false;
     } else if (a == "--quiet") {

@@ -12,6 +12,7 @@
 
 #include <systemc>
 
+#include "iommu_sim/platform/command_line.h"
 #include "iommu_sim/platform/config_reader.h"
 #include "default_platform.h"
 #include "iommu_sim/platform/exit_codes.h"
@@ -83,10 +84,6 @@ struct Options {
   std::vector<std::string> sets;
   std::string stats_path, waves_path, iotlb_trace_path, devtlb_trace_path;
   bool quiet = false;
-};
-
-struct UsageError {
-  std::string message;
 };
 
 Options parse_args(const std::vector<std::string>& args) {

@@ -1,3 +1,4 @@
+#include "iommu_sim/platform/command_line.h"
 #include "iommu_sim/platform/strategy_study.h"
 #include "iommu_sim/platform/exit_codes.h"
 
@@ -40,10 +41,6 @@ const char* const kUsage =
     "  runs every strategy x message size of the study, one process per point, and writes\n"
     "  DIR/strategies.csv and DIR/points/pNNNN.{json,log}; prints the table.\n"
     "  --set overrides a key of the study file for every point (e.g. platform.iommu.iotlb.ways=8)\n";
-
-struct UsageError {
-  std::string message;
-};
 
 // ---------------------------------------------------------------- the study file
 
@@ -461,24 +458,19 @@ Options parse(const std::vector<std::string>& args) {
   Options o;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    auto value = [&]() -> const std::string& {
-      if (i + 1 >= args.size()) throw UsageError{a + " needs a value"};
-      return args[++i];
-    };
+    auto value = [&]() -> const std::string& { return option_value(args, i); };
     if (a == "--out") {
       o.out_dir = value();
     } else if (a == "--jobs" || a == "-j") {
-      const std::string& v = value();
-      o.jobs = static_cast<unsigned>(std::strtoul(v.c_str(), nullptr, 10));
-      if (o.jobs == 0 || o.jobs > 1024) throw UsageError{"--jobs expects 1 to 1024, got '" + v + "'"};
+      o.jobs = parse_jobs(value());
     } else if (a == "--set") {
-      o.sets.push_back(value());
+      o.sets.push_back(checked_assignment(value()));
     } else if (a == "--quiet") {
       o.quiet = true;
     } else if (a == "--point-strategy") {  // internal: one point, run by the study itself
       o.point_strategy = value();
     } else if (a == "--point-size") {
-      o.point_size = static_cast<unsigned>(std::strtoul(value().c_str(), nullptr, 10));
+      o.point_size = parse_whole_number(a, value(), 1, 1u << 30);
     } else if (a == "--point-stats") {
       o.point_stats = value();
     } else if (!a.empty() && a[0] == '-') {

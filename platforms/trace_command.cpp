@@ -1,3 +1,4 @@
+#include "iommu_sim/platform/command_line.h"
 #include "iommu_sim/platform/trace_command.h"
 
 #include <cstdio>
@@ -18,10 +19,6 @@ const char* kUsage =
     "  Copies the IOTLB trace IN (text or binary, recognised by its header) to OUT, in the\n"
     "  format --to names (default: the one IN is not in). Operations and whole-line comments\n"
     "  are kept, in order. OUT is written only when all of IN is valid.\n";
-
-struct UsageError {
-  std::string message;
-};
 
 struct ConvertOptions {
   std::string in, out;

@@ -1,3 +1,4 @@
+#include "iommu_sim/platform/command_line.h"
 #include "iommu_sim/platform/calibrate/calibrate.h"
 #include "iommu_sim/platform/exit_codes.h"
 
@@ -56,10 +57,6 @@ const char* const kUsage =
     "  --quiet              no progress lines\n"
     "exit status: 0 success, 2 bad input, 1 a model run failed\n";
 
-struct UsageError {
-  std::string message;
-};
-
 struct Options {
   std::string measured, out;
   std::string curve_platform;
@@ -93,10 +90,7 @@ Options parse(const std::vector<std::string>& args) {
   o.jobs = std::max(1u, std::thread::hardware_concurrency());
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    auto value = [&]() -> const std::string& {
-      if (i + 1 >= args.size()) throw UsageError{a + " needs a value"};
-      return args[++i];
-    };
+    auto value = [&]() -> const std::string& { return option_value(args, i); };
     if (a == "--out") {
       o.out = value();
     } else if (a == "--curve") {
@@ -110,10 +104,7 @@ Options parse(const std::vector<std::string>& args) {
         o.windows.push_back(b);
       }
     } else if (a == "--set") {
-      const std::string& kv = value();
-      if (kv.find('=') == std::string::npos || kv[0] == '=')
-        throw UsageError{"--set expects KEY=VALUE, got '" + kv + "'"};
-      o.sets.push_back(kv);
+      o.sets.push_back(checked_assignment(value()));
     } else if (a == "--size") {
       uint64_t b = 0;
       const std::string& v = value();

@@ -1,5 +1,6 @@
 // `iommu-sim sweep`: its options, the merge of shards, and the Linux trace's IOTLB operations.
 // The sweeps themselves are in grid_sweep.cpp and one_pass_sweep.cpp.
+#include "iommu_sim/platform/command_line.h"
 #include "iommu_sim/platform/sweep/sweep.h"
 
 #include <algorithm>
@@ -64,21 +65,6 @@ const char* const kUsage =
     "  --quiet               no progress lines\n"
     "exit status: 0 success, 2 bad input, 1 failure (including a grid with a failed point)\n";
 
-struct UsageError {
-  std::string message;
-};
-
-unsigned parse_unsigned(const std::string& opt, const std::string& text, unsigned lo,
-                        unsigned hi) {
-  bool ok = !text.empty() && text.size() <= 9;
-  for (char c : text) ok = ok && c >= '0' && c <= '9';
-  const unsigned long v = ok ? std::strtoul(text.c_str(), nullptr, 10) : 0;
-  if (!ok || v < lo || v > hi)
-    throw UsageError{opt + " expects a whole number from " + std::to_string(lo) + " to " +
-                     std::to_string(hi) + ", got '" + text + "'"};
-  return static_cast<unsigned>(v);
-}
-
 // The columns a one-pass CSV has for a --target to name.
 const std::vector<std::string>& one_pass_columns() {
   static const std::vector<std::string> columns = {
@@ -93,10 +79,7 @@ SweepOptions parse_options(const std::vector<std::string>& args) {
   o.jobs = std::max(1u, std::thread::hardware_concurrency());
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    auto value = [&]() -> const std::string& {
-      if (i + 1 >= args.size()) throw UsageError{a + " needs a value"};
-      return args[++i];
-    };
+    auto value = [&]() -> const std::string& { return option_value(args, i); };
     if (a == "--grid") {
       GridAxis axis;
       std::string error;
@@ -124,13 +107,13 @@ SweepOptions parse_options(const std::vector<std::string>& args) {
     } else if (a == "--out") {
       o.out_dir = value();
     } else if (a == "--jobs" || a == "-j") {
-      o.jobs = parse_unsigned(a, value(), 1, 1024);
+      o.jobs = parse_jobs(value());
     } else if (a == "--shard") {
       std::string error;
       if (!parse_shard(value(), o.shard_index, o.shard_count, error)) throw UsageError{error};
       o.sharded = true;
     } else if (a == "--timeout") {
-      o.timeout_s = parse_unsigned(a, value(), 1, 604800);
+      o.timeout_s = parse_whole_number(a, value(), 1, 604800);
     } else if (a == "--no-plots") {
       o.plots = false;
     } else if (a == "--quiet") {
@@ -144,22 +127,22 @@ SweepOptions parse_options(const std::vector<std::string>& args) {
     } else if (a == "--devtlb-trace") {
       o.devtlb_trace = value();
     } else if (a == "--domain") {
-      o.domain = static_cast<uint16_t>(parse_unsigned(a, value(), 0, 65535));
+      o.domain = static_cast<uint16_t>(parse_whole_number(a, value(), 0, 65535));
     } else if (a == "--passes") {
-      o.passes = parse_unsigned(a, value(), 1, 1000);
+      o.passes = parse_whole_number(a, value(), 1, 1000);
     } else if (a == "--max-sets") {
-      o.limits.max_sets = parse_unsigned(a, value(), 1, 1u << 20);
+      o.limits.max_sets = parse_whole_number(a, value(), 1, 1u << 20);
     } else if (a == "--max-ways") {
-      o.limits.max_ways = parse_unsigned(a, value(), 1, 1024);
+      o.limits.max_ways = parse_whole_number(a, value(), 1, 1024);
     } else if (a == "--max-entries") {
-      o.limits.max_entries = parse_unsigned(a, value(), 1, 1u << 24);
+      o.limits.max_entries = parse_whole_number(a, value(), 1, 1u << 24);
     } else if (a == "--index") {
       const std::string v = value();
       if (!parse_iotlb_index(v, o.limits.index))
         throw UsageError{"--index: '" + v + "' is not accepted; expected page or page-xor-domain"};
       index_given = true;
     } else if (a == "--verify") {
-      o.verify = parse_unsigned(a, value(), 0, 64);
+      o.verify = parse_whole_number(a, value(), 0, 64);
       verify_given = true;
     } else if (a == "--verify-tolerance") {
       const std::string v = value();
