@@ -7,7 +7,7 @@ namespace iommu_sim {
 
 bool operator==(const IotlbEntry& a, const IotlbEntry& b) {
   return a.domain == b.domain && a.vpn == b.vpn && a.pfn == b.pfn && a.read == b.read &&
-         a.write == b.write && a.size == b.size;
+         a.write == b.write && a.size == b.size && a.pasid == b.pasid;
 }
 
 const char* to_string(PageSize s) {
@@ -53,7 +53,7 @@ IotlbModel::IotlbModel(const IotlbConfig& config) : m_config(config) {
   m_policy = make_replacement_policy(config.policy, config.sets, config.ways, config.seed);
 }
 
-IotlbHit IotlbModel::lookup(uint16_t domain, uint64_t vpn) {
+IotlbHit IotlbModel::lookup_pasid(uint16_t domain, uint32_t pasid, uint64_t vpn) {
   ++m_stats.lookups;
   vpn &= kPageNumberMask;
   const unsigned ways = m_config.ways;
@@ -67,7 +67,7 @@ IotlbHit IotlbModel::lookup(uint16_t domain, uint64_t vpn) {
     const unsigned set = set_of(vpn, size, mix);
     const Line* line = &m_lines[static_cast<size_t>(set) * ways];
     for (unsigned w = 0; w < ways; ++w) {
-      if (line[w].tag == tag && line[w].vpn == page) {
+      if (line[w].tag == tag && line[w].vpn == page && line[w].pasid == pasid) {
         ++m_stats.hits;
         m_policy->touch(set, w);
         IotlbHit hit;
@@ -100,7 +100,8 @@ IotlbFillResult IotlbModel::fill(const IotlbEntry& in) {
 
   unsigned way = ways;
   for (unsigned w = 0; w < ways && way == ways; ++w)
-    if (line[w].tag == tag && line[w].vpn == vpn) way = w;  // same page: overwrite in place
+    if (line[w].tag == tag && line[w].vpn == vpn && line[w].pasid == in.pasid)
+      way = w;  // same page: overwrite in place
   if (way == ways) {
     for (unsigned w = 0; w < ways && way == ways; ++w)
       if (line[w].tag == 0) way = w;  // lowest invalid way
@@ -118,6 +119,7 @@ IotlbFillResult IotlbModel::fill(const IotlbEntry& in) {
   line[way].pfn = in.pfn & page_mask;
   line[way].read = in.read;
   line[way].write = in.write;
+  line[way].pasid = in.pasid;
   m_policy->fill(set, way);
   result.way = way;
   return result;
@@ -131,6 +133,7 @@ IotlbEntry IotlbModel::entry_of(const Line& line) const {
   e.pfn = line.pfn;
   e.read = line.read;
   e.write = line.write;
+  e.pasid = line.pasid;
   return e;
 }
 
@@ -163,14 +166,32 @@ unsigned IotlbModel::invalidate_domain(uint16_t domain) {
       [domain](const Line& l) { return static_cast<uint16_t>(l.tag & 0xFFFF) == domain; });
 }
 
-unsigned IotlbModel::invalidate_pages(uint16_t domain, uint64_t vpn, unsigned am) {
-  vpn &= kPageNumberMask;
+bool IotlbModel::overlaps(const Line& l, uint64_t vpn, unsigned am) {
   // Both ranges are naturally aligned power-of-two blocks, so they overlap exactly when the
   // larger block contains the smaller: equal page numbers above the larger of the two sizes.
+  const unsigned k = std::min(63u, std::max(9u * ((l.tag >> 16) & 3), am));
+  return (l.vpn >> k) == (vpn >> k);
+}
+
+unsigned IotlbModel::invalidate_pages(uint16_t domain, uint64_t vpn, unsigned am) {
+  vpn &= kPageNumberMask;
   return invalidate_matching([domain, vpn, am](const Line& l) {
-    if (static_cast<uint16_t>(l.tag & 0xFFFF) != domain) return false;
-    const unsigned k = std::min(63u, std::max(9u * ((l.tag >> 16) & 3), am));
-    return (l.vpn >> k) == (vpn >> k);
+    return static_cast<uint16_t>(l.tag & 0xFFFF) == domain && overlaps(l, vpn, am);
+  });
+}
+
+unsigned IotlbModel::invalidate_pasid(uint16_t domain, uint32_t pasid) {
+  return invalidate_matching([domain, pasid](const Line& l) {
+    return static_cast<uint16_t>(l.tag & 0xFFFF) == domain && l.pasid == pasid;
+  });
+}
+
+unsigned IotlbModel::invalidate_pasid_pages(uint16_t domain, uint32_t pasid, uint64_t vpn,
+                                            unsigned am) {
+  vpn &= kPageNumberMask;
+  return invalidate_matching([domain, pasid, vpn, am](const Line& l) {
+    return static_cast<uint16_t>(l.tag & 0xFFFF) == domain && l.pasid == pasid &&
+           overlaps(l, vpn, am);
   });
 }
 

@@ -43,7 +43,10 @@ class TranslationCache {
 
   // Counts a lookup and a hit or miss, and touches on a hit. Disabled: nullptr, counts nothing.
   // The pointer stays valid until the next insert or invalidation.
-  const Value* lookup(uint64_t key);
+  const Value* lookup(uint64_t key) { return probe(key, false, 0); }
+  // As lookup(key), and the entry's domain must equal `domain` too: for caches whose 64-bit key
+  // cannot hold every tag (first-level entries are tagged by domain and PASID).
+  const Value* lookup(uint64_t key, uint16_t domain) { return probe(key, true, domain); }
   // A fill: overwrites the same key in place, else the lowest invalid way, else the policy's
   // victim (an eviction). Disabled: does nothing.
   void insert(uint64_t key, uint16_t domain, const Value& value);
@@ -66,6 +69,8 @@ class TranslationCache {
     Value value{};
   };
 
+  const Value* probe(uint64_t key, bool match_domain, uint16_t domain);
+
   CacheGeometry m_geometry;
   std::vector<Line> m_lines;  // line (set, way) at set * ways + way
   std::unique_ptr<ReplacementPolicy> m_policy;
@@ -84,13 +89,13 @@ TranslationCache<Value>::TranslationCache(const CacheGeometry& geometry) : m_geo
 }
 
 template <typename Value>
-const Value* TranslationCache<Value>::lookup(uint64_t key) {
+const Value* TranslationCache<Value>::probe(uint64_t key, bool match_domain, uint16_t domain) {
   if (!m_geometry.enabled) return nullptr;
   ++m_stats.lookups;
   const unsigned set = cache_set_index(key, m_geometry.sets);
   Line* line = &m_lines[static_cast<size_t>(set) * m_geometry.ways];
   for (unsigned w = 0; w < m_geometry.ways; ++w) {
-    if (line[w].valid && line[w].key == key) {
+    if (line[w].valid && line[w].key == key && (!match_domain || line[w].domain == domain)) {
       ++m_stats.hits;
       m_policy->touch(set, w);
       return &line[w].value;
