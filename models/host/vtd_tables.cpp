@@ -198,11 +198,16 @@ bool VtdRegisterProgrammer::command(uint32_t cmd_bit, bool set) {
   return poll32(fmt::kRegGsts, cmd_bit, set ? cmd_bit : 0);
 }
 
-bool VtdRegisterProgrammer::enable(uint64_t root_table) {
-  m_mmio.write(fmt::kRegRtaddr, root_table, 8);
+bool VtdRegisterProgrammer::enable(uint64_t root_table, bool scalable) {
+  if (scalable && !m_qi) return false;  // scalable mode is invalidated through the queue only
+  uint64_t rtaddr = root_table & fmt::kTableAddrMask;
+  if (scalable)
+    rtaddr = set_bits(rtaddr, fmt::kRtaddrTtmHi, fmt::kRtaddrTtmLo, uint64_t(fmt::TableMode::Scalable));
+  m_mmio.write(fmt::kRegRtaddr, rtaddr, 8);
   if (!command(fmt::kGcmdSrtp, true)) return false;
   if (m_qi) {
     submit(fmt::make_context_cache_desc(fmt::InvalidationScope::Global));
+    if (scalable) submit(fmt::make_pasid_cache_desc(fmt::PasidCacheScope::Global));
     submit(fmt::make_iotlb_desc(fmt::InvalidationScope::Global));
     if (!sync()) return false;
   } else {
@@ -215,13 +220,15 @@ bool VtdRegisterProgrammer::enable(uint64_t root_table) {
 bool VtdRegisterProgrammer::disable() { return command(fmt::kGcmdTe, false); }
 
 bool VtdRegisterProgrammer::enable_queued_invalidation(uint64_t queue_base, unsigned qs,
-                                                       uint64_t status_addr) {
+                                                       uint64_t status_addr, bool wide) {
   m_queue_base = queue_base;
   m_queue_bytes = 4096ULL << qs;
   m_status_addr = status_addr;
   m_tail = 0;
+  m_wide = wide;
   m_mmio.write(fmt::kRegIqt, 0, 8);
-  m_mmio.write(fmt::kRegIqa, (queue_base & fmt::kTableAddrMask) | (qs & 7), 8);
+  m_mmio.write(fmt::kRegIqa,
+               (queue_base & fmt::kTableAddrMask) | (uint64_t(wide) << fmt::kIqaDw) | (qs & 7), 8);
   m_qi = command(fmt::kGcmdQie, true);
   return m_qi;
 }
@@ -265,10 +272,12 @@ unsigned VtdRegisterProgrammer::invalidate_iotlb_register(fmt::InvalidationScope
   return 0;
 }
 
-void VtdRegisterProgrammer::submit(const fmt::Descriptor& d) {
-  m_memory.write64(m_queue_base + m_tail, d.lo);
-  m_memory.write64(m_queue_base + m_tail + 8, d.hi);
-  m_tail = (m_tail + 16) % m_queue_bytes;
+void VtdRegisterProgrammer::submit(const fmt::WideDescriptor& d) {
+  const unsigned qwords = m_wide ? 4 : 2;
+  if (!m_wide && (d.qw[2] || d.qw[3]))
+    throw std::invalid_argument("VtdRegisterProgrammer::submit: a 256-bit descriptor needs a wide queue");
+  for (unsigned i = 0; i < qwords; ++i) m_memory.write64(m_queue_base + m_tail + 8 * i, d.qw[i]);
+  m_tail = (m_tail + 8 * qwords) % m_queue_bytes;
   m_mmio.write(fmt::kRegIqt, m_tail, 8);
 }
 

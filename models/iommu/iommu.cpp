@@ -85,6 +85,7 @@ Iommu::Iommu(sc_core::sc_module_name name, const IommuConfig& config, StatsRegis
   m_ps_per_tick = sc_core::sc_get_time_resolution().to_seconds() * 1e12;
   m_frcd.assign(config.fault_records, {0, 0});
   m_walker_free.assign(config.walkers, sc_core::SC_ZERO_TIME);
+  init_scalable();
   build_capabilities();
 
   m_ir = std::make_unique<InterruptRemapper>(*this, m_config, stats, base);
@@ -207,7 +208,7 @@ void Iommu::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
   const bool write = trans.is_write();
   Translation t;
   int walker = -1;
-  uint8_t fault = translate(rid, iova, last, write, ext->address_type, t, delay, walker);
+  uint8_t fault = translate(*ext, iova, last, write, t, delay, walker);
   uint64_t fault_iova = iova;  // the page that faulted, for the fault record
 
   // The common case: the whole access lies in the page that translated its first byte.
@@ -229,7 +230,7 @@ void Iommu::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
       if (end == last) break;
       cur = end + 1;
       tc = Translation{};
-      fault = translate(rid, cur, last, write, ext->address_type, tc, delay, walker);
+      fault = translate(*ext, cur, last, write, tc, delay, walker);
       if (fault) {
         t = tc;
         fault_iova = cur;
@@ -268,7 +269,7 @@ void Iommu::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
 
   if (fault) {
     m_faults.inc();
-    if (fault <= vtd::kMaxDmaFaultReason) m_reason[fault]->inc();
+    fault_reason_counter(fault).inc();
     if (m_vcd) m_vcd->pulse(m_sig_fault, now_ps(delay));
     if (t.fpd) {
       m_faults_suppressed.inc();
@@ -278,6 +279,8 @@ void Iommu::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
       f.reason = fault;
       f.fault_info = fault_iova & vtd::kTableAddrMask;
       f.is_read = !write;
+      f.has_pasid = ext->has_pasid && m_config.scalable.enabled;
+      f.pasid = ext->pasid;
       record_fault(f, delay);
     }
     trans.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
@@ -301,8 +304,7 @@ unsigned int Iommu::transport_dbg(tlm::tlm_generic_payload& trans) {
   Translation t;
   uint64_t phys = iova;
   if (m_gsts & vtd::kGcmdTe) {
-    if (translate_debug(ext->requester_id, iova, iova + len - 1, trans.is_write(),
-                        ext->address_type, t) != 0)
+    if (translate_debug(*ext, iova, iova + len - 1, trans.is_write(), t) != 0)
       return 0;
     phys = t.phys;
     // A debug access stays inside one page: the caller can ask again for the rest.
@@ -328,6 +330,7 @@ bool Iommu::get_direct_mem_ptr(tlm::tlm_generic_payload& trans, tlm::tlm_dmi& dm
   bool can_read = true, can_write = true;
 
   if (m_gsts & vtd::kGcmdTe) {
+    if (m_table_mode != vtd::TableMode::Legacy) return false;  // no DMI in scalable mode
     // The context is resolved without touching the context cache (a side trip, not a DMA);
     // the page itself must be in the IOTLB, which is the point of "only when cached".
     Translation t;

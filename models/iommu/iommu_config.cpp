@@ -32,7 +32,7 @@ std::string validate_iommu_config(const IommuConfig& c) {
   if (!e.empty()) return "interrupt_entry_cache." + e;
   if ((c.x2apic || c.posted_interrupts) && !c.interrupt_remapping)
     return "x2apic and posted_interrupts need interrupt_remapping";
-  return "";
+  return validate_scalable_config(c.scalable, c.queued_invalidation);
 }
 
 }  // namespace iommu_sim

@@ -2,6 +2,7 @@
 // lookup, and the second-level walk with the paging-structure caches. Every table read is a TLM
 // read through the `memory` socket; the debug path uses transport_dbg and touches no cache.
 #include "iommu/iommu.h"
+#include "iommu/iommu_walk_port.h"
 
 namespace iommu_sim {
 
@@ -114,37 +115,28 @@ uint8_t Iommu::check_context(const ContextInfo& c, uint64_t last, AddressType at
   return fmt::kFaultNone;
 }
 
-uint8_t Iommu::translate(uint16_t rid, uint64_t iova, uint64_t last, bool write, AddressType at,
-                         Translation& t, sc_time& delay, int& walker) {
-  ContextInfo c;
-  const ContextInfo* cached = nullptr;
-  if (m_context_cache.enabled()) {
-    delay += m_config.cache_latency;
-    cached = m_context_cache.lookup(rid);
-  }
-  if (cached) {
-    c = *cached;
-  } else {
-    acquire_walker(walker, delay);
-    const uint8_t f = fetch_context(rid, c, &delay);
-    if (f) {
-      t.fpd = c.fpd && fmt::is_qualified_fault(f);
-      return f;
-    }
-    m_context_cache.insert(rid, c.domain, c);
-  }
-  if (const uint8_t f = check_context(c, last, at, t)) return f;
-  if (c.tt == static_cast<uint8_t>(fmt::TranslationType::PassThrough)) {
-    t.phys = iova;
-    t.page_bytes = 0;
-    return fmt::kFaultNone;
-  }
+WalkFeatures Iommu::walk_features() const {
+  WalkFeatures f;
+  f.haw_reserved = m_haw_reserved;
+  // Legacy mode: SNP (bit 11) and TM (bit 62) are reserved on a unit without snoop control and
+  // device TLBs. Scalable mode takes snooping from the PASID entry and ignores bit 11.
+  f.sl_entry_reserved = m_table_mode == vtd::TableMode::Scalable
+                            ? (1ULL << fmt::kPteTransientMapping)
+                            : fmt::kPteReserved;
+  f.sl_2m = m_config.superpages_2m;
+  f.sl_1g = m_config.superpages_1g;
+  f.fl_1g = m_config.scalable.first_level_1g;
+  return f;
+}
 
+bool Iommu::iotlb_lookup(uint16_t rid, uint16_t domain, uint32_t pasid, uint64_t iova, bool write,
+                         Translation& t, sc_time& delay) {
   const uint64_t vpn = iova >> 12;
   delay += m_config.iotlb_hit_latency;
-  const IotlbHit hit = m_iotlb->lookup(c.domain, vpn);
-  count_iotlb(rid, c.domain, hit.hit);
-  if (m_trace) trace_op(IotlbOp::Lookup, IotlbEntry{c.domain, vpn, 0, false, false, PageSize::Size4K});
+  const IotlbHit hit = pasid == kNoPasid ? m_iotlb->lookup(domain, vpn)
+                                         : m_iotlb->lookup_pasid(domain, pasid, vpn);
+  count_iotlb(rid, domain, hit.hit);
+  if (m_trace) trace_op(IotlbOp::Lookup, IotlbEntry{domain, vpn, 0, false, false, PageSize::Size4K});
   if (m_vcd) {
     const uint64_t now = now_ps(delay);
     m_vcd->pulse(m_sig_lookup, now);
@@ -152,19 +144,21 @@ uint8_t Iommu::translate(uint16_t rid, uint64_t iova, uint64_t last, bool write,
   }
   // A cached entry that does not allow the access is not trusted: walk again, since software
   // may have widened the permissions without invalidating.
-  if (hit.hit && (write ? hit.entry.write : hit.entry.read)) {
-    t.phys = (hit.frame(vpn) << 12) | (iova & 0xFFF);
-    t.page_bytes = 4096ULL << page_shift_pages(hit.entry.size);
-    t.cacheable = true;
-    t.entry = hit.entry;
-    if (m_trace) trace_op(IotlbOp::Access, hit.entry);
-    return fmt::kFaultNone;
-  }
+  if (!hit.hit || !(write ? hit.entry.write : hit.entry.read)) return false;
+  t.phys = (hit.frame(vpn) << 12) | (iova & 0xFFF);
+  t.page_bytes = 4096ULL << page_shift_pages(hit.entry.size);
+  t.cacheable = true;
+  t.entry = hit.entry;
+  if (m_trace) trace_op(IotlbOp::Access, hit.entry);
+  return true;
+}
 
+uint8_t Iommu::walk_and_fill(Translation& t, sc_time& delay, int& walker,
+                             const std::function<uint8_t()>& walk_fn) {
   acquire_walker(walker, delay);
   m_walks.inc();
   if (m_vcd) m_vcd->add(m_sig_walks, now_ps(delay), 1);
-  const uint8_t f = walk(c, iova, write, t, &delay);
+  const uint8_t f = walk_fn();
   if (m_vcd) m_vcd->add(m_sig_walks, now_ps(delay), -1);
   if (t.have_leaf) {
     m_iotlb->fill(t.entry);
@@ -177,14 +171,53 @@ uint8_t Iommu::translate(uint16_t rid, uint64_t iova, uint64_t last, bool write,
   return f;
 }
 
-uint8_t Iommu::translate_debug(uint16_t rid, uint64_t iova, uint64_t last, bool write,
-                               AddressType at, Translation& t) {
+uint8_t Iommu::translate(const PcieExtension& ext, uint64_t iova, uint64_t last, bool write,
+                         Translation& t, sc_time& delay, int& walker) {
+  if (m_table_mode != vtd::TableMode::Legacy)
+    return translate_scalable(ext, iova, last, write, t, &delay, walker);
+  // A unit that offers scalable mode knows requests with PASID, and blocks them in legacy mode.
+  if (ext.has_pasid && m_config.scalable.enabled) return fmt::kSmFaultPasidInLegacy;
+  const uint16_t rid = ext.requester_id;
   ContextInfo c;
-  if (const uint8_t f = fetch_context(rid, c, nullptr)) {
+  const ContextInfo* cached = nullptr;
+  if (m_context_cache.enabled()) {
+    delay += m_config.cache_latency;
+    cached = m_context_cache.lookup(rid);
+    if (cached && cached->scalable) cached = nullptr;  // left from scalable mode: not usable
+  }
+  if (cached) {
+    c = *cached;
+  } else {
+    acquire_walker(walker, delay);
+    const uint8_t f = fetch_context(rid, c, &delay);
+    if (f) {
+      t.fpd = c.fpd && fmt::is_qualified_fault(f);
+      return f;
+    }
+    m_context_cache.insert(rid, c.domain, c);
+  }
+  if (const uint8_t f = check_context(c, last, ext.address_type, t)) return f;
+  if (c.tt == static_cast<uint8_t>(fmt::TranslationType::PassThrough)) {
+    t.phys = iova;
+    t.page_bytes = 0;
+    return fmt::kFaultNone;
+  }
+  if (iotlb_lookup(rid, c.domain, kNoPasid, iova, write, t, delay)) return fmt::kFaultNone;
+  return walk_and_fill(t, delay, walker, [&] { return walk(c, iova, write, t, &delay); });
+}
+
+uint8_t Iommu::translate_debug(const PcieExtension& ext, uint64_t iova, uint64_t last, bool write,
+                               Translation& t) {
+  if (m_table_mode != vtd::TableMode::Legacy) {
+    int walker = -1;
+    return translate_scalable(ext, iova, last, write, t, nullptr, walker);
+  }
+  ContextInfo c;
+  if (const uint8_t f = fetch_context(ext.requester_id, c, nullptr)) {
     t.fpd = c.fpd && fmt::is_qualified_fault(f);
     return f;
   }
-  if (const uint8_t f = check_context(c, last, at, t)) return f;
+  if (const uint8_t f = check_context(c, last, ext.address_type, t)) return f;
   if (c.tt == static_cast<uint8_t>(fmt::TranslationType::PassThrough)) {
     t.phys = iova;
     return fmt::kFaultNone;
@@ -194,65 +227,30 @@ uint8_t Iommu::translate_debug(uint16_t rid, uint64_t iova, uint64_t last, bool 
 
 uint8_t Iommu::walk(const ContextInfo& c, uint64_t iova, bool write, Translation& t,
                     sc_time* delay) {
-  uint64_t table = c.table;
-  bool read_ok = true, write_ok = true;
-  unsigned level = c.levels;
-  const bool use_ps = delay && m_config.pscache.enabled;
-  if (use_ps) {
-    // One probe of every level's cache in parallel; the deepest hit saves the most reads.
-    *delay += m_config.cache_latency;
-    for (unsigned l = 2; l <= c.levels; ++l) {
-      if (const PsValue* p = m_pscache[l - 2]->lookup(ps_key(c.domain, iova, l))) {
-        table = p->table;
-        read_ok = p->read;
-        write_ok = p->write;
-        level = l - 1;
-        break;
-      }
-    }
-  }
+  WalkPort port(*this, delay);
+  NestedWalker::Caches caches;
+  if (delay && m_config.pscache.enabled)
+    for (unsigned l = 2; l <= 5; ++l) caches.second_level[l - 2] = m_pscache[l - 2].get();
+  NestedWalker walker(port, walk_features(), caches);
+  SecondLevelTable sl;
+  sl.root = c.table;
+  sl.levels = c.levels;
+  sl.did = c.domain;
   const uint8_t not_permitted = write ? fmt::kFaultWrite : fmt::kFaultRead;
-  for (;;) {
-    uint64_t e = 0;
-    if (!read_table(table + fmt::pte_index(iova, level) * 8ULL, &e, 8, delay))
-      return fmt::kFaultPagingAccess;
-    const bool r = get_bit(e, fmt::kPteRead), w = get_bit(e, fmt::kPteWrite);
-    if (!r && !w) return not_permitted;  // not present
-    if (e & (m_haw_reserved | fmt::kPteReserved)) return fmt::kFaultPagingReserved;
-    const bool ps = get_bit(e, fmt::kPteSuperpage);
-    bool leaf = level == 1;
-    if (level > 1 && ps) {
-      // PS is reserved above level 3 and where CAP.SLLPS does not offer the size; a superpage
-      // frame must be aligned to its size.
-      const bool offered = (level == 2 && m_config.superpages_2m) ||
-                           (level == 3 && m_config.superpages_1g);
-      if (!offered || (e & bit_mask(12 + 9 * (level - 1) - 1, 12)))
-        return fmt::kFaultPagingReserved;
-      leaf = true;
-    }
-    read_ok = read_ok && r;
-    write_ok = write_ok && w;
-    const uint64_t addr = e & bit_mask(51, 12);
-    if (leaf) {
-      const uint64_t bytes = fmt::level_span(level);
-      t.phys = addr | (iova & (bytes - 1));
-      t.page_bytes = bytes;
-      t.have_leaf = true;
-      t.entry.domain = c.domain;
-      t.entry.vpn = (iova & ~(bytes - 1)) >> 12;
-      t.entry.pfn = addr >> 12;
-      t.entry.read = read_ok;
-      t.entry.write = write_ok;
-      t.entry.size = static_cast<PageSize>(level - 1);
-      if (write ? write_ok : read_ok) return fmt::kFaultNone;
-      return not_permitted;
-    }
-    if (use_ps)
-      m_pscache[level - 2]->insert(ps_key(c.domain, iova, level), c.domain,
-                                   PsValue{addr, read_ok, write_ok});
-    table = addr;
-    --level;
+  const WalkResult r = walker.second_level(
+      sl, iova, write, SecondLevelFaults{fmt::kFaultPagingAccess, not_permitted, fmt::kFaultPagingReserved, not_permitted});
+  if (r.have_leaf) {
+    t.phys = r.phys;
+    t.page_bytes = r.page_bytes;
+    t.have_leaf = true;
+    t.entry.domain = c.domain;
+    t.entry.vpn = (iova & ~(r.page_bytes - 1)) >> 12;
+    t.entry.pfn = (r.phys & ~(r.page_bytes - 1)) >> 12;
+    t.entry.read = r.read;
+    t.entry.write = r.write;
+    t.entry.size = page_size_of(r.page_bytes);
   }
+  return r.fault;
 }
 
 }  // namespace iommu_sim
