@@ -6,6 +6,7 @@
 
 #include "common/bits.h"
 #include "config_reader.h"
+#include "platform_config_scalable.h"
 
 namespace iommu_sim {
 
@@ -16,16 +17,18 @@ using sc_core::sc_time;
 
 sc_time ns(double v) { return sc_time(v, SC_NS); }
 
-PageSize read_page_size(Section& s, const std::string& key) {
-  const std::string p = s.get_enum(key, "4K", {"4K", "2M", "1G"});
-  return p == "1G" ? PageSize::Size1G : p == "2M" ? PageSize::Size2M : PageSize::Size4K;
-}
-
 uint16_t read_requester(Section& s, const std::string& key, const std::string& text) {
   uint16_t rid = 0;
   if (!parse_requester_id(text, rid))
     s.fail(key, "'" + text + "' is not a requester ID; expected bus:device.function, e.g. 00:02.0");
   return rid;
+}
+
+}  // namespace
+
+PageSize read_page_size(Section& s, const std::string& key) {
+  const std::string p = s.get_enum(key, "4K", {"4K", "2M", "1G"});
+  return p == "1G" ? PageSize::Size1G : p == "2M" ? PageSize::Size2M : PageSize::Size4K;
 }
 
 CacheGeometry read_cache(Section s, const CacheGeometry& def) {
@@ -42,6 +45,8 @@ CacheGeometry read_cache(Section s, const CacheGeometry& def) {
     s.fail("ways", "plru needs a power-of-two number of ways (got " + std::to_string(g.ways) + ")");
   return g;
 }
+
+namespace {
 
 void read_iotlb(Section s, PlatformConfig& pc) {
   IotlbConfig& c = pc.iommu.iotlb;
@@ -110,6 +115,7 @@ void read_iommu(Section s, PlatformConfig& pc) {
   c.context_cache = read_cache(s.section("context_cache"), c.context_cache);
   c.pscache = read_cache(s.section("pscache"), c.pscache);
   read_interrupt_remapping(s.section("interrupt_remapping"), c);
+  read_scalable_iommu(s.section("scalable"), c);
   const std::string problem = validate_iommu_config(c);
   if (!problem.empty()) s.fail("", problem);
 }
@@ -142,20 +148,25 @@ void read_host(Section s, PlatformConfig& pc) {
   h.table_size = s.get_size("table_size", h.table_size, 64 * 1024);
   if (h.table_base % 4096) s.fail("table_base", "must be 4 KiB aligned");
   h.invalidation = s.get_enum("invalidation", h.invalidation, {"queued", "register"});
+  read_host_tables(s, h, pc.iommu);
+  const bool scalable = h.tables == "scalable";
   h.pcie = !pc.pcie.endpoints.empty();
   if (h.pcie) read_driver(s.section("driver"), pc);
-  std::set<uint16_t> ids, devices;
+  std::set<uint16_t> ids;
+  std::set<uint64_t> devices;  // requester ID << 32 | PASID
   for (Section d : s.list("domains")) {
     DomainSpec dom;
     const unsigned max_domain = (1u << (4 + 2 * pc.iommu.domain_bits_nd)) - 1;
     dom.id = static_cast<uint16_t>(d.get_uint("id", 1, 1, std::min(max_domain, 65535u)));
     if (!ids.insert(dom.id).second) d.fail("id", "domain " + std::to_string(dom.id) + " is defined twice");
     dom.levels = d.get_uint("levels", 4, 3, 5);
-    dom.translation = d.get_enum("translation", "translate", {"translate", "pass-through", "blocked"});
+    dom.translation = d.get_enum("translation", "translate", domain_translations(scalable));
     dom.fault_processing_disable = d.get_bool("fault_processing_disable", false);
+    if (scalable) read_scalable_domain(d, dom, h.domains, pc.iommu);
     for (const std::string& text : d.get_string_list("devices")) {
       const uint16_t rid = read_requester(d, "devices", text);
-      if (!devices.insert(rid).second) d.fail("devices", text + " is in more than one domain");
+      if (!devices.insert(uint64_t(rid) << 32 | dom.pasid).second)
+        d.fail("devices", text + " is in more than one domain" + (scalable ? " at this PASID" : ""));
       dom.devices.push_back(rid);
     }
     for (Section m : d.list("mappings")) {
@@ -170,8 +181,7 @@ void read_host(Section s, PlatformConfig& pc) {
       if (map.iova % align) m.fail("iova", "must be aligned to the page size");
       if (map.phys % align) m.fail("phys", "must be aligned to the page size");
       if (map.size % align) m.fail("size", "must be a multiple of the page size");
-      if (map.iova + map.size > (1ULL << pc.iommu.address_width))
-        m.fail("iova", "the mapping ends above the IOMMU's address width");
+      read_mapping_scalable(m, map, dom, pc.iommu);
       dom.mappings.push_back(map);
     }
     h.domains.push_back(dom);
@@ -262,6 +272,7 @@ void read_traffic(Section root, PlatformConfig& pc) {
     if (!names.insert(spec.name).second) t.fail("name", "'" + spec.name + "' is used twice");
     spec.requester_id = read_requester(t, "requester", t.get_string("requester", "00:02.0"));
     spec.workload.kind = t.get_enum("workload", "random", kWorkloadKinds);
+    read_traffic_pasid(t, spec, pc);
     read_workload_fields(t, spec.workload, pc.traffic.size() + 1);
     pc.traffic.push_back(spec);
   }

@@ -6,6 +6,7 @@
 #include <map>
 #include <sstream>
 
+#include "iommu/vtd_format_scalable.h"
 
 namespace iommu_sim {
 
@@ -57,7 +58,10 @@ const char* fault_reason_name(unsigned reason) {
     case 0x24: return "IRTE reserved field";
     case 0x25: return "compatibility-format interrupt blocked";
     case 0x26: return "source-ID check failed";
-    default: return "unknown reason";
+    default: {
+      const char* scalable = vtd::scalable_fault_reason_name(reason);
+      return scalable ? scalable : "unknown reason";
+    }
   }
 }
 
@@ -161,6 +165,7 @@ void print_report(std::ostream& os, const std::string& source, const PlatformCon
      << ")\n";
   os << "  context cache        hit rate "
      << percent(get(s, iommu + ".context_cache.hits"), get(s, iommu + ".context_cache.lookups")) << "\n";
+  if (config.iommu.scalable.enabled) print_scalable_report(os, config, s);
   if (const Histogram* h = s.find_histogram("summary.dma_latency")) {
     os << "  DMA latency          mean " << ns_text(h->mean()) << ", p50 " << ns_text(h->quantile(0.5))
        << ", p99 " << ns_text(h->quantile(0.99)) << ", max " << ns_text(h->max()) << "\n";
@@ -241,7 +246,7 @@ void print_report(std::ostream& os, const std::string& source, const PlatformCon
   if (faults > 0) {
     os << " (";
     bool first = true;
-    for (unsigned reason = 0; reason < 0x30; ++reason) {
+    for (unsigned reason = 0; reason <= vtd::kMaxScalableFaultReason; ++reason) {
       char name[64];
       std::snprintf(name, sizeof name, "%s.faults.reason_0x%X", iommu.c_str(), reason);
       const double n = get(s, name);

@@ -68,6 +68,11 @@ tlm::tlm_response_status DmaEngine::transport(tlm::tlm_command cmd, uint64_t add
   tlm::tlm_generic_payload trans;
   // On the stack and removed before return: the payload does not own it.
   PcieExtension ext(m_requester_id);
+  if (m_has_pasid && !is_msix) {
+    ext.has_pasid = true;
+    ext.pasid = m_pasid;
+    ext.privileged = m_privileged;
+  }
   trans.set_command(cmd);
   trans.set_address(addr);
   trans.set_data_ptr(data);

@@ -14,6 +14,7 @@
 //   set_start_gate()  a condition (and the event that signals it may have changed) the engine
 //                     waits for before starting: the endpoint holds each function's engine
 //                     until software has enabled it (function present, Bus Master Enable set)
+//   set_pasid()       DMA (not MSI-X) carries this PASID, privileged or not (default: none)
 //
 // Every transaction carries a PcieExtension with the engine's requester ID (the root port checks
 // and, if needed, overwrites it: a function cannot claim another's ID). Timing is LT: each
@@ -62,6 +63,13 @@ class DmaEngine : public sc_core::sc_module, private DmaPort {
     m_gate = std::move(ready);
     m_gate_changed = changed;
   }
+  bool has_pasid() const { return m_has_pasid; }
+  uint32_t pasid() const { return m_pasid; }
+  void set_pasid(uint32_t pasid, bool privileged = false) {
+    m_has_pasid = true;
+    m_pasid = pasid;
+    m_privileged = privileged;
+  }
 
  private:
   void run_thread();
@@ -79,6 +87,8 @@ class DmaEngine : public sc_core::sc_module, private DmaPort {
   void sync() override { m_qk.sync(); }
 
   uint16_t m_requester_id;
+  bool m_has_pasid = false, m_privileged = false;
+  uint32_t m_pasid = 0;
   std::unique_ptr<Workload> m_workload;
   tlm_utils::tlm_quantumkeeper m_qk;
   sc_core::sc_event m_done;
