@@ -176,16 +176,24 @@ class Iommu : public sc_core::sc_module {
   // the access, with t filled in.
   bool iotlb_lookup(uint16_t rid, uint16_t domain, uint32_t pasid, uint64_t iova, bool write,
                     Translation& t, sc_core::sc_time& delay);
-  // A page walk's bookkeeping around `walk_fn` (walker slot, count, waves), then the IOTLB fill.
-  uint8_t walk_and_fill(Translation& t, sc_core::sc_time& delay, int& walker,
-                        const std::function<uint8_t()>& walk_fn);
+  // A page walk's bookkeeping: before it the walker slot, the count and the waves; after it the
+  // IOTLB fill of what it found and the access stream. end_walk returns `fault`.
+  void begin_walk(int& walker, sc_core::sc_time& delay);
+  // A walk's leaf, if it found one, as the translation and the IOTLB entry (tagged `pasid`).
+  void take_walk_result(const WalkResult& r, uint64_t iova, uint16_t domain, uint32_t pasid,
+                        Translation& t) const;
+  uint8_t end_walk(Translation& t, uint8_t fault, const sc_core::sc_time& delay);
   bool read_table(uint64_t addr, void* buf, unsigned len, sc_core::sc_time* delay);
   bool write_memory(uint64_t addr, const void* buf, unsigned len, sc_core::sc_time& delay);
   void acquire_walker(int& walker, sc_core::sc_time& delay);
   void release_walker(int walker, const sc_core::sc_time& delay);
   // The walker's view of memory: table reads and A/D writes through `memory`, timed unless debug.
   class WalkPort;
-  WalkFeatures walk_features() const;
+  // What the walker checks entries against, in legacy [0] and scalable [1] mode.
+  const WalkFeatures& walk_features() const {
+    return m_walk_features[m_table_mode == vtd::TableMode::Legacy ? 0 : 1];
+  }
+  WalkFeatures m_walk_features[2];
   void trace_op(IotlbOp::Kind kind, const IotlbEntry& e, unsigned am = 0);
 
   // ---- Scalable mode (iommu_scalable.cpp) ----

@@ -13,7 +13,7 @@
 // combined entries cannot be found by guest-physical address: for a domain with nested entries
 // it drops all of them (hardware may always invalidate more than asked).
 #include "iommu/iommu.h"
-#include "iommu/iommu_walk_port.h"
+#include "iommu/iommu_internal.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -103,6 +103,17 @@ struct Iommu::ScalableState {
 void Iommu::ScalableStateDeleter::operator()(ScalableState* s) const { delete s; }
 
 void Iommu::init_scalable() {
+  // Legacy mode: SNP (bit 11) and TM (bit 62) of second-level entries are reserved on a unit
+  // without snoop control and device TLBs. Scalable mode takes snooping from the PASID entry and
+  // ignores bit 11.
+  for (WalkFeatures& f : m_walk_features) {
+    f.haw_reserved = m_haw_reserved;
+    f.sl_entry_reserved = fmt::kPteReserved;
+    f.sl_2m = m_config.superpages_2m;
+    f.sl_1g = m_config.superpages_1g;
+    f.fl_1g = m_config.scalable.first_level_1g;
+  }
+  m_walk_features[1].sl_entry_reserved = 1ULL << fmt::kPteTransientMapping;
   if (!m_config.scalable.enabled) return;
   m_sm.reset(new ScalableState(m_config.scalable, m_stats, name()));
   // A PASID tag is what keeps first-level and nested translations of different PASIDs apart.
@@ -327,58 +338,40 @@ uint8_t Iommu::translate_scalable(const PcieExtension& ext, uint64_t iova, uint6
   }
   const uint32_t tag = p.pgtt == fmt::Pgtt::SecondLevel ? kNoPasid : pasid;
   uint8_t f = fmt::kFaultNone;
-  if (delay && iotlb_lookup(rid, p.did, tag, iova, write, t, *delay)) {
-    // served by the IOTLB
-  } else {
-    const auto walk_fn = [&]() -> uint8_t {
-      const sc_time start = delay ? *delay : sc_core::SC_ZERO_TIME;
-      WalkPort port(*this, delay);
-      NestedWalker::Caches caches;
-      if (delay) {
-        if (m_config.pscache.enabled)
-          for (unsigned l = 2; l <= 5; ++l) caches.second_level[l - 2] = m_pscache[l - 2].get();
-        PsCacheArray& fl = p.pgtt == fmt::Pgtt::Nested ? sm.nested : sm.first_level;
-        if (fl[0]->enabled())
-          for (unsigned l = 2; l <= 5; ++l) caches.first_level[l - 2] = fl[l - 2].get();
-      }
-      NestedWalker w(port, walk_features(), caches, delay != nullptr);
-      FirstLevelTable fl;
-      fl.root = p.fl_root;
-      fl.levels = p.fl_levels;
-      fl.did = p.did;
-      fl.pasid = pasid;
-      fl.wpe = p.wpe;
-      const WalkResult r = p.pgtt == fmt::Pgtt::SecondLevel
-                               ? w.second_level(sl, iova, write, second_level_faults(write))
-                               : w.first_level(fl, p.pgtt == fmt::Pgtt::Nested ? &sl : nullptr, iova,
-                                               write, !privileged);
-      if (delay) {
-        const WalkCounts& n = w.counts();
-        sm.first_level_reads.inc(n.first_level_reads);
-        sm.second_level_reads.inc(n.second_level_reads);
-        sm.ad_writes.inc(n.writes);
-        sm.walk_refs.add(n.first_level_reads + n.second_level_reads);
-        sm.walk_latency.add(to_ps(*delay - start));
-      }
-      if (r.have_leaf) {
-        t.phys = r.phys;
-        t.page_bytes = r.page_bytes;
-        t.have_leaf = true;
-        t.entry.domain = p.did;
-        t.entry.pasid = tag;
-        t.entry.vpn = (iova & ~(r.page_bytes - 1)) >> 12;
-        t.entry.pfn = (r.phys & ~(r.page_bytes - 1)) >> 12;
-        t.entry.read = r.read;
-        t.entry.write = r.write;
-        t.entry.size = page_size_of(r.page_bytes);
-        if (p.pgtt == fmt::Pgtt::Nested && delay) sm.nested_dids[p.did] = true;
-      }
-      return r.fault;
-    };
+  if (!delay || !iotlb_lookup(rid, p.did, tag, iova, write, t, *delay)) {
+    if (delay) begin_walk(walker, *delay);
+    const sc_time start = delay ? *delay : sc_core::SC_ZERO_TIME;
+    WalkPort port(*this, delay);
+    NestedWalker::Caches caches;
     if (delay) {
-      f = walk_and_fill(t, *delay, walker, walk_fn);
-    } else {
-      f = walk_fn();
+      if (m_config.pscache.enabled)
+        for (unsigned l = 2; l <= 5; ++l) caches.second_level[l - 2] = m_pscache[l - 2].get();
+      PsCacheArray& fl = p.pgtt == fmt::Pgtt::Nested ? sm.nested : sm.first_level;
+      if (fl[0]->enabled())
+        for (unsigned l = 2; l <= 5; ++l) caches.first_level[l - 2] = fl[l - 2].get();
+    }
+    NestedWalker w(port, walk_features(), caches, delay != nullptr);
+    FirstLevelTable fl;
+    fl.root = p.fl_root;
+    fl.levels = p.fl_levels;
+    fl.did = p.did;
+    fl.pasid = pasid;
+    fl.wpe = p.wpe;
+    const WalkResult r = p.pgtt == fmt::Pgtt::SecondLevel
+                             ? w.second_level(sl, iova, write, second_level_faults(write))
+                             : w.first_level(fl, p.pgtt == fmt::Pgtt::Nested ? &sl : nullptr, iova,
+                                             write, !privileged);
+    take_walk_result(r, iova, p.did, tag, t);
+    f = r.fault;
+    if (delay) {
+      const WalkCounts& n = w.counts();
+      sm.first_level_reads.inc(n.first_level_reads);
+      sm.second_level_reads.inc(n.second_level_reads);
+      sm.ad_writes.inc(n.writes);
+      sm.walk_refs.add(n.first_level_reads + n.second_level_reads);
+      sm.walk_latency.add(to_ps(*delay - start));
+      if (r.have_leaf && p.pgtt == fmt::Pgtt::Nested) sm.nested_dids[p.did] = true;
+      f = end_walk(t, f, *delay);
     }
   }
   // Scalable mode blocks an output address in the interrupt range.

@@ -2,7 +2,7 @@
 // lookup, and the second-level walk with the paging-structure caches. Every table read is a TLM
 // read through the `memory` socket; the debug path uses transport_dbg and touches no cache.
 #include "iommu/iommu.h"
-#include "iommu/iommu_walk_port.h"
+#include "iommu/iommu_internal.h"
 
 namespace iommu_sim {
 
@@ -115,50 +115,13 @@ uint8_t Iommu::check_context(const ContextInfo& c, uint64_t last, AddressType at
   return fmt::kFaultNone;
 }
 
-WalkFeatures Iommu::walk_features() const {
-  WalkFeatures f;
-  f.haw_reserved = m_haw_reserved;
-  // Legacy mode: SNP (bit 11) and TM (bit 62) are reserved on a unit without snoop control and
-  // device TLBs. Scalable mode takes snooping from the PASID entry and ignores bit 11.
-  f.sl_entry_reserved = m_table_mode == vtd::TableMode::Scalable
-                            ? (1ULL << fmt::kPteTransientMapping)
-                            : fmt::kPteReserved;
-  f.sl_2m = m_config.superpages_2m;
-  f.sl_1g = m_config.superpages_1g;
-  f.fl_1g = m_config.scalable.first_level_1g;
-  return f;
-}
-
-bool Iommu::iotlb_lookup(uint16_t rid, uint16_t domain, uint32_t pasid, uint64_t iova, bool write,
-                         Translation& t, sc_time& delay) {
-  const uint64_t vpn = iova >> 12;
-  delay += m_config.iotlb_hit_latency;
-  const IotlbHit hit = pasid == kNoPasid ? m_iotlb->lookup(domain, vpn)
-                                         : m_iotlb->lookup_pasid(domain, pasid, vpn);
-  count_iotlb(rid, domain, hit.hit);
-  if (m_trace) trace_op(IotlbOp::Lookup, IotlbEntry{domain, vpn, 0, false, false, PageSize::Size4K});
-  if (m_vcd) {
-    const uint64_t now = now_ps(delay);
-    m_vcd->pulse(m_sig_lookup, now);
-    m_vcd->pulse(hit.hit ? m_sig_hit : m_sig_miss, now);
-  }
-  // A cached entry that does not allow the access is not trusted: walk again, since software
-  // may have widened the permissions without invalidating.
-  if (!hit.hit || !(write ? hit.entry.write : hit.entry.read)) return false;
-  t.phys = (hit.frame(vpn) << 12) | (iova & 0xFFF);
-  t.page_bytes = 4096ULL << page_shift_pages(hit.entry.size);
-  t.cacheable = true;
-  t.entry = hit.entry;
-  if (m_trace) trace_op(IotlbOp::Access, hit.entry);
-  return true;
-}
-
-uint8_t Iommu::walk_and_fill(Translation& t, sc_time& delay, int& walker,
-                             const std::function<uint8_t()>& walk_fn) {
+void Iommu::begin_walk(int& walker, sc_time& delay) {
   acquire_walker(walker, delay);
   m_walks.inc();
   if (m_vcd) m_vcd->add(m_sig_walks, now_ps(delay), 1);
-  const uint8_t f = walk_fn();
+}
+
+uint8_t Iommu::end_walk(Translation& t, uint8_t f, const sc_time& delay) {
   if (m_vcd) m_vcd->add(m_sig_walks, now_ps(delay), -1);
   if (t.have_leaf) {
     m_iotlb->fill(t.entry);
@@ -203,7 +166,8 @@ uint8_t Iommu::translate(const PcieExtension& ext, uint64_t iova, uint64_t last,
     return fmt::kFaultNone;
   }
   if (iotlb_lookup(rid, c.domain, kNoPasid, iova, write, t, delay)) return fmt::kFaultNone;
-  return walk_and_fill(t, delay, walker, [&] { return walk(c, iova, write, t, &delay); });
+  begin_walk(walker, delay);
+  return end_walk(t, walk(c, iova, write, t, &delay), delay);
 }
 
 uint8_t Iommu::translate_debug(const PcieExtension& ext, uint64_t iova, uint64_t last, bool write,
@@ -239,18 +203,23 @@ uint8_t Iommu::walk(const ContextInfo& c, uint64_t iova, bool write, Translation
   const uint8_t not_permitted = write ? fmt::kFaultWrite : fmt::kFaultRead;
   const WalkResult r = walker.second_level(
       sl, iova, write, SecondLevelFaults{fmt::kFaultPagingAccess, not_permitted, fmt::kFaultPagingReserved, not_permitted});
-  if (r.have_leaf) {
-    t.phys = r.phys;
-    t.page_bytes = r.page_bytes;
-    t.have_leaf = true;
-    t.entry.domain = c.domain;
-    t.entry.vpn = (iova & ~(r.page_bytes - 1)) >> 12;
-    t.entry.pfn = (r.phys & ~(r.page_bytes - 1)) >> 12;
-    t.entry.read = r.read;
-    t.entry.write = r.write;
-    t.entry.size = page_size_of(r.page_bytes);
-  }
+  take_walk_result(r, iova, c.domain, kNoPasid, t);
   return r.fault;
+}
+
+void Iommu::take_walk_result(const WalkResult& r, uint64_t iova, uint16_t domain, uint32_t pasid,
+                             Translation& t) const {
+  if (!r.have_leaf) return;
+  t.phys = r.phys;
+  t.page_bytes = r.page_bytes;
+  t.have_leaf = true;
+  t.entry.domain = domain;
+  t.entry.pasid = pasid;
+  t.entry.vpn = (iova & ~(r.page_bytes - 1)) >> 12;
+  t.entry.pfn = (r.phys & ~(r.page_bytes - 1)) >> 12;
+  t.entry.read = r.read;
+  t.entry.write = r.write;
+  t.entry.size = page_size_of(r.page_bytes);
 }
 
 }  // namespace iommu_sim

@@ -112,7 +112,9 @@ class IotlbModel : public Iotlb {
  public:
   explicit IotlbModel(const IotlbConfig& config);
 
-  IotlbHit lookup(uint16_t domain, uint64_t vpn) override { return lookup_pasid(domain, kNoPasid, vpn); }
+  IotlbHit lookup(uint16_t domain, uint64_t vpn) override {
+    return IotlbModel::lookup_pasid(domain, kNoPasid, vpn);
+  }
   IotlbFillResult fill(const IotlbEntry& entry) override;
   unsigned invalidate_all() override;
   unsigned invalidate_domain(uint16_t domain) override;
