@@ -115,7 +115,7 @@ void read_iommu(Section s, PlatformConfig& pc) {
   c.context_cache = read_cache(s.section("context_cache"), c.context_cache);
   c.pscache = read_cache(s.section("pscache"), c.pscache);
   read_interrupt_remapping(s.section("interrupt_remapping"), c);
-  read_scalable_iommu(s.section("scalable"), c);
+  read_scalable_iommu(s.section("scalable"), pc);
   const std::string problem = validate_iommu_config(c);
   if (!problem.empty()) s.fail("", problem);
 }

@@ -18,7 +18,8 @@ std::string hex(uint64_t v) {
 }
 }  // namespace
 
-void read_scalable_iommu(Section s, IommuConfig& c) {
+void read_scalable_iommu(Section s, PlatformConfig& pc) {
+  IommuConfig& c = pc.iommu;
   ScalableConfig& sc = c.scalable;
   sc.enabled = s.get_bool("enabled", sc.enabled);
   sc.first_level = s.get_bool("first_level", sc.first_level);
@@ -33,6 +34,9 @@ void read_scalable_iommu(Section s, IommuConfig& c) {
   sc.pasid_cache = read_cache(s.section("pasid_cache"), sc.pasid_cache);
   sc.first_level_pscache = read_cache(s.section("first_level_pscache"), sc.first_level_pscache);
   sc.nested_pscache = read_cache(s.section("nested_pscache"), sc.nested_pscache);
+  if (sc.enabled && (sc.first_level || sc.nested) && pc.iotlb_impl == "rtl")
+    s.fail("first_level", "the RTL IOTLB has no PASID tag for first-level and nested translations: "
+                          "use iommu.iotlb.impl: model, or first_level: false");
   const std::string problem = validate_scalable_config(sc, c.queued_invalidation);
   if (!problem.empty()) {
     // "scalable.nested: needs ..." names the key below this section.

@@ -14,8 +14,9 @@ namespace iommu_sim {
 CacheGeometry read_cache(Section s, const CacheGeometry& def);
 PageSize read_page_size(Section& s, const std::string& key);
 
-// iommu.scalable: ECAP.SMTS and what comes with it, and the caches scalable mode adds.
-void read_scalable_iommu(Section s, IommuConfig& c);
+// iommu.scalable: ECAP.SMTS and what comes with it, and the caches scalable mode adds (after
+// iommu.iotlb: the RTL IOTLB has no PASID tag for first-level and nested translation).
+void read_scalable_iommu(Section s, PlatformConfig& pc);
 // host.tables, checked against what the IOMMU offers and the invalidation interface.
 void read_host_tables(Section& host, HostSetupConfig& h, const IommuConfig& iommu);
 // The translation types a domain may name: scalable-mode tables add first-level and nested.

@@ -569,3 +569,64 @@ TEST_CASE("first-level and nested translation need an IOTLB with PASID tags", "[
   Iommu second_level_only("second_level_only", c, stats, std::make_unique<UntaggedIotlb>());
   CHECK(get_bit(second_level_only.peek_register(fmt::kRegEcap), fmt::kEcapSmts));
 }
+
+TEST_CASE("formats: entries written bit by bit as Linux writes them translate, and the builder writes the same", "[model][scalable]") {
+  // Literal encodings, field by field as Linux's drivers/iommu/intel/pasid.h and iommu.h set
+  // them: context qw0 = PASID directory | PDTS << 9 | PASIDE (bit 3) | P; PASID entry qw0 =
+  // SLPTPTR | AW << 2 | PGTT << 6 | P, qw1 = DID, qw2 = FLPTPTR | FLPM << 2 | SRE (bit 0).
+  ScalableTb s;
+  SparseMemory& m = s.tb.mem.storage();
+  const uint64_t root = 0x2000000, ctx = 0x2001000, dir = 0x2002000, table = 0x2003000;
+  const uint64_t sl = 0x2010000;   // four second-level tables from here
+  const uint64_t fl = 0x2020000;   // four first-level tables from here
+  m.write64(root, ctx | 1);                                           // bus 0, lower half
+  m.write64(ctx + 32 * 0x10, dir | (2ULL << 9) | (1ULL << 3) | 1);    // 00:02.0
+  m.write64(ctx + 32 * 0x10 + 8, 0);                                  // RID_PASID 0
+  m.write64(dir, table | 1);                                          // PASIDs 0-63
+  m.write64(table, sl | (2ULL << 2) | (2ULL << 6) | 1);               // PASID 0: second level, 4 levels
+  m.write64(table + 8, 5);                                            // DID 5
+  m.write64(table + 64 * 5, (1ULL << 6) | 1);                         // PASID 5: first level
+  m.write64(table + 64 * 5 + 8, 6);                                   // DID 6
+  m.write64(table + 64 * 5 + 16, fl | (0ULL << 2) | 1);               // 4-level, SRE
+  for (unsigned l = 4; l >= 2; --l) {  // kIova's path: one table per level
+    m.write64(sl + 0x1000 * (4 - l) + 8 * fmt::pte_index(kIova, l), (sl + 0x1000 * (5 - l)) | 3);
+    m.write64(fl + 0x1000 * (4 - l) + 8 * fmt::pte_index(kIova, l), (fl + 0x1000 * (5 - l)) | 7);
+  }
+  m.write64(sl + 0x3000 + 8 * fmt::pte_index(kIova, 1), kData | 3);
+  m.write64(fl + 0x3000 + 8 * fmt::pte_index(kIova, 1), (kData + 0x1000) | 7);
+  m.write64(kData, 0x51);
+  m.write64(kData + 0x1000, 0x52);
+  s.tb.start();
+  REQUIRE(s.tb.prog.enable_queued_invalidation(s.tb.tables.allocate_page(), 0, s.tb.tables.allocate_page(), true));
+  REQUIRE(s.tb.prog.enable(root, true));
+  CHECK(s.read(kRid, kIova) == 0x51);
+  CHECK(s.read(kRid, kIova, 5) == 0x52);
+  CHECK(s.read(kRid, kIova, 5, true) == 0x52);  // SRE set: supervisor requests pass
+  // The hardware set the first-level accessed flags (bit 5) on the way.
+  CHECK(m.read64(fl + 8 * fmt::pte_index(kIova, 4)) == ((fl + 0x1000) | 7 | (1ULL << 5)));
+
+  // The builder writes the same bits for the same entries.
+  ScalableTables built(m, [next = uint64_t(0x3000000)]() mutable { const uint64_t p = next; next += 0x1000; return p; });
+  built.set_context(kRid);
+  PasidEntrySpec second;
+  second.pgtt = fmt::Pgtt::SecondLevel;
+  second.did = 5;
+  second.sl_root = sl;
+  built.set_pasid_entry(kRid, 0, second);
+  PasidEntrySpec first;
+  first.pgtt = fmt::Pgtt::FirstLevel;
+  first.did = 6;
+  first.fl_root = fl;
+  first.sre = true;
+  built.set_pasid_entry(kRid, 5, first);
+  const uint64_t ce = built.context_entry_address(kRid);
+  CHECK((m.read64(ce) & 0xFFF) == ((2ULL << 9) | (1ULL << 3) | 1));
+  CHECK(m.read64(ce + 8) == 0);
+  const uint64_t pe0 = built.pasid_entry_address(kRid, 0), pe5 = built.pasid_entry_address(kRid, 5);
+  CHECK(pe5 - pe0 == 5 * 64);
+  for (unsigned q = 0; q < 8; ++q) {
+    INFO("qword " << q);
+    CHECK(m.read64(pe0 + 8 * q) == m.read64(table + 8 * q));
+    CHECK(m.read64(pe5 + 8 * q) == m.read64(table + 64 * 5 + 8 * q));
+  }
+}

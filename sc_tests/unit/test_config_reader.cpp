@@ -206,6 +206,8 @@ traffic:
         std::string::npos);
   CHECK(error_of("iommu:\n  scalable: {enabled: true, first_level: false, nested: true}\n")
             .find("key 'iommu.scalable.nested'") != std::string::npos);
+  CHECK(error_of("iommu:\n  iotlb: {impl: rtl}\n  scalable: {enabled: true}\n").find("PASID tag") != std::string::npos);
+  CHECK(load("iommu:\n  iotlb: {impl: rtl}\n  scalable: {enabled: true, first_level: false}\n").iommu.scalable.enabled);
   // First-level and nested domains exist with scalable tables only; a nested one needs a parent.
   CHECK(error_of("host:\n  domains: [{id: 1, translation: nested}]\n").find("not accepted") != std::string::npos);
   const std::string tables = iommu + "host:\n  tables: scalable\n  domains:\n";
