@@ -7,7 +7,6 @@
 //   scalable-bench [--dmas N] [--repeats R] [--only hit|second-level|nested|nested-cold]
 // (--only runs one stream: for instruction counts under callgrind.)
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -26,8 +25,10 @@
 #include "host/vtd_tables.h"
 #include "host/vtd_tables_scalable.h"
 #include "iommu/iommu.h"
+#include "dma_stream.h"
 
 using namespace iommu_sim;
+using iommu_sim::bench::median;
 
 namespace {
 
@@ -111,30 +112,8 @@ class Rig : public sc_core::sc_module {
 
   // Issues the DMAs to the given pages (relative to kIova); returns the host seconds it took.
   double run(const std::vector<uint32_t>& pages) {
-    tlm::tlm_generic_payload p;
     PcieExtension ext(kRid);
-    p.set_extension(&ext);
-    uint8_t data[64];
-    sc_core::sc_time delay;
-    const auto start = std::chrono::steady_clock::now();
-    for (uint32_t page : pages) {
-      p.set_command(tlm::TLM_READ_COMMAND);
-      p.set_address(kIova + uint64_t(page) * 4096 + 64);
-      p.set_data_ptr(data);
-      p.set_data_length(64);
-      p.set_streaming_width(64);
-      p.set_byte_enable_ptr(nullptr);
-      p.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
-      delay = sc_core::SC_ZERO_TIME;
-      dma->b_transport(p, delay);
-      if (!p.is_response_ok()) {
-        std::fprintf(stderr, "scalable-bench: %s: DMA failed\n", name());
-        std::exit(1);
-      }
-    }
-    const auto end = std::chrono::steady_clock::now();
-    p.clear_extension(&ext);
-    return std::chrono::duration<double>(end - start).count();
+    return bench::timed_reads(dma, ext, kIova, pages, name());
   }
 
   double stat(const std::string& leaf) { return m_stats.value(std::string(name()) + ".iommu." + leaf); }
@@ -154,39 +133,15 @@ class Rig : public sc_core::sc_module {
   std::unique_ptr<FirstLevelTables> m_guest;
 };
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
 }  // namespace
 
 int sc_main(int argc, char* argv[]) {
-  uint64_t dmas = 200000;
-  unsigned repeats = 5;
-  std::string only;
-  const char* usage = "usage: scalable-bench [--dmas N] [--repeats R] [--only hit|second-level|nested|nested-cold]\n";
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--dmas" && i + 1 < argc) {
-      dmas = std::strtoull(argv[++i], nullptr, 10);
-    } else if (a == "--repeats" && i + 1 < argc) {
-      repeats = static_cast<unsigned>(std::strtoul(argv[++i], nullptr, 10));
-    } else if (a == "--only" && i + 1 < argc) {
-      only = argv[++i];
-      if (only != "hit" && only != "second-level" && only != "nested" && only != "nested-cold") {
-        std::fprintf(stderr, "scalable-bench: --only takes hit, second-level, nested or nested-cold\n");
-        return 2;
-      }
-    } else {
-      std::fprintf(stderr, "%s", usage);
-      return 2;
-    }
-  }
-  if (dmas == 0 || repeats == 0) {
-    std::fprintf(stderr, "scalable-bench: --dmas and --repeats must be positive\n");
-    return 2;
-  }
+  bench::Options options;
+  options.dmas = 200000;
+  if (!bench::parse_options(argc, argv, "scalable-bench", "hit|second-level|nested|nested-cold", options)) return 2;
+  const uint64_t dmas = options.dmas;
+  const unsigned repeats = options.repeats;
+  const std::string& only = options.only;
   Rig hit("hit", Kind::Hit);
   Rig second("second_level", Kind::SecondLevel);
   Rig nested("nested", Kind::Nested);
@@ -194,15 +149,8 @@ int sc_main(int argc, char* argv[]) {
   sc_core::sc_start(sc_core::SC_ZERO_TIME);
   for (Rig* r : {&hit, &second, &nested, &cold}) r->enable();
 
-  std::vector<uint32_t> hot(dmas), random(dmas);
-  uint64_t x = 0x9E3779B97F4A7C15ULL;
-  for (uint64_t i = 0; i < dmas; ++i) {
-    hot[i] = static_cast<uint32_t>(i % 16);
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    random[i] = static_cast<uint32_t>(x % kMissPages);
-  }
+  std::vector<uint32_t> hot, random;
+  bench::page_streams(dmas, kMissPages, hot, random);
   if (!only.empty()) {
     Rig& rig = only == "hit" ? hit : only == "second-level" ? second : only == "nested" ? nested : cold;
     const double t = rig.run(only == "hit" ? hot : random);

@@ -3,6 +3,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "host/radix_table.h"
+
 namespace iommu_sim {
 
 namespace fmt = vtd;
@@ -133,33 +135,8 @@ void VtdTableBuilder::map(uint16_t dom, uint64_t iova, uint64_t phys, uint64_t s
 
 void VtdTableBuilder::unmap(uint16_t dom, uint64_t iova, uint64_t size) {
   const Domain& d = domain(dom);
-  if ((iova | size) & (kPage - 1))
-    throw std::invalid_argument("VtdTableBuilder::unmap: iova and size must be 4 KiB aligned");
-  const uint64_t end = iova + size;
-  uint64_t va = iova;
-  while (va < end) {
-    uint64_t table = d.root;
-    unsigned l = d.levels;
-    uint64_t step = kPage;
-    for (;; --l) {
-      const uint64_t slot = table + fmt::pte_index(va, l) * 8ULL;
-      const uint64_t e = m_memory.read64(slot);
-      const uint64_t span = fmt::level_span(l);
-      if (!(e & kRw)) {  // nothing mapped below: skip the rest of this entry's span
-        step = span - (va & (span - 1));
-        break;
-      }
-      if (l == 1 || get_bit(e, fmt::kPteSuperpage)) {
-        if ((va & (span - 1)) || va + span > end)
-          throw std::invalid_argument("VtdTableBuilder::unmap: a superpage must be unmapped whole");
-        m_memory.write64(slot, 0);
-        step = span;
-        break;
-      }
-      table = e & kAddrBits;
-    }
-    va += step;
-  }
+  clear_leaves(m_memory, d.root, d.levels, iova, size, [](uint64_t e) { return (e & kRw) != 0; },
+               [](uint64_t a) { return a; }, "VtdTableBuilder::unmap");
 }
 
 std::optional<uint64_t> VtdTableBuilder::translate(uint16_t dom, uint64_t iova) const {

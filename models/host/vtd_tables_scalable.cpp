@@ -4,6 +4,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "host/radix_table.h"
+
 namespace iommu_sim {
 
 namespace fmt = vtd;
@@ -62,32 +64,8 @@ void FirstLevelTables::map(uint64_t va, uint64_t pa, uint64_t size, bool write, 
 }
 
 void FirstLevelTables::unmap(uint64_t va, uint64_t size) {
-  if ((va | size) & (kPage - 1))
-    throw std::invalid_argument("FirstLevelTables::unmap: va and size must be 4 KiB aligned");
-  const uint64_t end = va + size;
-  uint64_t v = va;
-  while (v < end) {
-    uint64_t table = m_root;
-    uint64_t step = kPage;
-    for (unsigned l = m_levels;; --l) {
-      const uint64_t slot = m_to_host(table) + fmt::pte_index(v, l) * 8ULL;
-      const uint64_t e = m_memory.read64(slot);
-      const uint64_t span = fmt::level_span(l);
-      if (!get_bit(e, fmt::kFlPresent)) {  // nothing mapped below: skip this entry's span
-        step = span - (v & (span - 1));
-        break;
-      }
-      if (l == 1 || get_bit(e, fmt::kFlPs)) {
-        if ((v & (span - 1)) || v + span > end)
-          throw std::invalid_argument("FirstLevelTables::unmap: a large page must be unmapped whole");
-        m_memory.write64(slot, 0);
-        step = span;
-        break;
-      }
-      table = e & kAddrBits;
-    }
-    v += step;
-  }
+  clear_leaves(m_memory, m_root, m_levels, va, size, [](uint64_t e) { return get_bit(e, fmt::kFlPresent); },
+               m_to_host, "FirstLevelTables::unmap");
 }
 
 std::optional<uint64_t> FirstLevelTables::translate(uint64_t va) const {
