@@ -13,7 +13,7 @@
 #include <systemc>
 #include <tlm>
 
-#include "common/pcie_extension.h"
+#include "iommu_sim/common/pcie_extension.h"
 
 namespace iommu_sim {
 namespace bench {

@@ -14,13 +14,13 @@
 #include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/simple_target_socket.h>
 
-#include "common/memory_target.h"
-#include "common/pcie_extension.h"
-#include "common/stats.h"
-#include "host/interrupt_tables.h"
-#include "host/socket_mmio.h"
-#include "host/vtd_tables.h"
-#include "iommu/iommu.h"
+#include "iommu_sim/common/memory_target.h"
+#include "iommu_sim/common/pcie_extension.h"
+#include "iommu_sim/common/stats.h"
+#include "iommu_sim/host/interrupt_tables.h"
+#include "iommu_sim/host/socket_mmio.h"
+#include "iommu_sim/host/vtd_tables.h"
+#include "iommu_sim/iommu/iommu.h"
 
 using namespace iommu_sim;
 

@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "iommu/caches/iotlb.h"
-#include "iommu/caches/iotlb_trace.h"
-#include "sweep/one_pass.h"
+#include "iommu_sim/iommu/caches/iotlb.h"
+#include "iommu_sim/iommu/caches/iotlb_trace.h"
+#include "iommu_sim/platform/sweep/one_pass.h"
 
 using namespace iommu_sim;
 

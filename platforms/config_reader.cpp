@@ -1,11 +1,14 @@
-#include "config_reader.h"
+#include "iommu_sim/platform/config_reader.h"
 
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <fstream>
 #include <sstream>
+
+#include "iommu_sim/common/parse_number.h"
 
 namespace iommu_sim {
 
@@ -30,7 +33,7 @@ std::string join(const std::vector<std::string>& v) {
 }
 
 // Parses an unsigned integer: decimal or 0x hex, optional K/M/G[iB] suffix when sizes allowed.
-bool parse_u64(std::string text, bool allow_suffix, uint64_t& out) {
+bool parse_number(std::string text, bool allow_suffix, uint64_t& out) {
   text.erase(std::remove(text.begin(), text.end(), '_'), text.end());
   if (text.empty()) return false;
   uint64_t mult = 1;
@@ -50,20 +53,39 @@ bool parse_u64(std::string text, bool allow_suffix, uint64_t& out) {
         strip("TIB", 1ULL << 40) || strip("K", 1ULL << 10) || strip("M", 1ULL << 20) ||
         strip("G", 1ULL << 30) || strip("T", 1ULL << 40);
   }
-  if (text.empty() || text[0] == '-' || text[0] == '+') return false;
-  const bool hex = text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X');
-  const std::string digits = hex ? text.substr(2) : text;
-  if (digits.empty()) return false;
-  for (char c : digits) {
-    if (hex ? !std::isxdigit(static_cast<unsigned char>(c)) : !std::isdigit(static_cast<unsigned char>(c)))
-      return false;
-  }
-  errno = 0;
-  const unsigned long long v = std::strtoull(digits.c_str(), nullptr, hex ? 16 : 10);
-  if (errno == ERANGE) return false;
+  uint64_t v = 0;
+  if (!iommu_sim::parse_u64(text, v)) return false;
   if (mult != 1 && v > UINT64_MAX / mult) return false;
   out = v * mult;
   return true;
+}
+
+std::string mark_text(const YAML::Mark& m) {
+  return std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1);
+}
+
+// Keys are plain names: a dotted key could not be told apart from a nested one (in --set, in
+// error messages, in the effective configuration), and YAML keeps a duplicate key where the
+// reader would see only the first. Returns "" or the problem, and where it is.
+std::string check_keys(const YAML::Node& node, YAML::Mark& where) {
+  if (node.IsMap()) {
+    std::map<std::string, YAML::Mark> seen;
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      where = it->first.Mark();
+      if (!it->first.IsScalar()) return "a key must be a plain name, not a list or a map";
+      const std::string key = it->first.Scalar();
+      if (key.empty()) return "a key must not be empty";
+      if (key.find('.') != std::string::npos)
+        return "key '" + key + "' contains a dot: write nested sections instead";
+      const auto [first, fresh] = seen.emplace(key, it->first.Mark());
+      if (!fresh) return "key '" + key + "' appears twice (first at line " + mark_text(first->second) + ")";
+      if (std::string p = check_keys(it->second, where); !p.empty()) return p;
+    }
+  } else if (node.IsSequence()) {
+    for (const auto& item : node)
+      if (std::string p = check_keys(item, where); !p.empty()) return p;
+  }
+  return "";
 }
 
 std::string node_text(const YAML::Node& n) {
@@ -75,7 +97,7 @@ std::string node_text(const YAML::Node& n) {
 
 // The effective configuration, kept in the order it was read.
 struct EffectiveTree {
-  std::string scalar;
+  EffectiveValue value;
   std::vector<std::pair<std::string, EffectiveTree>> children;
   bool sequence = false;
 
@@ -85,16 +107,20 @@ struct EffectiveTree {
     children.emplace_back(key, EffectiveTree{});
     return children.back().second;
   }
+  // Text the user wrote (names, paths) is always double-quoted, so that whatever it holds (a
+  // leading '[', "null", "yes", '#', a newline) reads back as the same string.
+  void emit_scalar(YAML::Emitter& e, const std::string& item) const {
+    if (value.text) e << YAML::DoubleQuoted;
+    e << item;
+  }
   void emit(YAML::Emitter& e) const {
     if (children.empty()) {
-      if (!scalar.empty() && scalar.front() == '[') {
-        // Lists are recorded in flow form: emit their items, keeping the style local to them.
-        const YAML::Node list = YAML::Load(scalar);
+      if (value.list) {
         e << YAML::Flow << YAML::BeginSeq;
-        for (const auto& item : list) e << item.Scalar();
+        for (const auto& item : value.items) emit_scalar(e, item);
         e << YAML::EndSeq;
       } else {
-        e << scalar;
+        emit_scalar(e, value.items.empty() ? std::string() : value.items.front());
       }
       return;
     }
@@ -136,10 +162,12 @@ ConfigReader ConfigReader::from_text(const std::string& text, const std::string&
   }
   if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
   if (!root.IsMap()) {
-    throw ConfigError(display_name + ":" + std::to_string(root.Mark().line + 1) + ":" +
-                      std::to_string(root.Mark().column + 1) +
+    throw ConfigError(display_name + ":" + mark_text(root.Mark()) +
                       ": the platform description must be a map of sections");
   }
+  YAML::Mark mark;
+  if (const std::string p = check_keys(root, mark); !p.empty())
+    throw ConfigError(display_name + ":" + mark_text(mark) + ": " + p);
   return ConfigReader(root, display_name);
 }
 
@@ -161,15 +189,26 @@ void ConfigReader::apply_override(const std::string& assignment) {
     throw ConfigError("--set " + assignment + ": value is not valid YAML: " + e.msg);
   }
   if (value.empty()) parsed = YAML::Node(std::string());
+  YAML::Mark mark;
+  if (const std::string p = check_keys(parsed, mark); !p.empty())
+    throw ConfigError("--set " + assignment + ": " + p);
 
+  // A list index, checked against the list's length without converting what cannot be one.
+  const auto item = [](const YAML::Node& list, const std::string& part, size_t& index) {
+    uint64_t v = 0;
+    if (!is_index(part) || !parse_digits_u64(part, 10, v) || v >= list.size()) return false;
+    index = static_cast<size_t>(v);
+    return true;
+  };
   YAML::Node node = m_root;
   for (size_t i = 0; i + 1 < parts.size(); ++i) {
     YAML::Node next;
+    size_t index = 0;
     if (node.IsSequence()) {
-      if (!is_index(parts[i]) || std::stoul(parts[i]) >= node.size())
+      if (!item(node, parts[i], index))
         throw ConfigError("--set " + assignment + ": '" + parts[i] + "' is not an item of the list at '" +
                           join(std::vector<std::string>(parts.begin(), parts.begin() + i)) + "'");
-      next.reset(node[std::stoul(parts[i])]);
+      next.reset(node[index]);
     } else {
       if (!node.IsMap()) {
         throw ConfigError("--set " + assignment + ": '" + parts[i - 1] + "' is a value, not a section");
@@ -180,10 +219,11 @@ void ConfigReader::apply_override(const std::string& assignment) {
     node.reset(next);
   }
   const std::string& last = parts.back();
+  size_t index = 0;
   if (node.IsSequence()) {
-    if (!is_index(last) || std::stoul(last) >= node.size())
+    if (!item(node, last, index))
       throw ConfigError("--set " + assignment + ": '" + last + "' is not an item of the list");
-    node[std::stoul(last)] = parsed;
+    node[index] = parsed;
   } else if (node.IsMap()) {
     const YAML::Node& existing = static_cast<const YAML::Node&>(node)[last];
     if (existing && existing.IsMap() && !parsed.IsMap())
@@ -201,6 +241,26 @@ std::string ConfigReader::where(const std::string& path, const YAML::Mark& mark)
   if (auto it = m_overrides.find(path); it != m_overrides.end()) return it->second;
   if (mark.is_null() || mark.line < 0) return m_source;
   return m_source + ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
+}
+
+std::string ConfigReader::where_is(const std::string& path) const {
+  YAML::Node node = m_root;
+  YAML::Mark mark = YAML::Mark::null_mark();
+  for (const std::string& part : split_path(path)) {
+    YAML::Node next;
+    uint64_t index = 0;
+    if (node.IsSequence() && parse_digits_u64(part, 10, index) && index < node.size()) {
+      next.reset(node[index]);
+    } else if (node.IsMap()) {
+      for (auto it = node.begin(); it != node.end(); ++it) {
+        if (it->first.Scalar() == part) next.reset(it->second);
+      }
+    }
+    if (!next.IsDefined() || next.IsNull()) return where(path, YAML::Mark::null_mark());
+    node.reset(next);
+    mark = node.Mark();
+  }
+  return where(path, mark);
 }
 
 void ConfigReader::check_unread(const YAML::Node& node, const std::string& path) const {
@@ -236,8 +296,8 @@ bool Section::has(const std::string& key) const {
 
 void Section::fail(const std::string& key, const std::string& message) const {
   if (key.empty()) {
-    throw ConfigError(m_reader->where(m_path, m_node ? m_node.Mark() : YAML::Mark::null_mark()) +
-                      ": '" + m_path + "': " + message);
+    const std::string where = m_reader->where(m_path, m_node ? m_node.Mark() : YAML::Mark::null_mark());
+    throw ConfigError(where + ": " + (m_path.empty() ? "" : "'" + m_path + "': ") + message);
   }
   YAML::Mark mark = YAML::Mark::null_mark();
   if (m_node && m_node.IsMap()) {
@@ -266,13 +326,13 @@ uint64_t Section::get_u64(const std::string& key, uint64_t def, uint64_t min, ui
   const bool present = scalar(key, n);
   uint64_t v = def;
   if (present) {
-    if (!n.IsScalar() || !parse_u64(n.Scalar(), false, v))
+    if (!n.IsScalar() || !parse_number(n.Scalar(), false, v))
       fail(key, "expected an unsigned integer (decimal or 0x hex), got '" + node_text(n) + "'");
   }
   if (v < min || v > max)
     fail(key, "must be between " + std::to_string(min) + " and " + std::to_string(max) + " (got " +
                   std::to_string(v) + ")");
-  m_reader->put_effective(path_of(key), std::to_string(v));
+  m_reader->put_effective(path_of(key), EffectiveValue::plain(std::to_string(v)));
   return v;
 }
 
@@ -285,7 +345,7 @@ uint64_t Section::get_size(const std::string& key, uint64_t def, uint64_t min, u
   const bool present = scalar(key, n);
   uint64_t v = def;
   if (present) {
-    if (!n.IsScalar() || !parse_u64(n.Scalar(), true, v))
+    if (!n.IsScalar() || !parse_number(n.Scalar(), true, v))
       fail(key, "expected a size in bytes (e.g. 4096, 0x1000, 64K, 2MiB), got '" + node_text(n) + "'");
   }
   if (v < min || v > max)
@@ -293,7 +353,7 @@ uint64_t Section::get_size(const std::string& key, uint64_t def, uint64_t min, u
                   std::to_string(v) + ")");
   std::ostringstream hex;
   hex << "0x" << std::hex << v;
-  m_reader->put_effective(path_of(key), hex.str());
+  m_reader->put_effective(path_of(key), EffectiveValue::plain(hex.str()));
   return v;
 }
 
@@ -313,9 +373,10 @@ double Section::get_double(const std::string& key, double def, double min, doubl
     os << "must be between " << min << " and " << max << " (got " << v << ")";
     fail(key, os.str());
   }
-  std::ostringstream os;
-  os << v;
-  m_reader->put_effective(path_of(key), os.str());
+  // The shortest text that reads back as the same double.
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  m_reader->put_effective(path_of(key), EffectiveValue::plain(std::string(buf, r.ptr)));
   return v;
 }
 
@@ -333,7 +394,7 @@ bool Section::get_bool(const std::string& key, bool def) {
       fail(key, "expected true or false, got '" + node_text(n) + "'");
     }
   }
-  m_reader->put_effective(path_of(key), v ? "true" : "false");
+  m_reader->put_effective(path_of(key), EffectiveValue::plain(v ? "true" : "false"));
   return v;
 }
 
@@ -345,7 +406,7 @@ std::string Section::get_string(const std::string& key, const std::string& def) 
     if (!n.IsScalar()) fail(key, "expected a string, got '" + node_text(n) + "'");
     v = n.Scalar();
   }
-  m_reader->put_effective(path_of(key), v);
+  m_reader->put_effective(path_of(key), EffectiveValue::quoted({v}, false));
   return v;
 }
 
@@ -360,7 +421,7 @@ std::string Section::get_enum(const std::string& key, const std::string& def,
   }
   if (std::find(allowed.begin(), allowed.end(), v) == allowed.end())
     fail(key, "'" + v + "' is not accepted; expected one of: " + join(allowed));
-  m_reader->put_effective(path_of(key), v);
+  m_reader->put_effective(path_of(key), EffectiveValue::plain(v));
   return v;
 }
 
@@ -375,15 +436,16 @@ std::vector<unsigned> Section::get_uint_list(const std::string& key,
     out.clear();
     for (const auto& item : n) {
       uint64_t v = 0;
-      if (!item.IsScalar() || !parse_u64(item.Scalar(), false, v) || v < min || v > max)
+      if (!item.IsScalar() || !parse_number(item.Scalar(), false, v) || v < min || v > max)
         fail(key, "every item must be an integer between " + std::to_string(min) + " and " +
                       std::to_string(max) + " (got '" + node_text(item) + "')");
       out.push_back(static_cast<unsigned>(v));
     }
   }
-  std::string text = "[";
-  for (size_t i = 0; i < out.size(); ++i) text += (i ? ", " : "") + std::to_string(out[i]);
-  m_reader->put_effective(path_of(key), text + "]");
+  EffectiveValue e;
+  e.list = true;
+  for (unsigned v : out) e.items.push_back(std::to_string(v));
+  m_reader->put_effective(path_of(key), e);
   return out;
 }
 
@@ -398,9 +460,7 @@ std::vector<std::string> Section::get_string_list(const std::string& key) {
       out.push_back(item.Scalar());
     }
   }
-  std::string text = "[";
-  for (size_t i = 0; i < out.size(); ++i) text += (i ? ", \"" : "\"") + out[i] + "\"";
-  m_reader->put_effective(path_of(key), text + "]");
+  m_reader->put_effective(path_of(key), EffectiveValue::quoted(out, true));
   return out;
 }
 
@@ -437,7 +497,7 @@ std::vector<Section> Section::list(const std::string& key) {
 // ---------------------------------------------------------------------------------------------
 // Effective configuration
 
-void ConfigReader::put_effective(const std::string& path, const std::string& value) {
+void ConfigReader::put_effective(const std::string& path, const EffectiveValue& value) {
   auto it = m_effective_index.find(path);
   if (it != m_effective_index.end()) {
     m_effective[it->second].second = value;
@@ -455,7 +515,7 @@ std::string ConfigReader::effective_yaml() const {
       if (is_index(part)) node->sequence = true;
       node = &node->child(part);
     }
-    node->scalar = value;
+    node->value = value;
   }
   YAML::Emitter e;
   e << YAML::Comment("effective configuration: every value used, defaults included");

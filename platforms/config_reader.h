@@ -24,6 +24,17 @@ class ConfigError : public std::runtime_error {
 
 class ConfigReader;
 
+// One value of the effective configuration: a scalar or a flow list, as written back.
+struct EffectiveValue {
+  std::vector<std::string> items;
+  bool list = false;
+  bool text = false;  // user text (names, paths): quoted so that it reads back unchanged
+  static EffectiveValue plain(std::string v) { return EffectiveValue{{std::move(v)}, false, false}; }
+  static EffectiveValue quoted(std::vector<std::string> v, bool list) {
+    return EffectiveValue{std::move(v), list, true};
+  }
+};
+
 // A view on one YAML map, with its dotted path ("iommu.iotlb").
 class Section {
  public:
@@ -81,6 +92,10 @@ class ConfigReader {
   // Throws ConfigError for the first key that nothing read.
   void finish() const;
 
+  // Where a dotted key's value came from: "file:line:column", the --set that supplied it, or
+  // the file's name alone when the key was left at its default.
+  std::string where_is(const std::string& path) const;
+
   // The whole configuration as read, defaults included, as YAML text.
   std::string effective_yaml() const;
   const std::string& source_name() const { return m_source; }
@@ -95,8 +110,8 @@ class ConfigReader {
   std::string m_source;
   std::set<std::string> m_read;                       // paths of keys read
   std::map<std::string, std::string> m_overrides;     // path -> the --set text that set it
-  void put_effective(const std::string& path, const std::string& value);
-  std::vector<std::pair<std::string, std::string>> m_effective;  // path -> value, in read order
+  void put_effective(const std::string& path, const EffectiveValue& value);
+  std::vector<std::pair<std::string, EffectiveValue>> m_effective;  // path -> value, in read order
   std::map<std::string, size_t> m_effective_index;
 };
 

@@ -1,5 +1,5 @@
-#include "interrupt_study.h"
-#include "exit_codes.h"
+#include "iommu_sim/platform/interrupt_study.h"
+#include "iommu_sim/platform/exit_codes.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -11,13 +11,13 @@
 #include <map>
 #include <set>
 
-#include "config_reader.h"
-#include "sweep/csv.h"
-#include "sweep/grid.h"
-#include "sweep/plots.h"
-#include "sweep/process_pool.h"
-#include "sweep/stats_json.h"
-#include "sweep/table.h"
+#include "iommu_sim/platform/config_reader.h"
+#include "iommu_sim/platform/sweep/csv.h"
+#include "iommu_sim/platform/sweep/grid.h"
+#include "iommu_sim/platform/sweep/plots.h"
+#include "iommu_sim/platform/sweep/process_pool.h"
+#include "iommu_sim/platform/sweep/stats_json.h"
+#include "iommu_sim/platform/sweep/table.h"
 
 namespace fs = std::filesystem;
 

@@ -1,4 +1,4 @@
-#include "linux_capture.h"
+#include "iommu_sim/platform/linux_capture.h"
 
 #include <cinttypes>
 #include <cstdio>

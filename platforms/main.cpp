@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -11,16 +12,21 @@
 
 #include <systemc>
 
-#include "config_reader.h"
+#include "iommu_sim/platform/config_reader.h"
 #include "default_platform.h"
-#include "exit_codes.h"
-#include "platform.h"
-#include "platform_config.h"
-#include "replay.h"
-#include "report.h"
-#include "sweep/sweep.h"
-#include "strategy_study.h"
-#include "interrupt_study.h"
+#include "iommu_sim/platform/exit_codes.h"
+#include "iommu_sim/platform/platform.h"
+#include "iommu_sim/platform/platform_config.h"
+#include "iommu_sim/platform/replay.h"
+#include "iommu_sim/platform/report.h"
+#include "iommu_sim/platform/calibrate/calibrate.h"
+#include "iommu_sim/platform/sweep/sweep.h"
+#include "iommu_sim/platform/strategy_study.h"
+#include "iommu_sim/platform/interrupt_study.h"
+#include "iommu_sim_revision.h"
+#include "iommu_sim/version.h"
+#include "iommu_sim/platform/report_handler.h"
+#include "iommu_sim/platform/stats_files.h"
 
 namespace {
 
@@ -34,21 +40,25 @@ const char* kUsage =
     "       iommu-sim study STUDY.yaml --out DIR       a study: protection strategies or interrupt delivery\n"
     "                                                  (iommu-sim study --help)\n"
     "       iommu-sim replay CAPTURE [options]         replay Linux under QEMU's VT-d and compare (iommu-sim replay --help)\n"
+    "       iommu-sim calibrate MEASURED.csv --out DIR fit the model to a measured latency curve\n"
+    "                                                  (iommu-sim calibrate --help)\n"
     "       iommu-sim --help | --version\n"
     "options:\n"
     "  --set KEY=VALUE     override any scalar (dotted key, e.g. iommu.iotlb.ways=8); repeatable\n"
-    "  --stats FILE.json   write every statistic as JSON, and the effective configuration\n"
-    "                      beside it as FILE.config.yaml\n"
+    "  --stats FILE.json   write every statistic as JSON with the run's metadata, the effective\n"
+    "                      configuration beside it as FILE.config.yaml, and with\n"
+    "                      simulation.stats_interval_us one line per interval to FILE.intervals.jsonl\n"
     "  --waves FILE.vcd    write a VCD waveform of the translation pipeline (with the RTL IOTLB,\n"
     "                      its own FST waveform goes to FILE.iotlb.fst)\n"
     "  --iotlb-trace FILE  record the IOTLB access stream (for co-simulation replay and one-pass sweeps)\n"
+    "  --devtlb-trace FILE record every function's device-TLB access stream (ATS; one-pass sweeps)\n"
     "  --quiet             print nothing but errors\n";
 
 struct Options {
   std::string command;
   std::string platform;  // empty: the built-in default
   std::vector<std::string> sets;
-  std::string stats_path, waves_path, iotlb_trace_path;
+  std::string stats_path, waves_path, iotlb_trace_path, devtlb_trace_path;
   bool quiet = false;
 };
 
@@ -79,11 +89,14 @@ Options parse_args(const std::vector<std::string>& args) {
       o.waves_path = value("--waves");
     } else if (is("--iotlb-trace")) {
       o.iotlb_trace_path = value("--iotlb-trace");
+    } else if (is("--devtlb-trace")) {
+      o.devtlb_trace_path = value("--devtlb-trace");
     } else if (a == "--quiet" || a == "-q") {
       o.quiet = true;
     } else if (!a.empty() && a[0] == '-') {
       throw UsageError{"unknown option '" + a +
-                       "': accepted are --set, --stats, --waves, --iotlb-trace, --quiet, --help"};
+                       "': accepted are --set, --stats, --waves, --iotlb-trace, --devtlb-trace, "
+                       "--quiet, --help"};
     } else if (o.platform.empty()) {
       o.platform = a;
     } else {
@@ -94,13 +107,6 @@ Options parse_args(const std::vector<std::string>& args) {
   return o;
 }
 
-std::string config_path_for(const std::string& stats_path) {
-  const auto dot = stats_path.rfind('.');
-  const auto slash = stats_path.rfind('/');
-  const bool has_ext = dot != std::string::npos && (slash == std::string::npos || dot > slash);
-  return (has_ext ? stats_path.substr(0, dot) : stats_path) + ".config.yaml";
-}
-
 int run(const Options& o) {
   ConfigReader reader = o.platform.empty()
                             ? ConfigReader::from_text(kDefaultPlatformYaml, "default.yaml")
@@ -108,22 +114,57 @@ int run(const Options& o) {
   for (const auto& s : o.sets) reader.apply_override(s);
   PlatformConfig config = read_platform_config(reader.root());
   reader.finish();
-  if (!o.iotlb_trace_path.empty()) config.iommu.iotlb_trace_path = o.iotlb_trace_path;
+  // A failure that is the description's (a region too small for what it must hold) names the
+  // key to change, located like every other input error.
+  const auto input_error = [&reader](const PlatformOutcome& outcome) {
+    return ConfigError(reader.where_is(outcome.input_key) + ": key '" + outcome.input_key +
+                       "': " + outcome.message);
+  };
 
+  // What only the wiring can refuse (no DMA source, an RTL IOTLB in a build without one, a
+  // trace file) is about the description as a whole: name it.
+  const auto build = [&reader](const PlatformConfig& c, StatsRegistry& stats) {
+    try {
+      return std::make_unique<Platform>("platform", c, stats);
+    } catch (const ConfigError& e) {
+      throw ConfigError(reader.source_name() + ": " + e.what());
+    }
+  };
+
+  install_report_handler(o.quiet);
   if (o.command == "check") {
+    // Beyond the keys, everything `run` would refuse before the devices start: the platform is
+    // built and its host software sets up (tables, registers, enumeration, interrupt tables).
+    StatsRegistry stats;
+    const std::unique_ptr<Platform> built = build(config, stats);
+    Platform& platform = *built;
+    const PlatformOutcome outcome = platform.run_setup();
+    if (!outcome.ok && !outcome.input_key.empty()) throw input_error(outcome);
+    if (!outcome.ok) {
+      std::cerr << "iommu-sim: simulation failed during set-up: " << outcome.message << "\n";
+      return kExitFailure;
+    }
     if (!o.quiet) std::cout << reader.source_name() << ": ok\n";
     return kExitOk;
   }
 
   // Output files are opened before the simulation so that a bad path costs nothing.
-  std::ofstream stats_file, config_file;
-  if (!o.stats_path.empty()) {
-    stats_file.open(o.stats_path);
-    if (!stats_file) throw ConfigError("--stats " + o.stats_path + ": cannot open for writing");
-    config_file.open(config_path_for(o.stats_path));
-    if (!config_file)
-      throw ConfigError("--stats: cannot write " + config_path_for(o.stats_path));
+  if (!o.iotlb_trace_path.empty()) {
+    if (!std::ofstream(o.iotlb_trace_path))
+      throw ConfigError("--iotlb-trace " + o.iotlb_trace_path + ": cannot open for writing");
+    config.iommu.iotlb_trace_path = o.iotlb_trace_path;
   }
+  if (!o.devtlb_trace_path.empty()) {
+    if (!std::ofstream(o.devtlb_trace_path))
+      throw ConfigError("--devtlb-trace " + o.devtlb_trace_path + ": cannot open for writing");
+    config.devtlb_trace_path = o.devtlb_trace_path;
+  }
+  const bool intervals = config.simulation.stats_interval > sc_core::SC_ZERO_TIME;
+  if (intervals && o.stats_path.empty() && !o.quiet)
+    std::cerr << "iommu-sim: warning: simulation.stats_interval_us needs --stats FILE.json to write to\n";
+  StatsFiles stats_files(o.stats_path, intervals);
+  stats_files.describe(IOMMU_SIM_VERSION, IOMMU_SIM_REVISION, reader.source_name(), reader.effective_yaml(),
+                       config.simulation.seed);
   VcdWriter waves;
   if (!o.waves_path.empty()) {
     try {
@@ -134,20 +175,18 @@ int run(const Options& o) {
   }
 
   StatsRegistry stats;
-  Platform platform("platform", config, stats);
+  const std::unique_ptr<Platform> built = build(config, stats);
+  Platform& platform = *built;
   if (waves.is_open()) {
     // With the RTL IOTLB, the Verilated model's own waveform goes beside the VCD.
     const std::string rtl_waves =
         config.iotlb_impl == "rtl" ? o.waves_path.substr(0, o.waves_path.rfind('.')) + ".iotlb.fst" : "";
     platform.trace_to(waves, rtl_waves);
   }
-  const PlatformOutcome outcome = platform.run();
+  const PlatformOutcome outcome = platform.run(stats_files.interval_writer(stats));
   waves.close();
-
-  if (stats_file) {
-    stats.write_json(stats_file);
-    config_file << reader.effective_yaml();
-  }
+  if (!outcome.ok && !outcome.input_key.empty()) throw input_error(outcome);
+  stats_files.finish(stats, outcome);
   if (!o.quiet) print_report(std::cout, reader.source_name(), config, stats, outcome, platform.fault_records(),
                              platform.dma_sources());
   if (!outcome.ok) {
@@ -175,13 +214,14 @@ int main(int argc, char* argv[]) {
 }
 
 int sc_main(int argc, char* argv[]) {
+  install_report_handler(false);
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     std::cout << kUsage;
     return args.empty() ? kExitBadInput : kExitOk;
   }
   if (args[0] == "--version") {
-    std::cout << "iommu-sim " << IOMMU_SIM_VERSION << "\n";
+    std::cout << "iommu-sim " << IOMMU_SIM_VERSION << " (git " << IOMMU_SIM_REVISION << ")\n";
     return kExitOk;
   }
   if (args[0] == "study") {
@@ -195,6 +235,10 @@ int sc_main(int argc, char* argv[]) {
   // one-pass exploration take a capture where they take a platform.
   if (args[0] == "replay" || (args[0] == "run" && run_args_name_capture({args.begin() + 1, args.end()}))) {
     return replay_main(std::vector<std::string>(args.begin() + 1, args.end()), std::cout, std::cerr);
+  }
+  if (args[0] == "calibrate") {
+    return calibrate_main(std::vector<std::string>(args.begin() + 1, args.end()), self_path(argv[0]),
+                          std::cout, std::cerr);
   }
   if (args[0] == "sweep") {
     return sweep_main(std::vector<std::string>(args.begin() + 1, args.end()), self_path(argv[0]),
@@ -215,8 +259,9 @@ int sc_main(int argc, char* argv[]) {
     std::cerr << "iommu-sim: " << e.what() << "\n";
     return kExitBadInput;
   } catch (const sc_core::sc_report& e) {
-    std::cerr << "iommu-sim: simulation failed: " << e.what() << "\n";
-    return kExitFailure;
+    const int code = exit_code_for(e);
+    std::cerr << "iommu-sim: " << (code == kExitFailure ? "simulation failed: " : "") << e.get_msg() << "\n";
+    return code;
   } catch (const std::exception& e) {
     std::cerr << "iommu-sim: simulation failed: " << e.what() << "\n";
     return kExitFailure;

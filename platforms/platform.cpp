@@ -1,20 +1,26 @@
-#include "platform.h"
+#include "iommu_sim/platform/platform.h"
 
 #include <algorithm>
 
 #include <tlm_utils/tlm_quantumkeeper.h>
 
-#include "config_reader.h"
-#include "host/gated_workload.h"
-#include "iommu/vtd_format.h"
-#include "workload_factory.h"
+#include "iommu_sim/common/messages.h"
+#include "iommu_sim/platform/config_reader.h"
+#include "iommu_sim/host/gated_workload.h"
+#include "iommu_sim/iommu/vtd_format.h"
+#include "iommu_sim/platform/workload_factory.h"
 #ifdef IOMMU_SIM_HAVE_RTL
-#include "rtl_iotlb.h"
+#include "iommu_sim/rtl/rtl_iotlb.h"
 #endif
 
 namespace iommu_sim {
 
 namespace {
+// A model's configuration error (msg::kConfig) is the description's fault: a ConfigError.
+void throw_if_config_error(const sc_core::sc_report& e, const std::string& prefix = "") {
+  if (std::string(e.get_msg_type()) == msg::kConfig) throw ConfigError(prefix + e.get_msg());
+}
+
 // The host's view of the physical address space: memory below 3 GiB and above 4 GiB; the hole
 // between holds PCIe MMIO and ECAM, the IOMMU registers and the interrupt window.
 constexpr uint64_t kLowMemoryEnd = 0xC0000000;
@@ -31,14 +37,17 @@ Platform::Platform(sc_core::sc_module_name name, const PlatformConfig& config, S
       m_upstream("upstream"),
       m_interrupts("interrupts", stats),
       m_host("host", config.host, m_memory.storage(), stats) {
+  if (!has_dma_source(config))
+    throw ConfigError("the platform has no DMA source: add a `traffic:` item, or a "
+                      "`pcie.endpoints` item with a workload other than none");
   tlm_utils::tlm_quantumkeeper::set_global_quantum(config.simulation.quantum);
   m_iommu = std::make_unique<Iommu>("iommu", config.iommu, stats, make_iotlb());
 #ifdef IOMMU_SIM_HAVE_RTL
   // The IOMMU already publishes the IOTLB's counters; the RTL adds its clock cycle count.
   if (m_rtl_iotlb) {
     const RtlIotlb* rtl = m_rtl_iotlb;
-    stats.gauge(std::string(m_iommu->name()) + ".iotlb.rtl_cycles",
-                [rtl] { return static_cast<double>(rtl->rtl_cycles()); });
+    stats.cumulative(std::string(m_iommu->name()) + ".iotlb.rtl_cycles",
+                     [rtl] { return static_cast<double>(rtl->rtl_cycles()); });
   }
 #endif
 
@@ -59,6 +68,14 @@ Platform::Platform(sc_core::sc_module_name name, const PlatformConfig& config, S
   m_host_bus.add_window("memory_high", kHighMemoryBase, kHighMemorySize, false, memory_port);
   m_host.bus.bind(m_host_bus.target);
   if (!config.pcie.endpoints.empty()) build_pcie();
+  if (!config.devtlb_trace_path.empty()) {  // written even when no function has ATS
+    m_devtlb_file = std::make_unique<std::ofstream>(config.devtlb_trace_path);
+    if (!*m_devtlb_file)
+      throw ConfigError("--devtlb-trace " + config.devtlb_trace_path + ": cannot open for writing");
+    m_devtlb_trace = std::make_unique<IotlbTraceWriter>(*m_devtlb_file);
+    m_devtlb_trace->comment("device-TLB access streams, one domain per function (its requester ID)");
+    for (auto& ep : m_endpoints) ep->set_devtlb_trace(m_devtlb_trace.get());
+  }
 
   m_iommu->memory.bind(m_memory.socket);
   if (m_config.interrupts_configured) {
@@ -101,6 +118,9 @@ void Platform::build_pcie() {
     m_host_bus.add_window("pcie_mmio", rc.mmio_base, rc.mmio_size, false, rc_port);
   } catch (const std::invalid_argument& e) {
     throw ConfigError(std::string("pcie: ") + e.what());
+  } catch (const sc_core::sc_report& e) {
+    throw_if_config_error(e, "pcie: ");
+    throw;
   }
   const unsigned vfs = m_config.host.driver.num_vfs;
   for (const EndpointSpec& spec : pcie.endpoints) {
@@ -115,6 +135,8 @@ void Platform::build_pcie() {
     }
   }
   m_host.set_pcie_software([this](const DiscoveredFunction& f) { return software_of(f); });
+  // ATS invalidate requests reach the functions through the root complex, routed by ID.
+  if (m_config.iommu.device_tlbs) m_iommu->ats_invalidation.bind(m_root_complex->ats_in);
 }
 
 // The host's CPUs and guests behind the IOMMU's interrupt socket, and the host software that
@@ -129,6 +151,9 @@ void Platform::build_interrupts() {
                                                          m_host.tables(), *m_apic);
   } catch (const std::invalid_argument& e) {
     throw ConfigError(e.what());
+  } catch (const sc_core::sc_report& e) {
+    throw_if_config_error(e);
+    throw;
   }
   m_iommu->interrupt.bind(m_apic->socket);
   m_apic->host_out.bind(m_interrupts.socket);
@@ -159,7 +184,9 @@ FunctionSoftware Platform::software_of(const DiscoveredFunction& f) const {
     for (unsigned fn = 0; fn < ep.function_count(); ++fn) {
       if (ep.routing_id(fn) != f.rid) continue;
       const EndpointSpec& spec = m_config.pcie.endpoints[e];
-      return software_for(spec.workload_of(fn));
+      return software_for(spec.workload_of(fn),
+                          std::min(m_config.iommu.address_width,
+                                   vtd::levels_to_width(m_config.host.driver.levels)));
     }
   }
   return FunctionSoftware{};
@@ -181,7 +208,14 @@ std::unique_ptr<Iotlb> Platform::make_iotlb() {
 }
 
 void Platform::trace_to(VcdWriter& vcd, const std::string& rtl_waves_path) {
+  // Every block records at sc_time_stamp() + its annotated delay: nothing earlier than the
+  // kernel's time can come any more (less a nanosecond for the blocks' own rounding to ps).
+  vcd.set_watermark([] {
+    const uint64_t now = static_cast<uint64_t>(sc_core::sc_time_stamp().to_seconds() * 1e12);
+    return now > 1000 ? now - 1000 : 0;
+  });
   m_iommu->trace_to(vcd);  // the interrupt remapper's signals too
+  for (auto& ep : m_endpoints) ep->trace_to(vcd);  // each function's ATS signals
   if (m_apic) m_apic->trace_to(vcd);  // each vCPU's state and pending interrupts
 #ifdef IOMMU_SIM_HAVE_RTL
   if (m_rtl_iotlb && !rtl_waves_path.empty()) m_rtl_iotlb->trace_to(rtl_waves_path);
@@ -208,21 +242,37 @@ void Platform::completion_thread() {
   sc_core::sc_stop();
 }
 
-PlatformOutcome Platform::run() {
+PlatformOutcome Platform::run_setup() {
+  sc_core::sc_report_handler::set_actions("/OSCI/SystemC", sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
+  // Stop at once when the host is ready, from its own thread: nothing it releases may start.
+  sc_core::sc_set_stop_mode(sc_core::SC_STOP_IMMEDIATE);
+  bool set_up = false;
+  m_host.set_ready_hook([&set_up] {
+    set_up = true;
+    sc_core::sc_stop();
+  });
+  sc_core::sc_start();  // stops at ready, or runs dry when the set-up failed
+  PlatformOutcome outcome;
+  outcome.ok = m_host.ok() && set_up;
+  if (!outcome.ok) outcome.message = m_host.ok() ? "the host set-up did not finish" : m_host.error();
+  outcome.input_key = m_host.error_key();
+  return outcome;
+}
+
+PlatformOutcome Platform::run(const IntervalSink& on_interval) {
   // The kernel's own notes ("simulation stopped by user") are not news to our users.
   sc_core::sc_report_handler::set_actions("/OSCI/SystemC", sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
   const sc_core::sc_time limit = m_config.simulation.max_time;
-  if (limit > sc_core::SC_ZERO_TIME) {
-    sc_core::sc_start(limit);
-  } else {
-    sc_core::sc_start();
-  }
+  const MeasurementConfig measure{m_config.simulation.warmup, m_config.simulation.stats_interval};
+  const sc_core::sc_time measured_from = run_measured(m_stats, measure, limit, on_interval);
   PlatformOutcome outcome;
   outcome.workloads_done = m_done;
   outcome.end_time = m_done ? m_end_time : sc_core::sc_time_stamp();
+  outcome.measured_from = std::min(measured_from, outcome.end_time);
   if (!m_host.ok()) {
     outcome.ok = false;
     outcome.message = m_host.error();
+    outcome.input_key = m_host.error_key();
   } else if (!m_done && limit == sc_core::SC_ZERO_TIME) {
     outcome.ok = false;
     outcome.message = "nothing left to simulate but some workloads never finished";

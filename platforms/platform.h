@@ -13,26 +13,28 @@
 // on to the interrupt sink.
 #pragma once
 
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include <systemc>
 
-#include "common/address_router.h"
-#include "common/memory_target.h"
-#include "common/stats.h"
-#include "common/vcd_writer.h"
-#include "host/apic_system.h"
-#include "host/host_setup.h"
-#include "host/interrupt_setup.h"
-#include "host/interrupt_sink.h"
-#include "iommu/iommu.h"
-#include "pcie/dma_engine.h"
-#include "pcie/root_complex.h"
-#include "pcie/sriov_endpoint.h"
-#include "platform_config.h"
-#include "report.h"
+#include "iommu_sim/common/address_router.h"
+#include "iommu_sim/common/measurement.h"
+#include "iommu_sim/common/memory_target.h"
+#include "iommu_sim/common/stats.h"
+#include "iommu_sim/common/vcd_writer.h"
+#include "iommu_sim/host/apic_system.h"
+#include "iommu_sim/host/host_setup.h"
+#include "iommu_sim/host/interrupt_setup.h"
+#include "iommu_sim/host/interrupt_sink.h"
+#include "iommu_sim/iommu/iommu.h"
+#include "iommu_sim/pcie/dma_engine.h"
+#include "iommu_sim/pcie/root_complex.h"
+#include "iommu_sim/pcie/sriov_endpoint.h"
+#include "iommu_sim/platform/platform_config.h"
+#include "iommu_sim/platform/report.h"
 
 namespace iommu_sim {
 
@@ -47,8 +49,13 @@ class Platform : public sc_core::sc_module {
   // The pipeline signals go to `vcd`; with the RTL IOTLB its own waveform (FST) goes to
   // rtl_waves_path when that is not empty.
   void trace_to(VcdWriter& vcd, const std::string& rtl_waves_path = "");
-  // Runs to completion (or simulation.max_time_us) and registers the summary statistics.
-  PlatformOutcome run();
+  // Runs to completion (or simulation.max_time_us) and registers the summary statistics. The
+  // statistics start over at simulation.warmup_us; with simulation.stats_interval_us,
+  // on_interval is called at the end of every interval (iommu_sim/common/measurement.h).
+  PlatformOutcome run(const IntervalSink& on_interval = {});
+  // Runs the host's set-up alone (tables, registers, enumeration, interrupt tables) and stops
+  // once the devices may start: what `iommu-sim check` does after reading the description.
+  PlatformOutcome run_setup();
 
   // Every DMA source with its requester ID and domain, for the report.
   std::vector<DmaSource> dma_sources() const;
@@ -57,6 +64,9 @@ class Platform : public sc_core::sc_module {
   std::vector<FaultRecord> fault_records() const;
 
   Iommu& iommu() { return *m_iommu; }
+  // Where every device's DMA enters, in front of the IOMMU: another bus master (a test's, an
+  // embedding's) may bind here before the simulation starts.
+  AddressRouter& upstream() { return m_upstream; }
   MemoryTarget& memory() { return m_memory; }
   HostSetup& host() { return m_host; }
   InterruptSink& interrupts() { return m_interrupts; }
@@ -80,7 +90,7 @@ class Platform : public sc_core::sc_module {
   PlatformConfig m_config;
   StatsRegistry& m_stats;
   MemoryTarget m_memory;
-  RtlIotlb* m_rtl_iotlb = nullptr;  // the Verilated IOTLB when iommu.iotlb.impl is rtl
+  [[maybe_unused]] RtlIotlb* m_rtl_iotlb = nullptr;  // the Verilated IOTLB (impl: rtl), in RTL builds
   std::unique_ptr<Iommu> m_iommu;
   AddressRouter m_host_bus;
   AddressRouter m_upstream;
@@ -92,6 +102,8 @@ class Platform : public sc_core::sc_module {
   std::vector<DmaEngine*> m_active;
   std::unique_ptr<ApicSystem> m_apic;
   std::unique_ptr<InterruptSetup> m_interrupt_setup;
+  std::unique_ptr<std::ofstream> m_devtlb_file;
+  std::unique_ptr<IotlbTraceWriter> m_devtlb_trace;
   bool m_done = false;
   sc_core::sc_time m_end_time;
 };

@@ -1,12 +1,13 @@
-#include "platform_config.h"
+#include "iommu_sim/platform/platform_config.h"
 
 #include <algorithm>
 #include <cstdio>
 #include <set>
 
-#include "common/bits.h"
-#include "config_reader.h"
-#include "platform_config_scalable.h"
+#include "iommu_sim/common/bits.h"
+#include "iommu_sim/platform/config_reader.h"
+#include "iommu_sim/iommu/vtd_format.h"
+#include "iommu_sim/platform/platform_config_scalable.h"
 
 namespace iommu_sim {
 
@@ -24,10 +25,44 @@ uint16_t read_requester(Section& s, const std::string& key, const std::string& t
   return rid;
 }
 
+// Physical memory as the platform decodes it (platform.cpp): below 3 GiB and from 4 GiB to
+// 2^52; between them the PCIe, register and interrupt windows.
+constexpr uint64_t kLowMemoryEnd = 0xC0000000;
+constexpr uint64_t kHighMemoryBase = 0x100000000ULL;
+constexpr uint64_t kMemoryEnd = 1ULL << 52;
+
+// [base, base + size) without wrapping past 2^64, as first and last byte.
+bool range_of(uint64_t base, uint64_t size, uint64_t& last) {
+  if (size == 0 || size - 1 > UINT64_MAX - base) return false;
+  last = base + size - 1;
+  return true;
+}
+bool overlaps(uint64_t a, uint64_t a_last, uint64_t b, uint64_t b_last) {
+  return a <= b_last && b <= a_last;
+}
+bool in_memory(uint64_t first, uint64_t last) {
+  return (last < kLowMemoryEnd) || (first >= kHighMemoryBase && last < kMemoryEnd);
+}
+std::string hex(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+// A physical region the host software owns (`what` at `key` of `s`): it must lie in memory.
+void check_memory_region(Section& s, const std::string& key, const std::string& what,
+                         uint64_t base, uint64_t size, uint64_t& last) {
+  if (!range_of(base, size, last))
+    s.fail(key, what + " at " + hex(base) + " of " + hex(size) + " bytes runs past 2^64");
+  if (!in_memory(base, last))
+    s.fail(key, what + " " + hex(base) + "-" + hex(last) +
+                    " is not in memory (0-0xbfffffff or 0x100000000-2^52)");
+}
+
 }  // namespace
 
-PageSize read_page_size(Section& s, const std::string& key) {
-  const std::string p = s.get_enum(key, "4K", {"4K", "2M", "1G"});
+PageSize read_page_size(Section& s, const std::string& key, const std::string& def) {
+  const std::string p = s.get_enum(key, def, {"4K", "2M", "1G"});
   return p == "1G" ? PageSize::Size1G : p == "2M" ? PageSize::Size2M : PageSize::Size4K;
 }
 
@@ -120,25 +155,57 @@ void read_iommu(Section s, PlatformConfig& pc) {
   if (!problem.empty()) s.fail("", problem);
 }
 
+// Page-table depths the hardware offers (CAP.SAGAW): a domain with another depth could never
+// translate (every DMA would fault 0x3).
+void check_levels(Section& s, const std::string& key, unsigned levels, const IommuConfig& iommu) {
+  const auto& l = iommu.supported_levels;
+  if (std::find(l.begin(), l.end(), levels) == l.end())
+    s.fail(key, std::to_string(levels) + "-level tables are not among iommu.levels");
+}
+
 void read_driver(Section s, PlatformConfig& pc) {
   HostDriverConfig& d = pc.host.driver;
   d.num_vfs = static_cast<uint16_t>(s.get_uint("num_vfs", 0, 0, 255));
   d.ari = s.get_bool("ari", d.ari);
   d.levels = s.get_uint("levels", d.levels, 3, 5);
+  check_levels(s, "levels", d.levels, pc.iommu);
   d.buffer_base = s.get_size("buffer_base", d.buffer_base);
   d.buffer_size = s.get_size("buffer_size", d.buffer_size, 1 << 20);
-  for (unsigned id : s.get_uint_list("domains", {}, 1, 65535)) d.domains.push_back(static_cast<uint16_t>(id));
+  uint64_t buffer_last = 0;
+  check_memory_region(s, "buffer_base", "the driver's buffer region", d.buffer_base, d.buffer_size,
+                      buffer_last);
+  uint64_t table_last = 0;
+  range_of(pc.host.table_base, pc.host.table_size, table_last);  // checked by read_host
+  if (overlaps(d.buffer_base, buffer_last, pc.host.table_base, table_last))
+    s.fail("buffer_base", "the driver's buffers " + hex(d.buffer_base) + "-" + hex(buffer_last) +
+                              " overlap the VT-d table region (host.table_base, host.table_size)");
+  const unsigned domains = 1u << (4 + 2 * pc.iommu.domain_bits_nd);
+  for (unsigned id : s.get_uint_list("domains", {}, 1, 65535)) {
+    if (id >= domains)
+      s.fail("domains", "domain " + std::to_string(id) + " is beyond the " + std::to_string(domains) +
+                            " domains of iommu.nd " + std::to_string(pc.iommu.domain_bits_nd));
+    d.domains.push_back(static_cast<uint16_t>(id));
+  }
   d.ecam_base = pc.pcie.root_complex.ecam_base;
   d.bus_first = pc.pcie.root_complex.bus_first;
   d.bus_last = pc.pcie.root_complex.bus_last;
   d.mmio_base = pc.pcie.root_complex.mmio_base;
   d.mmio_size = pc.pcie.root_complex.mmio_size;
+  for (const EndpointSpec& ep : pc.pcie.endpoints)
+    if (ep.ats_enabled) d.ats.push_back({ep.endpoint.pf_rid(), ep.ats_stu});
   if (const std::string p = validate(d); !p.empty()) s.fail("", p);
+  unsigned functions = 0;
   for (const auto& ep : pc.pcie.endpoints) {
     if (d.num_vfs > ep.endpoint.device.sriov.total_vfs)
       s.fail("num_vfs", "endpoint '" + ep.name + "' has only " +
                             std::to_string(ep.endpoint.device.sriov.total_vfs) + " VFs (total_vfs)");
+    functions += 1 + d.num_vfs;
   }
+  // Functions beyond the driver's domain list get domain index + 1: the last one must exist.
+  if (functions > d.domains.size() && functions >= domains)
+    s.fail("num_vfs", std::to_string(functions) + " PCIe functions each get a domain of their own, "
+                      "but iommu.nd " + std::to_string(pc.iommu.domain_bits_nd) + " gives domains 1-" +
+                      std::to_string(domains - 1) + " (raise iommu.nd or list host.driver.domains)");
 }
 
 void read_host(Section s, PlatformConfig& pc) {
@@ -147,7 +214,13 @@ void read_host(Section s, PlatformConfig& pc) {
   h.table_base = s.get_size("table_base", h.table_base);
   h.table_size = s.get_size("table_size", h.table_size, 64 * 1024);
   if (h.table_base % 4096) s.fail("table_base", "must be 4 KiB aligned");
+  uint64_t table_last = 0;
+  check_memory_region(s, "table_base", "the VT-d table region", h.table_base, h.table_size, table_last);
   h.invalidation = s.get_enum("invalidation", h.invalidation, {"queued", "register"});
+  for (const EndpointSpec& ep : pc.pcie.endpoints)
+    if (ep.ats_enabled && pc.iommu.device_tlbs && h.invalidation != "queued")
+      s.fail("invalidation", "endpoint '" + ep.name + "' has ATS enabled: device-TLBs are invalidated "
+                             "through the invalidation queue only (use queued)");
   read_host_tables(s, h, pc.iommu);
   const bool scalable = h.tables == "scalable";
   h.pcie = !pc.pcie.endpoints.empty();
@@ -160,6 +233,7 @@ void read_host(Section s, PlatformConfig& pc) {
     dom.id = static_cast<uint16_t>(d.get_uint("id", 1, 1, std::min(max_domain, 65535u)));
     if (!ids.insert(dom.id).second) d.fail("id", "domain " + std::to_string(dom.id) + " is defined twice");
     dom.levels = d.get_uint("levels", 4, 3, 5);
+    check_levels(d, "levels", dom.levels, pc.iommu);
     dom.translation = d.get_enum("translation", "translate", domain_translations(scalable));
     dom.fault_processing_disable = d.get_bool("fault_processing_disable", false);
     if (scalable) read_scalable_domain(d, dom, h.domains, pc.iommu);
@@ -181,7 +255,40 @@ void read_host(Section s, PlatformConfig& pc) {
       if (map.iova % align) m.fail("iova", "must be aligned to the page size");
       if (map.phys % align) m.fail("phys", "must be aligned to the page size");
       if (map.size % align) m.fail("size", "must be a multiple of the page size");
-      read_mapping_scalable(m, map, dom, pc.iommu);
+      // First-level tables: `user`, and addresses in one canonical half of their width.
+      read_mapping_scalable(m, map, dom);
+      const bool first_level = dom.translation == "first-level" || dom.translation == "nested";
+      uint64_t iova_last = 0, phys_last = 0;
+      if (!range_of(map.iova, map.size, iova_last)) {
+        m.fail("iova", "the mapping " + hex(map.iova) + " + " + hex(map.size) + " runs past 2^64");
+      } else if (!first_level) {
+        // The table indexes the IOVA bits below its own width (and the hardware's).
+        const unsigned width = std::min(pc.iommu.address_width, vtd::levels_to_width(dom.levels));
+        if ((iova_last >> width) != 0)
+          m.fail("iova", "the mapping " + hex(map.iova) + " + " + hex(map.size) + " ends above the " +
+                             std::to_string(width) + "-bit input address width of a " +
+                             std::to_string(dom.levels) + "-level domain");
+      }
+      // The frame bits stop at the host address width. A nested domain's frames are guest
+      // physical: its parent's mappings are checked against the host.
+      if (dom.translation != "nested") {
+        if (!range_of(map.phys, map.size, phys_last) || (phys_last >> pc.iommu.host_address_width) != 0)
+          m.fail("phys", "the mapping's physical range " + hex(map.phys) + " + " + hex(map.size) +
+                             " ends above the " + std::to_string(pc.iommu.host_address_width) +
+                             "-bit host address width");
+        // A device that could write the remapping structures could rewrite its own permissions.
+        if (overlaps(map.phys, phys_last, h.table_base, table_last))
+          m.fail("phys", "the mapping " + hex(map.phys) + "-" + hex(phys_last) +
+                             " exposes the VT-d table region " + hex(h.table_base) + "-" +
+                             hex(table_last) + " (host.table_base, host.table_size) to the device");
+      }
+      for (size_t i = 0; i < dom.mappings.size(); ++i) {
+        const MappingSpec& o = dom.mappings[i];
+        if (overlaps(map.iova, iova_last, o.iova, o.iova + o.size - 1))
+          m.fail("iova", "the mapping " + hex(map.iova) + "-" + hex(iova_last) + " overlaps mapping " +
+                             std::to_string(i) + " (" + hex(o.iova) + "-" + hex(o.iova + o.size - 1) +
+                             ") of domain " + std::to_string(dom.id));
+      }
       dom.mappings.push_back(map);
     }
     h.domains.push_back(dom);
@@ -189,7 +296,7 @@ void read_host(Section s, PlatformConfig& pc) {
 }
 
 // The keys of one workload kind, read from `s` (a traffic item or a `workload:` section).
-void read_workload_fields(Section& s, WorkloadSpec& w, uint64_t default_seed) {
+void read_workload_fields(Section& s, WorkloadSpec& w, uint64_t default_seed, unsigned address_width) {
   const std::string problem_prefix = w.kind + " workload: ";
   std::string problem;
   if (w.kind == "random") {
@@ -253,14 +360,27 @@ void read_workload_fields(Section& s, WorkloadSpec& w, uint64_t default_seed) {
     problem = validate(t);
   }
   if (!problem.empty()) s.fail("", problem_prefix + problem);
+  // Every region the workload touches (and the host maps for it) ends below the IOMMU's input
+  // width: one that wraps past 2^64, or lies above the width, could never be mapped.
+  std::vector<DmaRegion> regions;
+  if (w.kind == "random") regions = {{w.random.base, w.random.window, false}};
+  if (w.kind == "nic") regions = nic_regions(w.nic);
+  if (w.kind == "storage") regions = storage_regions(w.storage);
+  for (const DmaRegion& r : regions) {
+    uint64_t last = 0;
+    if (!range_of(r.iova, r.size, last) || (last >> address_width) != 0)
+      s.fail("", problem_prefix + "touches " + hex(r.iova) + " + " + hex(r.size) + ", above the " +
+                     std::to_string(address_width) + "-bit input address width");
+  }
 }
 
 const std::vector<std::string> kWorkloadKinds = {"random", "nic", "storage", "trace", "none"};
 
-WorkloadSpec read_workload_section(Section s, uint64_t default_seed, const std::string& def_kind) {
+WorkloadSpec read_workload_section(Section s, uint64_t default_seed, const std::string& def_kind,
+                                   unsigned address_width) {
   WorkloadSpec w;
   w.kind = s.get_enum("kind", def_kind, kWorkloadKinds);
-  read_workload_fields(s, w, default_seed);
+  read_workload_fields(s, w, default_seed, address_width);
   return w;
 }
 
@@ -273,9 +393,33 @@ void read_traffic(Section root, PlatformConfig& pc) {
     spec.requester_id = read_requester(t, "requester", t.get_string("requester", "00:02.0"));
     spec.workload.kind = t.get_enum("workload", "random", kWorkloadKinds);
     read_traffic_pasid(t, spec, pc);
-    read_workload_fields(t, spec.workload, pc.traffic.size() + 1);
+    read_workload_fields(t, spec.workload, pc.simulation.seed + pc.traffic.size(), pc.iommu.address_width);
     pc.traffic.push_back(spec);
   }
+}
+
+// pcie.endpoints.N.ats: the ATS capability in every function of the endpoint, whether the host
+// driver enables it, and each function's device-TLB.
+void read_ats(Section a, EndpointSpec& ep) {
+  ep.ats_enabled = a.get_bool("enabled", true);
+  ep.ats_stu = a.get_uint("stu", 0, 0, 31);
+  FunctionConfig& pf = ep.endpoint.device.pf;
+  pf.ats.present = true;
+  pf.ats.invalidate_queue_depth = a.get_uint("invalidate_queue_depth", 0, 0, 31);
+  AtsClientConfig& c = ep.endpoint.ats;
+  Section t = a.section("devtlb");
+  DeviceTlbConfig& d = c.devtlb;
+  d.sets = t.get_uint("sets", d.sets, 1, 1u << 16);
+  if (!is_power_of_two(d.sets)) t.fail("sets", "must be a power of two (got " + std::to_string(d.sets) + ")");
+  d.ways = t.get_uint("ways", d.ways, 1, 4096);
+  parse_replacement_kind(t.get_enum("policy", to_string(d.policy), {"lru", "plru", "fifo", "random"}), d.policy);
+  if (d.policy == ReplacementKind::Plru && !is_power_of_two(d.ways))
+    t.fail("ways", "plru needs a power-of-two number of ways (got " + std::to_string(d.ways) + ")");
+  d.seed = t.get_u64("seed", d.seed);
+  d.largest_page = read_page_size(t, "largest_page", "1G");
+  if (const std::string p = validate(d); !p.empty()) t.fail("", p);
+  c.lookup_latency = ns(a.get_double("lookup_latency_ns", 2, 0, 1e6));
+  c.invalidation_latency = ns(a.get_double("invalidation_latency_ns", 500, 0, 1e9));
 }
 
 void read_pcie(Section s, PlatformConfig& pc) {
@@ -301,18 +445,31 @@ void read_pcie(Section s, PlatformConfig& pc) {
     sr.ari = e.get_bool("ari", sr.ari);
     sr.vf_msix_vectors = e.get_uint("vf_msix_vectors", sr.vf_msix_vectors, 0, 2048);
     ep.endpoint.device.pf.msix_vectors = e.get_uint("pf_msix_vectors", ep.endpoint.device.pf.msix_vectors, 0, 2048);
+    if (e.has("ats")) read_ats(e.section("ats"), ep);
     if (const std::string p = validate(ep.endpoint); !p.empty()) e.fail("", p);
-    const uint64_t seed = 1 + pc.pcie.endpoints.size() * 1000;
-    ep.vf_workload = read_workload_section(e.section("workload"), seed, "nic");
-    ep.pf_workload = e.has("pf_workload") ? read_workload_section(e.section("pf_workload"), seed, "nic")
+    const uint64_t seed = pc.simulation.seed + pc.pcie.endpoints.size() * 1000;
+    const unsigned width = pc.iommu.address_width;
+    ep.vf_workload = read_workload_section(e.section("workload"), seed, "nic", width);
+    ep.pf_workload = e.has("pf_workload") ? read_workload_section(e.section("pf_workload"), seed, "nic", width)
                                           : ep.vf_workload;
     unsigned n = 0;
     for (Section w : e.list("vf_workloads")) {
       if (n >= sr.total_vfs) w.fail("", "more VF workloads than total_vfs");
-      ep.vf_workloads.push_back(read_workload_section(w, seed + 1 + n, "nic"));
+      ep.vf_workloads.push_back(read_workload_section(w, seed + 1 + n, "nic", width));
       ++n;
     }
     pc.pcie.endpoints.push_back(ep);
+  }
+}
+
+// iommu.device_tlbs (ECAP.DT): on by default when some endpoint's driver enables ATS.
+void read_device_tlbs(Section s, PlatformConfig& pc) {
+  bool asked = false;
+  for (const EndpointSpec& ep : pc.pcie.endpoints) asked = asked || ep.ats_enabled;
+  pc.iommu.device_tlbs = s.get_bool("device_tlbs", asked);
+  if (const std::string p = validate_iommu_config(pc.iommu); !p.empty()) {
+    const size_t colon = p.find(": ");
+    s.fail(p.substr(0, colon), p.substr(colon + 2));
   }
 }
 
@@ -347,6 +504,13 @@ VcpuSpec read_vcpu(Section v, unsigned cpus) {
     v.fail("cpus", "a vCPU migrates at its schedule-ins: give run_us and preempted_us or halted_us");
   if (off > 0 && s.phase >= s.run + s.off)
     v.fail("phase_us", "must be below run_us + the descheduled time (one period)");
+  // Every period is a few scheduling events: periods far shorter than a VM exit would only
+  // make the kernel spin (a 1 ps schedule is 10^12 events per simulated second).
+  constexpr double kShortestUs = 0.1;
+  if (off > 0 && s.run < us(kShortestUs))
+    v.fail("run_us", "a vCPU schedule period must be at least 0.1 us");
+  if (off > 0 && off < kShortestUs)
+    v.fail(s.halted ? "halted_us" : "preempted_us", "a vCPU schedule period must be at least 0.1 us");
   return spec;
 }
 
@@ -441,6 +605,18 @@ void read_interrupts(Section s, PlatformConfig& pc) {
   }
 }
 
+// simulation.seed, warmup_us, stats_interval_us. The seed is where every random choice without a
+// seed of its own starts: the IOTLB's and the caches' random policy, and each workload (the
+// n-th bare source gets seed + n, endpoint e's functions seed + 1000 e + f).
+void read_measurement(Section& sim, PlatformConfig& pc) {
+  pc.simulation.seed = sim.get_u64("seed", pc.simulation.seed);
+  for (CacheGeometry* g : {&pc.iommu.context_cache, &pc.iommu.pscache, &pc.iommu.interrupt_entry_cache})
+    g->seed = pc.simulation.seed;
+  pc.iommu.iotlb.seed = pc.simulation.seed;
+  pc.simulation.warmup = sc_time(sim.get_double("warmup_us", 0, 0, 1e12), sc_core::SC_US);
+  pc.simulation.stats_interval = sc_time(sim.get_double("stats_interval_us", 0, 0, 1e12), sc_core::SC_US);
+}
+
 }  // namespace
 
 bool parse_requester_id(const std::string& text, uint16_t& out) {
@@ -458,11 +634,21 @@ std::string format_requester_id(uint16_t rid) {
   return buf;
 }
 
+bool has_dma_source(const PlatformConfig& pc) {
+  for (const TrafficSpec& t : pc.traffic)
+    if (t.workload.kind != "none") return true;
+  for (const EndpointSpec& ep : pc.pcie.endpoints)
+    for (unsigned f = 0; f <= pc.host.driver.num_vfs; ++f)
+      if (ep.workload_of(f).kind != "none") return true;
+  return false;
+}
+
 PlatformConfig read_platform_config(Section root) {
   PlatformConfig pc;
   Section sim = root.section("simulation");
   pc.simulation.quantum = ns(sim.get_double("quantum_ns", 1000, 1, 1e9));
   pc.simulation.max_time = sc_time(sim.get_double("max_time_us", 0, 0, 1e12), sc_core::SC_US);
+  read_measurement(sim, pc);
 
   Section mem = root.section("memory");
   pc.memory.read_latency = ns(mem.get_double("read_latency_ns", 80, 0, 1e6));
@@ -471,6 +657,7 @@ PlatformConfig read_platform_config(Section root) {
 
   read_iommu(root.section("iommu"), pc);
   read_pcie(root.section("pcie"), pc);
+  read_device_tlbs(root.section("iommu"), pc);
   read_host(root.section("host"), pc);
   if (root.has("interrupts")) read_interrupts(root.section("interrupts"), pc);
   read_traffic(root, pc);

@@ -8,18 +8,18 @@
 
 #include <systemc>
 
-#include "common/memory_target.h"
-#include "host/apic_system.h"
-#include "host/host_setup.h"
-#include "host/interrupt_setup.h"
-#include "iommu/caches/iotlb.h"
-#include "iommu/iommu_config.h"
-#include "pcie/nic_workload.h"
-#include "pcie/random_workload.h"
-#include "pcie/root_complex.h"
-#include "pcie/sriov_endpoint.h"
-#include "pcie/storage_workload.h"
-#include "pcie/trace_workload.h"
+#include "iommu_sim/common/memory_target.h"
+#include "iommu_sim/host/apic_system.h"
+#include "iommu_sim/host/host_setup.h"
+#include "iommu_sim/host/interrupt_setup.h"
+#include "iommu_sim/iommu/caches/iotlb.h"
+#include "iommu_sim/iommu/iommu_config.h"
+#include "iommu_sim/pcie/nic_workload.h"
+#include "iommu_sim/pcie/random_workload.h"
+#include "iommu_sim/pcie/root_complex.h"
+#include "iommu_sim/pcie/sriov_endpoint.h"
+#include "iommu_sim/pcie/storage_workload.h"
+#include "iommu_sim/pcie/trace_workload.h"
 
 namespace iommu_sim {
 
@@ -28,6 +28,9 @@ class Section;
 struct SimulationSpec {
   sc_core::sc_time quantum = sc_core::sc_time(1, sc_core::SC_US);
   sc_core::sc_time max_time = sc_core::SC_ZERO_TIME;  // zero: until every workload is done
+  uint64_t seed = 1;  // the default seed of every random choice (read_platform_config)
+  sc_core::sc_time warmup = sc_core::SC_ZERO_TIME;          // statistics start here
+  sc_core::sc_time stats_interval = sc_core::SC_ZERO_TIME;  // interval records (zero: none)
 };
 
 // What one DMA engine runs.
@@ -57,6 +60,10 @@ struct EndpointSpec {
   WorkloadSpec pf_workload;  // the PF's
   WorkloadSpec vf_workload;  // every enabled VF's, unless vf_workloads names one
   std::vector<WorkloadSpec> vf_workloads;  // VF n's own, for n < size()
+  // ATS: endpoint.device.pf.ats.present puts the capability in every function; the host driver
+  // enables it where ats_enabled, with this STU.
+  bool ats_enabled = false;
+  unsigned ats_stu = 0;
 
   const WorkloadSpec& workload_of(unsigned function) const {
     if (function == 0) return pf_workload;
@@ -74,6 +81,7 @@ struct PlatformConfig {
   MemoryConfig memory;
   IommuConfig iommu;
   std::string iotlb_impl = "model";  // model | rtl
+  std::string devtlb_trace_path;     // non-empty: every function's device-TLB access stream
   HostSetupConfig host;
   std::vector<TrafficSpec> traffic;
   PcieSpec pcie;
@@ -86,6 +94,10 @@ struct PlatformConfig {
 
 // Reads and validates the whole description; throws ConfigError naming file:line:column.
 PlatformConfig read_platform_config(Section root);
+
+// Whether any DMA engine runs a workload (a `traffic:` item, or an endpoint function whose
+// workload is not `none`): a platform without one has nothing to simulate.
+bool has_dma_source(const PlatformConfig& config);
 
 // "BB:DD.F" -> requester ID; false when malformed.
 bool parse_requester_id(const std::string& text, uint16_t& out);

@@ -1,9 +1,9 @@
-#include "platform_config_scalable.h"
+#include "iommu_sim/platform/platform_config_scalable.h"
 
 #include <cstdio>
 
-#include "common/bits.h"
-#include "iommu/vtd_format.h"
+#include "iommu_sim/common/bits.h"
+#include "iommu_sim/iommu/vtd_format.h"
 
 namespace iommu_sim {
 
@@ -110,12 +110,8 @@ void read_scalable_domain(Section& d, DomainSpec& dom, const std::vector<DomainS
   }
 }
 
-void read_mapping_scalable(Section& m, MappingSpec& map, const DomainSpec& dom, const IommuConfig& iommu) {
-  if (!uses_first_level(dom)) {
-    if (map.iova + map.size > (1ULL << iommu.address_width))
-      m.fail("iova", "the mapping ends above the IOMMU's address width");
-    return;
-  }
+void read_mapping_scalable(Section& m, MappingSpec& map, const DomainSpec& dom) {
+  if (!uses_first_level(dom)) return;  // second level: checked as in legacy mode
   map.user = m.get_bool("user", true);
   if (!map.read) m.fail("read", "a present first-level page is always readable");
   const unsigned width = vtd::levels_to_width(dom.first_level_levels);

@@ -5,14 +5,14 @@
 #include <string>
 #include <vector>
 
-#include "config_reader.h"
-#include "platform_config.h"
+#include "iommu_sim/platform/config_reader.h"
+#include "iommu_sim/platform/platform_config.h"
 
 namespace iommu_sim {
 
 // Shared readers (platform_config.cpp).
 CacheGeometry read_cache(Section s, const CacheGeometry& def);
-PageSize read_page_size(Section& s, const std::string& key);
+PageSize read_page_size(Section& s, const std::string& key, const std::string& def = "4K");
 
 // iommu.scalable: ECAP.SMTS and what comes with it, and the caches scalable mode adds (after
 // iommu.iotlb: the RTL IOTLB has no PASID tag for first-level and nested translation).
@@ -26,9 +26,9 @@ const std::vector<std::string>& domain_translations(bool scalable);
 // the domains listed before it (a nested domain's parent is one of them).
 void read_scalable_domain(Section& d, DomainSpec& dom, const std::vector<DomainSpec>& earlier,
                           const IommuConfig& iommu);
-// A mapping's keys and checks that depend on the domain's translation: `user` and canonical
-// addresses for first-level tables, the address width for second-level ones.
-void read_mapping_scalable(Section& m, MappingSpec& map, const DomainSpec& dom, const IommuConfig& iommu);
+// A mapping's keys and checks of first-level tables: `user`, and addresses in one canonical half
+// (second-level mappings are checked as in legacy mode).
+void read_mapping_scalable(Section& m, MappingSpec& map, const DomainSpec& dom);
 // A traffic item's `pasid` and `privileged`.
 void read_traffic_pasid(Section& t, TrafficSpec& spec, const PlatformConfig& pc);
 

@@ -1,4 +1,4 @@
-#include "replay.h"
+#include "iommu_sim/platform/replay.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -14,16 +14,16 @@
 #include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/simple_target_socket.h>
 
-#include "common/memory_target.h"
-#include "common/pcie_extension.h"
-#include "config_reader.h"
-#include "exit_codes.h"
-#include "iommu/iommu.h"
-#include "iommu/irte.h"
-#include "iommu/vtd_format.h"
-#include "iommu/vtd_format_scalable.h"
-#include "platform_config.h"
-#include "report.h"
+#include "iommu_sim/common/memory_target.h"
+#include "iommu_sim/common/pcie_extension.h"
+#include "iommu_sim/platform/config_reader.h"
+#include "iommu_sim/platform/exit_codes.h"
+#include "iommu_sim/iommu/iommu.h"
+#include "iommu_sim/iommu/irte.h"
+#include "iommu_sim/iommu/vtd_format.h"
+#include "iommu_sim/platform/platform_config.h"
+#include "iommu_sim/platform/report.h"
+#include "iommu_sim/iommu/vtd_format_scalable.h"
 
 namespace iommu_sim {
 
@@ -101,6 +101,28 @@ class InterruptCatcher : public sc_core::sc_module {
   }
 };
 
+// The functions below QEMU's root ports as the model's ATS invalidate requests reach them: QEMU
+// completes a device-TLB invalidation as it processes the descriptor, so each completes at once;
+// what was asked of which function is kept for the comparison.
+class DeviceFunctions : public sc_core::sc_module {
+ public:
+  tlm_utils::simple_target_socket_optional<DeviceFunctions> in;  // bound with device TLBs
+  std::vector<std::pair<uint16_t, ats::Range>> invalidations;
+
+  explicit DeviceFunctions(sc_core::sc_module_name name) : sc_module(name), in("in") {
+    in.register_b_transport(this, &DeviceFunctions::b_transport);
+  }
+
+ private:
+  void b_transport(tlm::tlm_generic_payload& t, sc_time&) {
+    const PcieExtension* ext = t.get_extension<PcieExtension>();
+    uint64_t body = 0;
+    std::memcpy(&body, t.get_data_ptr(), std::min<unsigned>(8, t.get_data_length()));
+    invalidations.emplace_back(ext ? ext->requester_id : 0, ats::decode_invalidate(body));
+    t.set_response_status(tlm::TLM_OK_RESPONSE);
+  }
+};
+
 class Replayer : public sc_core::sc_module {
  public:
   SC_HAS_PROCESS(Replayer);
@@ -117,6 +139,7 @@ class Replayer : public sc_core::sc_module {
         m_memory("memory", MemoryConfig{}, stats),
         m_probe("probe"),
         m_irq("interrupts"),
+        m_functions("functions"),
         m_iommu("iommu", config, stats),
         m_dmas(stats.counter(std::string(this->name()) + ".replay.dmas")),
         m_bytes(stats.counter(std::string(this->name()) + ".replay.bytes")),
@@ -127,6 +150,7 @@ class Replayer : public sc_core::sc_module {
     m_iommu.memory.bind(m_probe.in);
     m_probe.out.bind(m_memory.socket);
     m_iommu.interrupt.bind(m_irq.in);
+    if (config.device_tlbs) m_iommu.ats_invalidation.bind(m_functions.in);
     for (const auto& [addr, page] : capture.pages) m_memory.storage().write(addr, page.data(), page.size());
     SC_THREAD(run);
   }
@@ -134,6 +158,7 @@ class Replayer : public sc_core::sc_module {
   tlm_utils::simple_initiator_socket<Replayer> regs;
   tlm_utils::simple_initiator_socket<Replayer> dma;
   Iommu& iommu() { return m_iommu; }
+  const DeviceFunctions& functions() const { return m_functions; }
   std::string engine_name() const { return std::string(name()) + ".replay"; }
   sc_time end_time() const { return m_end; }
 
@@ -186,6 +211,7 @@ class Replayer : public sc_core::sc_module {
   MemoryTarget m_memory;
   MemoryProbe m_probe;
   InterruptCatcher m_irq;
+  DeviceFunctions m_functions;
   Iommu m_iommu;
   Counter& m_dmas;
   Counter& m_bytes;
@@ -509,6 +535,52 @@ const RegisterSpec kLinuxReads[] = {
     {"IRTA", fmt::kRegIrta, 8},
 };
 
+// Every device-TLB invalidation descriptor Linux queued must have reached its function as an
+// invalidate request for the range QEMU decodes from it (QEMU: 8 KiB << the ones above bit 11
+// of the address when S is set), in order.
+void check_device_tlb_invalidations(const LinuxCapture& cap, const DeviceFunctions& functions,
+                                    ReplayResult& result) {
+  size_t n = 0;
+  for (const CaptureEvent& e : cap.events) {
+    if (e.kind != K::InvDesc || e.text != "device") continue;
+    ++result.devtlb_invalidations.total;
+    const uint16_t sid = static_cast<uint16_t>(get_bits(e.a, fmt::kDescDevTlbSidHi, fmt::kDescDevTlbSidLo));
+    uint64_t addr = e.b & fmt::kTableAddrMask, bytes = 4096;
+    if (e.b & 1) {
+      unsigned ones = 0;
+      while (ones < 52 && ((addr >> (12 + ones)) & 1)) ++ones;
+      bytes = ones >= 51 ? 0 : 8192ULL << ones;  // 0: every address
+      addr = bytes ? addr & ~(bytes - 1) : 0;
+    }
+    ++result.devtlb_invalidations.compared_final;
+    if (n < functions.invalidations.size()) {
+      const auto& [rid, range] = functions.invalidations[n];
+      if (rid == sid && range.base == addr && range.bytes() == bytes) {
+        ++result.devtlb_invalidations.agreed_final;
+      } else {
+        ReplayMismatch m;
+        m.what = "device-TLB invalidation";
+        m.requester = sid;
+        m.address = addr;
+        m.qemu = "range of " + std::to_string(bytes) + " bytes";
+        m.model = rid_text(rid) + " " + hex(range.base) + ", " + std::to_string(range.bytes()) + " bytes";
+        m.trace_line = e.line;
+        result.mismatches.push_back(m);
+      }
+    } else {
+      ReplayMismatch m;
+      m.what = "device-TLB invalidation";
+      m.requester = sid;
+      m.address = addr;
+      m.qemu = "delivered";
+      m.model = "never sent";
+      m.trace_line = e.line;
+      result.mismatches.push_back(m);
+    }
+    ++n;
+  }
+}
+
 void check_registers(const LinuxCapture& cap, Iommu& iommu, ReplayResult& result) {
   for (const RegisterSpec& r : kLinuxReads) {
     RegisterCheck c;
@@ -604,6 +676,8 @@ void print_replay_report(std::ostream& os, const LinuxCapture& cap, const Replay
   print_counts(os, "MSIs", r.msis);
   os << "    " << std::setw(19) << "" << "remapped " << r.msis_remapped << ", passed through (remapping off) "
      << r.msis_passed << "\n";
+  if (r.devtlb_invalidations.total)
+    print_counts(os, "device-TLB inval.", r.devtlb_invalidations);
   unsigned same = 0, deviations = 0;
   std::string differ;
   for (const RegisterCheck& c : r.registers) {
@@ -668,8 +742,7 @@ IommuConfig iommu_config_from_capabilities(uint64_t cap, uint64_t ecap, const Io
       get_bits(ecap, fmt::kEcapIroHi, fmt::kEcapIroLo) != fmt::kIro)
     throw CaptureError("CAP/ECAP: the fault-recording (FRO) or IOTLB (IRO) registers are not where "
                        "the model has them (0x220, 0xF0)");
-  if (get_bit(ecap, fmt::kEcapDt))
-    throw CaptureError("ECAP " + hex(ecap) + ": device TLBs, which the model does not offer");
+  c.device_tlbs = get_bit(ecap, fmt::kEcapDt);
   // Scalable mode as QEMU offers it (x-scalable-mode=on: second-level translation, supervisor
   // requests).
   ScalableConfig& s = c.scalable;
@@ -700,6 +773,7 @@ ReplayResult replay_capture(const LinuxCapture& capture, const IommuConfig& conf
   replayer.iommu().flush_trace();
   result.simulated_s = replayer.end_time().to_seconds();
   check_registers(capture, replayer.iommu(), result);
+  check_device_tlb_invalidations(capture, replayer.functions(), result);
   result.capabilities_note = capability_differences(capture.reg(fmt::kRegCap), capture.reg(fmt::kRegEcap),
                                                     replayer.iommu().peek_register(fmt::kRegCap, 8),
                                                     replayer.iommu().peek_register(fmt::kRegEcap, 8));

@@ -19,9 +19,9 @@
 #include <string>
 #include <vector>
 
-#include "common/stats.h"
-#include "iommu/iommu_config.h"
-#include "linux_capture.h"
+#include "iommu_sim/common/stats.h"
+#include "iommu_sim/iommu/iommu_config.h"
+#include "iommu_sim/platform/linux_capture.h"
 
 namespace iommu_sim {
 
@@ -67,6 +67,7 @@ struct RegisterCheck {
 
 struct ReplayResult {
   ReplayCounts translations, faults, msis;
+  ReplayCounts devtlb_invalidations;  // descriptors 0x3 (device TLBs): the invalidate requests sent
   uint64_t msis_remapped = 0, msis_passed = 0;
   uint64_t register_writes = 0, descriptors = 0;
   std::vector<RegisterCheck> registers;  // after the replay: the registers Linux reads
@@ -77,12 +78,15 @@ struct ReplayResult {
   // The replayed model: some statistics are gauges that read it, so it lives as long as this.
   std::shared_ptr<void> model;
   bool ok() const {
-    return translations.disagreed() == 0 && faults.disagreed() == 0 && msis.disagreed() == 0;
+    return translations.disagreed() == 0 && faults.disagreed() == 0 && msis.disagreed() == 0 &&
+           devtlb_invalidations.disagreed() == 0;
   }
 };
 
 // The IOMMU configuration QEMU's CAP and ECAP describe, on top of `base` (caches, latencies).
-// Throws CaptureError for capabilities the model cannot take (scalable mode, say).
+// Throws CaptureError for capabilities the model cannot take (scalable mode, say). With ECAP.DT
+// the model has device TLBs: the replay completes every invalidate request at once, as QEMU
+// does, and checks each against the descriptor QEMU processed.
 IommuConfig iommu_config_from_capabilities(uint64_t cap, uint64_t ecap, const IommuConfig& base);
 
 // Runs the replay in this process (one SystemC elaboration: once per process).

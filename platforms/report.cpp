@@ -1,4 +1,4 @@
-#include "report.h"
+#include "iommu_sim/platform/report.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -6,7 +6,7 @@
 #include <map>
 #include <sstream>
 
-#include "iommu/vtd_format_scalable.h"
+#include "iommu_sim/iommu/vtd_format_scalable.h"
 
 namespace iommu_sim {
 
@@ -26,13 +26,70 @@ std::string percent(double num, double den) {
   return den > 0 ? fixed(100.0 * num / den, 1) + "%" : "n/a";
 }
 
-std::string ns_text(double ps) { return fixed(ps / 1000.0, 1) + " ns"; }
+// A time in ps as ns, and the error a quantile states when it shows at this precision.
+std::string ns_text(double ps, double error_ps = 0) {
+  return fixed(ps / 1000.0, 1) + (error_ps >= 50 ? "±" + fixed(error_ps / 1000.0, 1) : "") + " ns";
+}
 
 // Interrupt latencies range from hundreds of ns to a vCPU's descheduled period.
-std::string latency_text(double ps) { return ps < 1e7 ? ns_text(ps) : fixed(ps / 1e6, 1) + " us"; }
+std::string latency_text(double ps, double error_ps = 0) {
+  if (ps < 1e7) return ns_text(ps, error_ps);
+  return fixed(ps / 1e6, 1) + (error_ps >= 5e4 ? "±" + fixed(error_ps / 1e6, 1) : "") + " us";
+}
+
+// A quantile of h as the report shows it: exact, or with the error it has.
+std::string quantile_text(const Histogram& h, double q) {
+  const Quantile v = h.quantile_bounds(q);
+  return latency_text(static_cast<double>(v.value), static_cast<double>(v.error));
+}
 
 // The causes a guest's exits are counted under (<apic>.guest.<g>.exits.<cause>).
 const char* const kExitCauses[] = {"arrival", "eoi", "host", "wakeup"};
+
+// ATS: each function's device-TLB and IOTLB hit rates and its translation requests.
+void print_ats(std::ostream& os, const PlatformConfig& config, const StatsRegistry& s,
+               const std::vector<DmaSource>& sources) {
+  if (!s.has("summary.devtlb_hit_rate")) return;
+  const std::string iommu = "platform.iommu";
+  os << "  ATS                  device-TLBs";
+  for (const EndpointSpec& ep : config.pcie.endpoints) {
+    if (!ep.endpoint.device.pf.ats.present) continue;
+    const DeviceTlbConfig& d = ep.endpoint.ats.devtlb;
+    os << " " << ep.name << ": " << d.sets << " sets x " << d.ways << " ways, " << to_string(d.policy) << ";";
+  }
+  os << " " << static_cast<uint64_t>(get(s, "summary.translation_requests")) << " translation requests ("
+     << fixed(get(s, "summary.translation_requests_per_1000_dmas"), 1) << " per 1,000 DMAs), "
+     << static_cast<uint64_t>(get(s, "summary.devtlb_invalidations")) << " device-TLB invalidations\n";
+  os << "    function           devTLB hit  IOTLB hit  xlat req  per 1000  round trip  untranslated  invalidated\n";
+  for (const DmaSource& src : sources) {
+    const std::string a = src.engine + ".ats.";
+    if (!s.has(a + "devtlb.lookups")) continue;
+    const std::string rid = iommu + ".rid." + format_requester_id(src.requester_id);
+    const double hits = get(s, rid + ".iotlb_hits"), misses = get(s, rid + ".iotlb_misses");
+    const double requests = get(s, a + "translation_requests");
+    const double dmas = get(s, src.engine + ".dmas");
+    const Histogram* rt = s.find_histogram(a + "translation_latency");
+    char line[200];
+    std::snprintf(line, sizeof line, "    %-18s %10s %10s %9llu %9s %11s %13llu %12llu\n", src.label.c_str(),
+                  percent(get(s, a + "devtlb.hits"), get(s, a + "devtlb.lookups")).c_str(),
+                  percent(hits, hits + misses).c_str(), static_cast<unsigned long long>(requests),
+                  dmas > 0 ? fixed(requests * 1000.0 / dmas, 1).c_str() : "-",
+                  rt && rt->count() ? ns_text(rt->mean()).c_str() : "-",
+                  static_cast<unsigned long long>(get(s, a + "untranslated_fallbacks")),
+                  static_cast<unsigned long long>(get(s, a + "devtlb.invalidated_entries")));
+    os << line;
+  }
+}
+
+// <prefix>_{p50,p99}_ns and the error each has (<prefix>_{p50,p99}_error_ns) of a histogram in
+// ps: the figures the report prints and the sweeps' CSV takes.
+void register_quantiles(StatsRegistry& stats, const std::string& prefix, const Histogram& h) {
+  for (const auto& [name, q] : {std::pair<const char*, double>{"p50", 0.5}, {"p99", 0.99}}) {
+    const Quantile v = h.quantile_bounds(q);
+    stats.gauge(prefix + "_" + name + "_ns", [v] { return v.value / 1000.0; });
+    stats.gauge(prefix + "_" + name + "_error_ns", [v] { return v.error / 1000.0; });
+  }
+}
 
 }  // namespace
 
@@ -77,24 +134,48 @@ void register_summary(StatsRegistry& stats, const std::string& iommu,
     errors += get(stats, e + ".errors");
   }
   const double sim_ns = outcome.end_time.to_seconds() * 1e9;
+  const double measured_ns = (outcome.end_time - outcome.measured_from).to_seconds() * 1e9;
   const double lookups = get(stats, iommu + ".iotlb.lookups");
   const double hits = get(stats, iommu + ".iotlb.hits");
   const double misses = get(stats, iommu + ".iotlb.misses");
   const double walks = get(stats, iommu + ".walks");
-  const double faults = get(stats, iommu + ".faults");
+  // DMA faults (0x1-0xD) and interrupt-remapping faults (0x20-0x26) go to the same fault
+  // recording registers: both count, and each kind is also given apart.
+  const double dma_faults = get(stats, iommu + ".faults");
+  const double interrupt_faults = get(stats, iommu + ".ir.blocked");
+  const double faults = dma_faults + interrupt_faults;
   stats.gauge("summary.dmas", [dmas] { return dmas; });
   stats.gauge("summary.bytes", [bytes] { return bytes; });
   stats.gauge("summary.dma_errors", [errors] { return errors; });
   stats.gauge("summary.sim_time_ns", [sim_ns] { return sim_ns; });
-  stats.gauge("summary.throughput_mbps", [bytes, sim_ns] { return sim_ns > 0 ? bytes * 1000.0 / sim_ns : 0.0; });
+  stats.gauge("summary.measured_ns", [measured_ns] { return measured_ns; });
+  stats.gauge("summary.throughput_mbps",
+              [bytes, measured_ns] { return measured_ns > 0 ? bytes * 1000.0 / measured_ns : 0.0; });
   stats.gauge("summary.iotlb_hit_rate", [hits, lookups] { return lookups > 0 ? hits / lookups : 0.0; });
   stats.gauge("summary.iotlb_misses_per_1000_dmas", [misses, dmas] { return dmas > 0 ? misses * 1000.0 / dmas : 0.0; });
   stats.gauge("summary.walks", [walks] { return walks; });
   stats.gauge("summary.faults", [faults] { return faults; });
+  // ATS: the device-TLBs of every engine's function, and the translation requests that reached
+  // the IOMMU. Only where some function used a device-TLB.
+  double devtlb_hits = 0, devtlb_lookups = 0;
+  for (const auto& e : engines) {
+    devtlb_hits += get(stats, e + ".ats.devtlb.hits");
+    devtlb_lookups += get(stats, e + ".ats.devtlb.lookups");
+  }
+  if (devtlb_lookups > 0) {
+    const double requests = get(stats, iommu + ".ats.translation_requests");
+    const double invalidations = get(stats, iommu + ".ats.invalidations");
+    stats.gauge("summary.devtlb_hit_rate", [devtlb_hits, devtlb_lookups] { return devtlb_hits / devtlb_lookups; });
+    stats.gauge("summary.translation_requests", [requests] { return requests; });
+    stats.gauge("summary.translation_requests_per_1000_dmas",
+                [requests, dmas] { return dmas > 0 ? requests * 1000.0 / dmas : 0.0; });
+    stats.gauge("summary.devtlb_invalidations", [invalidations] { return invalidations; });
+  }
+  stats.gauge("summary.dma_faults", [dma_faults] { return dma_faults; });
+  stats.gauge("summary.interrupt_faults", [interrupt_faults] { return interrupt_faults; });
   const Histogram* h = &all;
   stats.gauge("summary.dma_latency_mean_ns", [h] { return h->mean() / 1000.0; });
-  stats.gauge("summary.dma_latency_p50_ns", [h] { return h->quantile(0.5) / 1000.0; });
-  stats.gauge("summary.dma_latency_p99_ns", [h] { return h->quantile(0.99) / 1000.0; });
+  register_quantiles(stats, "summary.dma_latency", *h);
 }
 
 void register_interrupt_summary(StatsRegistry& stats, const std::string& iommu,
@@ -132,8 +213,7 @@ void register_interrupt_summary(StatsRegistry& stats, const std::string& iommu,
   stats.gauge("summary.iec_hit_rate",
               [iec_hits, iec_lookups] { return iec_lookups > 0 ? iec_hits / iec_lookups : 0.0; });
   const Histogram* h = &all;
-  stats.gauge("summary.interrupt_latency_p50_ns", [h] { return h->quantile(0.5) / 1000.0; });
-  stats.gauge("summary.interrupt_latency_p99_ns", [h] { return h->quantile(0.99) / 1000.0; });
+  register_quantiles(stats, "summary.interrupt_latency", *h);
 }
 
 void print_report(std::ostream& os, const std::string& source, const PlatformConfig& config,
@@ -144,7 +224,11 @@ void print_report(std::ostream& os, const std::string& source, const PlatformCon
   const double lookups = get(s, iommu + ".iotlb.lookups");
   os << "iommu-sim: " << source << "\n";
   os << "  simulated time       " << fixed(outcome.end_time.to_seconds() * 1e6, 2) << " us"
-     << (outcome.workloads_done ? "" : " (stopped at simulation.max_time_us)") << "\n";
+     << (outcome.workloads_done ? "" : " (stopped at simulation.max_time_us)")
+     << (outcome.measured_from > sc_core::SC_ZERO_TIME
+             ? ", statistics from " + fixed(outcome.measured_from.to_seconds() * 1e6, 2) + " us on"
+             : "")
+     << "\n";
   os << "  DMAs                 " << static_cast<uint64_t>(get(s, "summary.dmas")) << " ("
      << static_cast<uint64_t>(get(s, "summary.dma_errors")) << " completed with an error), "
      << fixed(get(s, "summary.bytes") / 1e6, 2) << " MB, "
@@ -167,12 +251,12 @@ void print_report(std::ostream& os, const std::string& source, const PlatformCon
      << percent(get(s, iommu + ".context_cache.hits"), get(s, iommu + ".context_cache.lookups")) << "\n";
   if (config.iommu.scalable.enabled) print_scalable_report(os, config, s);
   if (const Histogram* h = s.find_histogram("summary.dma_latency")) {
-    os << "  DMA latency          mean " << ns_text(h->mean()) << ", p50 " << ns_text(h->quantile(0.5))
-       << ", p99 " << ns_text(h->quantile(0.99)) << ", max " << ns_text(h->max()) << "\n";
+    os << "  DMA latency          mean " << ns_text(h->mean()) << ", p50 " << quantile_text(*h, 0.5)
+       << ", p99 " << quantile_text(*h, 0.99) << ", max " << ns_text(h->max()) << "\n";
   }
-  const double sim_ns = outcome.end_time.to_seconds() * 1e9;
+  const double measured_ns = (outcome.end_time - outcome.measured_from).to_seconds() * 1e9;
   if (!sources.empty()) {
-    os << "  per function         requester domain     DMAs  errors     MB/s  IOTLB hit  lat mean    p99\n";
+    os << "  per function         requester domain     DMAs  errors     MB/s  IOTLB hit  lat mean          p99\n";
   }
   std::map<uint16_t, std::vector<std::string>> domains;
   for (const DmaSource& src : sources) {
@@ -181,14 +265,14 @@ void print_report(std::ostream& os, const std::string& source, const PlatformCon
     const double hits = get(s, iommu + "." + rid + ".iotlb_hits");
     const double misses = get(s, iommu + "." + rid + ".iotlb_misses");
     char line[200];
-    std::snprintf(line, sizeof line, "    %-18s %-9s %6s %8llu %7llu %8.1f %10s %8s %8s\n",
+    std::snprintf(line, sizeof line, "    %-18s %-9s %6s %8llu %7llu %8.1f %10s %8s %14s\n",
                   src.label.c_str(), format_requester_id(src.requester_id).c_str(),
                   src.domain ? std::to_string(src.domain).c_str() : "-",
                   static_cast<unsigned long long>(get(s, src.engine + ".dmas")),
                   static_cast<unsigned long long>(get(s, src.engine + ".errors")),
-                  sim_ns > 0 ? get(s, src.engine + ".bytes") * 1000.0 / sim_ns : 0.0,
+                  measured_ns > 0 ? get(s, src.engine + ".bytes") * 1000.0 / measured_ns : 0.0,
                   percent(hits, hits + misses).c_str(), h ? ns_text(h->mean()).c_str() : "-",
-                  h ? ns_text(static_cast<double>(h->quantile(0.99))).c_str() : "-");
+                  h ? quantile_text(*h, 0.99).c_str() : "-");
     os << line;
     if (src.domain) domains[src.domain].push_back(src.label);
   }
@@ -204,6 +288,7 @@ void print_report(std::ostream& os, const std::string& source, const PlatformCon
          << " lookups (" << names << ")\n";
     }
   }
+  print_ats(os, config, s, sources);
   if (config.interrupts_configured) {
     const std::string apic = "platform.apic";
     const HostInterruptConfig& ic = config.interrupts;
@@ -218,8 +303,8 @@ void print_report(std::ostream& os, const std::string& source, const PlatformCon
          << static_cast<uint64_t>(get(s, apic + ".timer_ticks")) << " ticks, "
          << static_cast<uint64_t>(get(s, apic + ".timer_exits")) << " of them in a guest (an exit)\n";
     if (!ic.guests.empty())
-      os << "  per guest            interrupts    seen  exits/1000: arrival  eoi  host  wake   lat p50       p99"
-            "   hyp ns/irq  notified  suppressed\n";
+      os << "  per guest            interrupts    seen  exits/1000: arrival  eoi  host  wake        lat p50"
+            "            p99   hyp ns/irq  notified  suppressed\n";
     for (const GuestSpec& g : ic.guests) {
       const std::string b = apic + ".guest." + g.name;
       const double sent = get(s, b + ".requested");
@@ -229,33 +314,47 @@ void print_report(std::ostream& os, const std::string& source, const PlatformCon
         return sent > 0 ? fixed(get(s, b + ".exits." + cause) * 1000.0 / sent, 0) : std::string("-");
       };
       char line[300];
-      std::snprintf(line, sizeof line, "    %-18s %10llu %7llu %19s %4s %5s %5s %9s %9s %12s %9llu %11llu\n",
+      std::snprintf(line, sizeof line, "    %-18s %10llu %7llu %19s %4s %5s %5s %14s %14s %12s %9llu %11llu\n",
                     g.name.c_str(), static_cast<unsigned long long>(sent),
                     static_cast<unsigned long long>(get(s, b + ".seen")), rate("arrival").c_str(),
                     rate("eoi").c_str(), rate("host").c_str(), rate("wakeup").c_str(),
-                    timed ? latency_text(static_cast<double>(h->quantile(0.5))).c_str() : "-",
-                    timed ? latency_text(static_cast<double>(h->quantile(0.99))).c_str() : "-",
+                    timed ? quantile_text(*h, 0.5).c_str() : "-",
+                    timed ? quantile_text(*h, 0.99).c_str() : "-",
                     sent > 0 ? fixed(get(s, b + ".hypervisor_ps") / 1000.0 / sent, 0).c_str() : "-",
                     static_cast<unsigned long long>(get(s, b + ".notifications")),
                     static_cast<unsigned long long>(get(s, b + ".notifications_suppressed")));
       os << line;
     }
   }
-  const double faults = get(s, iommu + ".faults");
-  os << "  faults recorded      " << static_cast<uint64_t>(faults);
-  if (faults > 0) {
+  const double dma_faults = get(s, iommu + ".faults");
+  const double interrupt_faults = get(s, iommu + ".ir.blocked");
+  os << "  faults recorded      " << static_cast<uint64_t>(dma_faults + interrupt_faults);
+  // Each kind with its reasons: DMA remapping under <iommu>.faults, interrupt remapping under
+  // <iommu>.ir.faults.
+  const auto by_reason = [&](const char* kind, double count, const std::string& prefix,
+                             unsigned from, unsigned to) {
+    os << " " << static_cast<uint64_t>(count) << " " << kind;
+    if (count <= 0) return;
     os << " (";
     bool first = true;
-    for (unsigned reason = 0; reason <= vtd::kMaxScalableFaultReason; ++reason) {
-      char name[64];
-      std::snprintf(name, sizeof name, "%s.faults.reason_0x%X", iommu.c_str(), reason);
-      const double n = get(s, name);
+    for (unsigned reason = from; reason <= to; ++reason) {
+      char name[24];
+      std::snprintf(name, sizeof name, "reason_0x%X", reason);
+      const double n = get(s, prefix + name);
       if (n <= 0) continue;
       os << (first ? "" : ", ") << static_cast<uint64_t>(n) << " x 0x" << std::hex << reason
          << std::dec << " " << fault_reason_name(reason);
       first = false;
     }
     os << ")";
+  };
+  if (dma_faults + interrupt_faults > 0) {
+    os << ":";
+    by_reason("DMA", dma_faults, iommu + ".faults.", 1, vtd::kMaxScalableFaultReason);
+    if (config.iommu.interrupt_remapping) {
+      os << ",";
+      by_reason("interrupt", interrupt_faults, iommu + ".ir.faults.", 0x20, 0x2F);
+    }
   }
   os << "\n";
   const size_t shown = std::min<size_t>(records.size(), 8);

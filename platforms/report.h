@@ -7,8 +7,8 @@
 
 #include <systemc>
 
-#include "common/stats.h"
-#include "platform_config.h"
+#include "iommu_sim/common/stats.h"
+#include "iommu_sim/platform/platform_config.h"
 
 namespace iommu_sim {
 
@@ -34,13 +34,19 @@ struct DmaSource {
 struct PlatformOutcome {
   bool ok = true;                 // false: the simulation itself failed (message says why)
   std::string message;
+  std::string input_key;          // set when the failure is the description's: the key to fix
   bool workloads_done = false;    // false: stopped by simulation.max_time_us
   sc_core::sc_time end_time;      // when the last workload finished (or the time limit)
+  sc_core::sc_time measured_from;  // where the statistics begin (simulation.warmup_us)
 };
 
 // Registers `summary.*` numbers computed from the blocks' statistics: dmas, bytes, dma_errors,
-// sim_time_ns, throughput_mbps, iotlb_hit_rate, iotlb_misses_per_1000_dmas, walks,
-// dma_latency_{mean,p50,p99}_ns, faults. `engines` are the hierarchical names of the DMA sources.
+// sim_time_ns (the end of the run), measured_ns (from the warm-up to the end: what throughput is
+// over), throughput_mbps, iotlb_hit_rate, iotlb_misses_per_1000_dmas, walks,
+// dma_latency_{mean,p50,p99}_ns and dma_latency_{p50,p99}_error_ns (the quantiles' error: 0 when
+// exact), faults, dma_faults, interrupt_faults; with ATS (some engine's function used its
+// device-TLB) also devtlb_hit_rate, translation_requests, translation_requests_per_1000_dmas and
+// devtlb_invalidations. `engines` are the hierarchical names of the DMA sources.
 void register_summary(StatsRegistry& stats, const std::string& iommu_name,
                       const std::vector<std::string>& engines, const PlatformOutcome& outcome);
 
@@ -49,7 +55,8 @@ void register_summary(StatsRegistry& stats, const std::string& iommu_name,
 // summary.vm_exits, summary.vm_exits_per_1000_interrupts and, by cause,
 // summary.exits_per_1000_interrupts.{arrival,eoi,host,wakeup}, summary.hypervisor_us and
 // summary.hypervisor_ns_per_interrupt (host CPU time on the guests' behalf),
-// summary.interrupt_latency_{p50,p99}_ns (the device's MSI write to the guest seeing it),
+// summary.interrupt_latency_{p50,p99}_ns (the device's MSI write to the guest seeing it) and
+// their _error_ns,
 // summary.notifications, summary.notifications_suppressed, summary.iec_hit_rate. `guests` are
 // the guests' names.
 void register_interrupt_summary(StatsRegistry& stats, const std::string& iommu_name,

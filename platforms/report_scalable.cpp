@@ -3,7 +3,7 @@
 // level: a cold 4 x 4 nested walk reads 4 + 20), and the walk-latency distribution.
 #include <cstdio>
 
-#include "report.h"
+#include "iommu_sim/platform/report.h"
 
 namespace iommu_sim {
 

@@ -1,6 +1,7 @@
-#include "strategy_study.h"
-#include "exit_codes.h"
+#include "iommu_sim/platform/strategy_study.h"
+#include "iommu_sim/platform/exit_codes.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -13,18 +14,18 @@
 
 #include <systemc>
 
-#include "common/address_router.h"
-#include "common/memory_target.h"
-#include "common/stats.h"
-#include "config_reader.h"
-#include "host/dma_driver.h"
-#include "host/interrupt_sink.h"
-#include "iommu/iommu.h"
-#include "pcie/dma_engine.h"
-#include "sweep/csv.h"
-#include "sweep/process_pool.h"
-#include "sweep/stats_json.h"
-#include "sweep/table.h"
+#include "iommu_sim/common/address_router.h"
+#include "iommu_sim/common/memory_target.h"
+#include "iommu_sim/common/stats.h"
+#include "iommu_sim/platform/config_reader.h"
+#include "iommu_sim/host/dma_driver.h"
+#include "iommu_sim/host/interrupt_sink.h"
+#include "iommu_sim/iommu/iommu.h"
+#include "iommu_sim/pcie/dma_engine.h"
+#include "iommu_sim/platform/sweep/csv.h"
+#include "iommu_sim/platform/sweep/process_pool.h"
+#include "iommu_sim/platform/sweep/stats_json.h"
+#include "iommu_sim/platform/sweep/table.h"
 
 namespace fs = std::filesystem;
 
@@ -47,12 +48,14 @@ struct UsageError {
 
 struct StudySpec {
   std::vector<std::string> strategies;
+  std::string preset;
   std::vector<unsigned> sizes;
   MemoryConfig memory;
   IommuConfig iommu;
   double rate_gbps = 10.0;
   DmaDriverConfig driver;  // strategy name and message size set per point
   std::map<std::string, StrategyConfig> per_strategy;
+  AtsClientConfig ats;     // the NIC's device-TLB, with driver.ats
 };
 
 sc_core::sc_time ns(double v) { return sc_core::sc_time(v, sc_core::SC_NS); }
@@ -91,23 +94,55 @@ StudySpec read_study(Section root) {
   d.ring_size = nic.get_uint("ring_size", d.ring_size, 1, 4096);
   d.packets = nic.get_u64("packets", d.packets, 1, 100000000);
   s.rate_gbps = nic.get_double("rate_gbps", s.rate_gbps, 0.001, 10000);
+  // PCIe ATS: the NIC caches translations in a device-TLB of its own.
+  Section ats = nic.section("ats");
+  d.ats = ats.get_bool("enabled", false);
+  d.ats_queue_depth = ats.get_uint("invalidate_queue_depth", 0, 0, 31);
+  Section devtlb = ats.section("devtlb");
+  s.ats.devtlb.sets = devtlb.get_uint("sets", s.ats.devtlb.sets, 1, 1u << 16);
+  s.ats.devtlb.ways = devtlb.get_uint("ways", s.ats.devtlb.ways, 1, 4096);
+  parse_replacement_kind(devtlb.get_enum("policy", "lru", {"lru", "plru", "fifo", "random"}), s.ats.devtlb.policy);
+  if (const std::string e = validate(s.ats.devtlb); !e.empty()) devtlb.fail("", e);
+  s.ats.lookup_latency = ns(ats.get_double("lookup_latency_ns", 2, 0, 1e6));
+  s.ats.invalidation_latency = ns(ats.get_double("invalidation_latency_ns", 500, 0, 1e9));
+  s.iommu.device_tlbs = d.ats;
 
   Section drv = p.section("driver");
-  d.queued_invalidation = drv.get_enum("invalidation", "queued", {"queued", "register"}) == "queued";
-  d.guest_size = drv.get_size("guest_size", d.guest_size, 4ULL << 20, 1ULL << 34);
-  d.buffer_stride = drv.get_uint("buffer_stride", 0, 0, 1u << 20);
-  d.pool_buffers = drv.get_uint("pool_buffers", 0, 0, 1u << 20);
-
+  // The preset first: it says how that platform's software invalidates (the default here).
   Section costs = drv.section("costs");
-  const std::string preset = costs.get_enum("preset", "vtd", cost_presets());
-  cost_preset(preset, d.costs);
+  s.preset = costs.get_enum("preset", "vtd", cost_presets());
+  const CostPreset& preset = *find_cost_preset(s.preset);
+  d.costs = preset.costs;
   d.costs.cpu_ghz = costs.get_double("cpu_ghz", d.costs.cpu_ghz, 0.001, 100);
   d.costs.iova_alloc = costs.get_u64("iova_alloc", d.costs.iova_alloc);
   d.costs.iova_free = costs.get_u64("iova_free", d.costs.iova_free);
   d.costs.page_table_update = costs.get_u64("page_table_update", d.costs.page_table_update);
   d.costs.iotlb_invalidation = costs.get_u64("iotlb_invalidation", d.costs.iotlb_invalidation);
   d.costs.invalidation_wait = costs.get_u64("invalidation_wait", d.costs.invalidation_wait);
+  d.costs.invalidation_hardware = costs.get_u64("invalidation_hardware", d.costs.invalidation_hardware);
   d.costs.packet = costs.get_u64("packet", d.costs.packet);
+  d.queued_invalidation = drv.get_enum("invalidation", preset.queued_invalidation ? "queued" : "register",
+                                       {"queued", "register"}) == "queued";
+  d.guest_size = drv.get_size("guest_size", d.guest_size, 4ULL << 20, 1ULL << 34);
+  d.buffer_stride = drv.get_uint("buffer_stride", 0, 0, 1u << 20);
+  d.pool_buffers = drv.get_uint("pool_buffers", 0, 0, 1u << 20);
+  {
+    // The CPU time the study charges must fit in simulated time (2^64 ps, about 213 days):
+    // bound every packet's software steps (its pages mapped and unmapped, one invalidation and
+    // its wait) and direct-map's one-off mapping of the guest.
+    const SoftwareCostConfig& k = d.costs;
+    const unsigned largest = s.sizes.empty() ? 1 : *std::max_element(s.sizes.begin(), s.sizes.end());
+    const long double pages = largest / 4096 + 2;
+    const long double per_packet = static_cast<long double>(k.iova_alloc) + k.iova_free +
+                                   2 * pages * k.page_table_update + k.iotlb_invalidation +
+                                   k.invalidation_wait + k.invalidation_hardware + k.packet;
+    const long double cycles = per_packet * d.packets + static_cast<long double>(k.page_table_update) *
+                                                            (d.guest_size / 4096);
+    const long double limit_ns = sc_core::sc_max_time().to_seconds() * 1e9 / 2;
+    if (cycles / k.cpu_ghz > limit_ns)
+      costs.fail("", "these costs for " + std::to_string(d.packets) +
+                         " packets run past the end of simulated time (2^64 ps, about 213 days)");
+  }
 
   Section st = drv.section("strategies");
   for (const std::string& n : strategy_names()) {
@@ -159,6 +194,12 @@ class StudyPlatform : public sc_core::sc_module {
     m_nic = std::make_unique<DmaEngine>("nic", d.source_id, m_driver.make_device_workload(spec.rate_gbps), stats);
     m_nic->set_start_gate([this] { return m_driver.ready(); }, &m_driver.ready_event());
     m_nic->socket.bind(m_iommu.upstream);
+    if (d.ats) {  // the NIC's device-TLB, and the IOMMU's invalidate requests straight to it
+      m_ats = std::make_unique<AtsClient>(spec.ats, stats, std::string(m_nic->name()) + ".ats");
+      m_nic->set_ats(m_ats.get());
+      m_ats_port = std::make_unique<AtsInvalidationPort>("nic_ats", *m_ats, d.source_id);
+      m_iommu.ats_invalidation.bind(m_ats_port->in);
+    }
     SC_THREAD(stopper);
   }
   const DmaDriver& driver() const { return m_driver; }
@@ -175,7 +216,23 @@ class StudyPlatform : public sc_core::sc_module {
   InterruptSink m_interrupts;
   DmaDriver m_driver;
   std::unique_ptr<DmaEngine> m_nic;
+  std::unique_ptr<AtsClient> m_ats;
+  std::unique_ptr<AtsInvalidationPort> m_ats_port;
 };
+
+// One point's driver; throws ConfigError naming the point when the study file asks for a
+// combination the driver refuses.
+DmaDriverConfig point_config(const std::string& file, const StudySpec& spec,
+                             const std::string& strategy, unsigned size) {
+  DmaDriverConfig d = spec.driver;
+  d.strategy = spec.per_strategy.at(strategy);
+  d.message_size = size;
+  const std::string err = validate(d);
+  if (!err.empty())
+    throw ConfigError(file + ": the point " + strategy + " at " + std::to_string(size) +
+                      " B: driver: " + err);
+  return d;
+}
 
 int run_point(const std::string& file, const std::vector<std::string>& sets,
               const std::string& strategy, unsigned size, const std::string& stats_path) {
@@ -183,11 +240,7 @@ int run_point(const std::string& file, const std::vector<std::string>& sets,
   for (const auto& s : sets) reader.apply_override(s);
   const StudySpec spec = read_study(reader.root());
   reader.finish();
-  DmaDriverConfig d = spec.driver;
-  d.strategy = spec.per_strategy.at(strategy);
-  d.message_size = size;
-  const std::string err = validate(d);
-  if (!err.empty()) throw ConfigError(file + ": driver: " + err);
+  const DmaDriverConfig d = point_config(file, spec, strategy, size);
   std::ofstream os(stats_path);
   if (!os) throw ConfigError(stats_path + ": cannot open for writing");
 
@@ -205,13 +258,43 @@ int run_point(const std::string& file, const std::vector<std::string>& sets,
 
 std::string fmt(double v, int precision = 3) { return fixed_text(v, precision); }
 
-std::string verdict(const std::map<std::string, double>& st, const std::string& v) {
+using Stats = std::map<std::string, double>;
+
+double stat(const Stats& st, const std::string& k) {
+  auto it = st.find(k);
+  return it == st.end() ? 0.0 : it->second;
+}
+
+std::string verdict(const Stats& st, const std::string& v) {
   const std::string p = "study.driver.violations." + v + ".";
-  auto get = [&](const std::string& k) { auto it = st.find(p + k); return it == st.end() ? 0.0 : it->second; };
-  if (get("injected") == 0) return "-";
-  if (get("caught") > 0) return "caught";
-  if (get("corrupted") > 0) return "corrupted";
+  if (stat(st, p + "injected") == 0) return "-";
+  if (stat(st, p + "caught") > 0) return "caught";
+  if (stat(st, p + "corrupted") > 0) return "corrupted";
   return "missed";
+}
+
+// The CPU cycles of one packet, by what they were spent on (during the traffic): the mapping's
+// page-table writes, the unmapping's clears, the IOVA allocator, the invalidation's software
+// (requests and polls) and hardware (waiting on the IOMMU, published floor included), the
+// driver's own per-packet work; `other` is the rest of the busy time (none today).
+struct PacketCycles {
+  double total = 0, map = 0, unmap = 0, allocator = 0, inval_sw = 0, inval_hw = 0, packet = 0;
+  double other() const { return total - map - unmap - allocator - inval_sw - inval_hw - packet; }
+};
+
+PacketCycles packet_cycles(const Stats& st) {
+  const std::string c = "study.driver.traffic_cost.";
+  const double packets = stat(st, "study.driver.packets");
+  PacketCycles p;
+  if (packets <= 0) return p;
+  p.total = stat(st, "study.driver.cycles_per_packet");
+  p.map = stat(st, c + "page_table_update") / packets;
+  p.unmap = stat(st, c + "page_table_clear") / packets;
+  p.allocator = (stat(st, c + "iova_alloc") + stat(st, c + "iova_free")) / packets;
+  p.inval_sw = (stat(st, c + "iotlb_invalidation") + stat(st, c + "invalidation_wait")) / packets;
+  p.inval_hw = stat(st, c + "invalidation_hardware") / packets;
+  p.packet = stat(st, c + "packet") / packets;
+  return p;
 }
 
 const std::vector<std::string>& columns() {
@@ -219,56 +302,137 @@ const std::vector<std::string>& columns() {
       "strategy", "message_size", "throughput_gbps", "cpu_utilisation", "cycles_per_byte",
       "maps", "unmaps", "invalidations", "iotlb_miss_rate", "bad_address", "invalid_use",
       "bad_device", "window_mean_us", "window_max_us", "window_max_dmas", "window_open_at_end",
-      "status", "seconds"};
+      "cycles_per_packet", "map_cycles", "unmap_cycles", "allocator_cycles", "inval_sw_cycles",
+      "inval_hw_cycles", "packet_cycles", "cpu_vs_none", "throughput_vs_none", "status", "seconds",
+      "devtlb_hit_rate", "devtlb_invalidations"};
   return c;
 }
 
-CsvRow table_row(const std::string& strategy, unsigned size, const std::map<std::string, double>& st,
-                 bool ok, double seconds) {
-  auto get = [&](const std::string& k) { auto it = st.find(k); return it == st.end() ? 0.0 : it->second; };
-  const std::string d = "study.driver.";
-  const double lookups = get("study.iommu.iotlb.lookups");
-  CsvRow r = {strategy, std::to_string(size)};
+size_t col(const std::string& name) {
+  const auto& c = columns();
+  return static_cast<size_t>(std::find(c.begin(), c.end(), name) - c.begin());
+}
+
+// `baseline`: the statistics of strategy none at the same message size, or null.
+CsvRow table_row(const std::string& strategy, unsigned size, const Stats& st, bool ok, double seconds,
+                 const Stats* baseline) {
+  CsvRow r(columns().size());
+  r[col("strategy")] = strategy;
+  r[col("message_size")] = std::to_string(size);
+  r[col("seconds")] = fmt(seconds, 2);
   if (!ok) {
-    r.resize(columns().size());
-    r[columns().size() - 2] = "failed";
-    r.back() = fmt(seconds, 2);
+    r[col("status")] = "failed";
     return r;
   }
-  r.push_back(fmt(get(d + "throughput_gbps")));
-  r.push_back(fmt(get(d + "cpu_utilisation")));
-  r.push_back(fmt(get(d + "cycles_per_byte")));
-  r.push_back(fmt(get(d + "strategy.maps"), 0));
-  r.push_back(fmt(get(d + "strategy.unmaps"), 0));
-  r.push_back(fmt(get(d + "strategy.invalidations"), 0));
-  r.push_back(fmt(lookups > 0 ? get("study.iommu.iotlb.misses") / lookups : 0.0, 4));
-  for (const char* v : {"bad_address", "invalid_use", "bad_device"}) r.push_back(verdict(st, v));
-  r.push_back(fmt(get(d + "strategy.window.mean_ns") / 1000.0));
-  r.push_back(fmt(get(d + "strategy.window.max_ns") / 1000.0));
-  r.push_back(fmt(get(d + "strategy.window.max_dmas"), 0));
-  r.push_back(fmt(get(d + "strategy.window.open_at_end"), 0));
-  r.push_back("ok");
-  r.push_back(fmt(seconds, 2));
+  const std::string d = "study.driver.";
+  const double lookups = stat(st, "study.iommu.iotlb.lookups");
+  r[col("throughput_gbps")] = fmt(stat(st, d + "throughput_gbps"));
+  r[col("cpu_utilisation")] = fmt(stat(st, d + "cpu_utilisation"));
+  r[col("cycles_per_byte")] = fmt(stat(st, d + "cycles_per_byte"));
+  r[col("maps")] = fmt(stat(st, d + "strategy.maps"), 0);
+  r[col("unmaps")] = fmt(stat(st, d + "strategy.unmaps"), 0);
+  r[col("invalidations")] = fmt(stat(st, d + "strategy.invalidations"), 0);
+  r[col("iotlb_miss_rate")] = fmt(lookups > 0 ? stat(st, "study.iommu.iotlb.misses") / lookups : 0.0, 4);
+  for (const char* v : {"bad_address", "invalid_use", "bad_device"}) r[col(v)] = verdict(st, v);
+  r[col("window_mean_us")] = fmt(stat(st, d + "strategy.window.mean_ns") / 1000.0);
+  r[col("window_max_us")] = fmt(stat(st, d + "strategy.window.max_ns") / 1000.0);
+  r[col("window_max_dmas")] = fmt(stat(st, d + "strategy.window.max_dmas"), 0);
+  r[col("window_open_at_end")] = fmt(stat(st, d + "strategy.window.open_at_end"), 0);
+  const PacketCycles p = packet_cycles(st);
+  r[col("cycles_per_packet")] = fmt(p.total, 1);
+  r[col("map_cycles")] = fmt(p.map, 1);
+  r[col("unmap_cycles")] = fmt(p.unmap, 1);
+  r[col("allocator_cycles")] = fmt(p.allocator, 1);
+  r[col("inval_sw_cycles")] = fmt(p.inval_sw, 1);
+  r[col("inval_hw_cycles")] = fmt(p.inval_hw, 1);
+  r[col("packet_cycles")] = fmt(p.packet, 1);
+  if (baseline) {
+    // As the published studies report them: CPU utilisation over the baseline's (the same work
+    // without an IOMMU), and throughput over the baseline's.
+    const double cpu0 = stat(*baseline, d + "cpu_utilisation");
+    const double thr0 = stat(*baseline, d + "throughput_gbps");
+    // Without per-packet work (packet: 0) the baseline's CPU is idle and no ratio exists.
+    if (stat(*baseline, d + "cycles_per_packet") >= 1.0)
+      r[col("cpu_vs_none")] = fmt(stat(st, d + "cpu_utilisation") / cpu0, 3);
+    if (thr0 > 0) r[col("throughput_vs_none")] = fmt(stat(st, d + "throughput_gbps") / thr0, 3);
+  }
+  const double devtlb_lookups = stat(st, "study.nic.ats.devtlb.lookups");
+  if (devtlb_lookups > 0) {
+    r[col("devtlb_hit_rate")] = fmt(stat(st, "study.nic.ats.devtlb.hits") / devtlb_lookups, 4);
+    r[col("devtlb_invalidations")] = fmt(stat(st, d + "strategy.devtlb_invalidations"), 0);
+  }
+  r[col("status")] = "ok";
   return r;
+}
+
+// "+12%" of a ratio, or "-" when it is not there.
+std::string percent_over(const std::string& ratio) {
+  if (ratio.empty()) return "-";
+  const double v = (std::stod(ratio) - 1.0) * 100.0;
+  return (v >= 0 ? "+" : "") + fmt(v, 0) + "%";
 }
 
 void print_table(std::ostream& out, const std::vector<CsvRow>& rows) {
   // The printed table: the window's maximum reads "unbounded" when some release was still
   // reachable at the end of the run.
-  const std::vector<std::string> head = {"strategy", "size", "Gbit/s", "cpu", "cyc/B", "maps",
-                                         "unmaps", "invals", "miss", "bad_addr", "invalid_use",
-                                         "bad_dev", "win_mean_us", "win_max_us", "win_dmas"};
+  std::vector<std::string> head = {"strategy", "size", "Gbit/s", "cpu", "cyc/B", "maps",
+                                   "unmaps", "invals", "miss", "bad_addr", "invalid_use",
+                                   "bad_dev", "win_mean_us", "win_max_us", "win_dmas"};
+  // With ATS: the device-TLB's hit rate and the device-TLB invalidations.
+  const bool ats = std::any_of(rows.begin(), rows.end(),
+                               [](const CsvRow& r) { return !r[col("devtlb_hit_rate")].empty(); });
+  if (ats) head.insert(head.end(), {"devtlb_hit", "devtlb_invals"});
   std::vector<std::vector<std::string>> cells = {head};
   for (const CsvRow& r : rows) {
-    if (r[16] != "ok") {
+    if (r[col("status")] != "ok") {
       cells.push_back({r[0], r[1], "failed"});
       continue;
     }
-    const bool open = r[15] != "0";
-    cells.push_back({r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11],
-                     r[12], open ? "unbounded" : r[13], open ? "unbounded" : r[14]});
+    const bool open = r[col("window_open_at_end")] != "0";
+    cells.push_back({r[0], r[1], r[col("throughput_gbps")], r[col("cpu_utilisation")],
+                     r[col("cycles_per_byte")], r[col("maps")], r[col("unmaps")], r[col("invalidations")],
+                     r[col("iotlb_miss_rate")], r[col("bad_address")], r[col("invalid_use")],
+                     r[col("bad_device")], r[col("window_mean_us")],
+                     open ? "unbounded" : r[col("window_max_us")], open ? "unbounded" : r[col("window_max_dmas")]});
+    if (ats) cells.back().insert(cells.back().end(), {r[col("devtlb_hit_rate")], r[col("devtlb_invalidations")]});
   }
   print_aligned_table(out, cells);
+  // CPU cycles per packet by where they went, and against the baseline without an IOMMU.
+  out << "\nCPU cycles per packet (during the traffic) and against strategy none at the same size:\n";
+  cells = {{"strategy", "size", "total", "packet", "map", "unmap", "allocator", "inval_sw", "inval_hw",
+            "cpu_vs_none", "Gbit/s_vs_none"}};
+  for (const CsvRow& r : rows) {
+    if (r[col("status")] != "ok") continue;
+    cells.push_back({r[0], r[1], r[col("cycles_per_packet")], r[col("packet_cycles")], r[col("map_cycles")],
+                     r[col("unmap_cycles")], r[col("allocator_cycles")], r[col("inval_sw_cycles")],
+                     r[col("inval_hw_cycles")], percent_over(r[col("cpu_vs_none")]),
+                     percent_over(r[col("throughput_vs_none")])});
+  }
+  print_aligned_table(out, cells);
+}
+
+// The strict map+unmap of one page as the study charged it (single-use with a message of one
+// page), decomposed, against the preset's published figure.
+void print_strict_cost(std::ostream& out, const StudySpec& spec, const std::vector<CsvRow>& rows) {
+  const CostPreset& preset = *find_cost_preset(spec.preset);
+  out << "costs: preset " << spec.preset << " at " << fmt(spec.driver.costs.cpu_ghz, 2) << " GHz, "
+      << (spec.driver.queued_invalidation ? "queued" : "register") << " invalidation; published strict "
+      << "map+unmap of one page " << preset.published_map_unmap << " cycles (" << preset.source << ")\n";
+  for (const CsvRow& r : rows) {
+    if (r[0] != "single-use" || r[col("status")] != "ok") continue;
+    const unsigned size = static_cast<unsigned>(std::stoul(r[1]));
+    if (size > 4096 || spec.driver.stride() < size) continue;
+    const double map = std::stod(r[col("map_cycles")]), unmap = std::stod(r[col("unmap_cycles")]);
+    const double alloc = std::stod(r[col("allocator_cycles")]), sw = std::stod(r[col("inval_sw_cycles")]);
+    const double hw = std::stod(r[col("inval_hw_cycles")]);
+    const double total = map + unmap + alloc + sw + hw;
+    const double gap = preset.published_map_unmap ? 100.0 * (total / preset.published_map_unmap - 1.0) : 0.0;
+    out << "  as charged (single-use, " << size << " B): " << fmt(total, 0) << " cycles = map " << fmt(map, 0)
+        << " + unmap " << fmt(unmap, 0) << " + allocator " << fmt(alloc, 0) << " + invalidation software "
+        << fmt(sw, 0) << " + invalidation hardware " << fmt(hw, 0) << " (" << (gap >= 0 ? "+" : "")
+        << fmt(gap, 1) << "% of the published figure, if the preset is unchanged)\n";
+    return;
+  }
 }
 
 struct Options {
@@ -323,6 +487,9 @@ int run_study(const Options& o, const std::string& self_exe, std::ostream& out, 
   for (const auto& s : o.sets) reader.apply_override(s);
   const StudySpec spec = read_study(reader.root());
   reader.finish();
+  // Every point too: one the driver refuses is a bad study file, not a failed run.
+  for (const std::string& s : spec.strategies)
+    for (unsigned size : spec.sizes) point_config(o.file, spec, s, size);
 
   fs::create_directories(fs::path(o.out_dir) / "points");
   struct Point {
@@ -362,24 +529,32 @@ int run_study(const Options& o, const std::string& self_exe, std::ostream& out, 
   });
   const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
-  std::vector<CsvRow> rows;
+  std::vector<Stats> stats(points.size());
+  std::vector<bool> ok(points.size());
+  std::map<unsigned, size_t> baseline;  // message size -> the point of strategy none
   bool all_ok = true;
   for (size_t i = 0; i < points.size(); ++i) {
-    std::map<std::string, double> st;
-    bool ok = results[i].ok();
-    if (ok) {
+    ok[i] = results[i].ok();
+    if (ok[i]) {
       std::ifstream is(points[i].stats);
       std::string e;
-      ok = is && read_stats_json(is, st, e);
+      ok[i] = is && read_stats_json(is, stats[i], e);
     }
-    all_ok = all_ok && ok;
-    rows.push_back(table_row(points[i].strategy, points[i].size, st, ok, results[i].seconds));
+    all_ok = all_ok && ok[i];
+    if (ok[i] && points[i].strategy == "none") baseline[points[i].size] = i;
+  }
+  std::vector<CsvRow> rows;
+  for (size_t i = 0; i < points.size(); ++i) {
+    auto b = baseline.find(points[i].size);
+    rows.push_back(table_row(points[i].strategy, points[i].size, stats[i], ok[i], results[i].seconds,
+                             b == baseline.end() ? nullptr : &stats[b->second]));
   }
   const std::string csv_path = (fs::path(o.out_dir) / "strategies.csv").string();
   std::ofstream csv(csv_path);
   write_csv_row(csv, columns());
   for (const CsvRow& r : rows) write_csv_row(csv, r);
   if (!o.quiet) {
+    print_strict_cost(out, spec, rows);
     print_table(out, rows);
     out << "wrote " << csv_path << " (" << points.size() << " points, " << fmt(total, 1)
         << " s with " << o.jobs << " jobs)\n";

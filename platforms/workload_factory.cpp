@@ -1,9 +1,9 @@
-#include "workload_factory.h"
+#include "iommu_sim/platform/workload_factory.h"
 
 #include <algorithm>
 #include <fstream>
 
-#include "config_reader.h"
+#include "iommu_sim/platform/config_reader.h"
 
 namespace iommu_sim {
 
@@ -14,6 +14,11 @@ std::vector<TraceEntry> load_trace(const TraceWorkloadConfig& config) {
   std::vector<TraceEntry> entries;
   std::string error;
   if (!parse_dma_trace(in, config.path, entries, error)) throw ConfigError(error);
+  // Times never go backwards: the last one is the latest, and it must be a simulated time.
+  if (!entries.empty() &&
+      entries.back().time_ns * config.time_scale >= sc_core::sc_max_time().to_seconds() * 1e9)
+    throw ConfigError(config.path + ": time " + std::to_string(entries.back().time_ns) +
+                      " ns (x time_scale) lies past the end of simulated time (2^64 ps)");
   return entries;
 }
 }  // namespace
@@ -26,7 +31,7 @@ std::unique_ptr<Workload> make_workload(const WorkloadSpec& spec) {
   return nullptr;
 }
 
-FunctionSoftware software_for(const WorkloadSpec& spec) {
+FunctionSoftware software_for(const WorkloadSpec& spec, unsigned iova_width) {
   FunctionSoftware sw;
   if (spec.kind == "random") {
     const RandomWorkloadConfig& r = spec.random;
@@ -46,6 +51,9 @@ FunctionSoftware software_for(const WorkloadSpec& spec) {
               [](const TraceEntry& a, const TraceEntry& b) { return a.iova < b.iova; });
     for (const TraceEntry& e : entries) {
       if (spec.trace.requester && e.requester != *spec.trace.requester) continue;
+      // An access above the domain's width cannot be mapped (the device faults on it), and a
+      // translated request bypasses the mappings: neither is the driver's to map.
+      if (((e.iova + e.size - 1) >> iova_width) != 0 || e.translated) continue;
       const uint64_t start = e.iova & ~0xFFFULL;
       const uint64_t end = (e.iova + e.size + 0xFFF) & ~0xFFFULL;
       if (!sw.regions.empty() && start <= sw.regions.back().iova + sw.regions.back().size) {

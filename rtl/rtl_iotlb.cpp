@@ -1,8 +1,8 @@
-#include "rtl/rtl_iotlb.h"
+#include "iommu_sim/rtl/rtl_iotlb.h"
 
 #include <stdexcept>
 
-#include "common/stats.h"
+#include "iommu_sim/common/stats.h"
 #include "rtl_iotlb_variants.h"  // generated: the Verilated classes and IOMMU_RTL_IOTLB_VARIANTS
 #include "verilated.h"
 #include "verilated_fst_c.h"
@@ -161,7 +161,7 @@ void RtlIotlb::close_trace() {
 
 void RtlIotlb::register_stats(StatsRegistry& registry, const std::string& prefix) const {
   register_cache_stats(registry, prefix, m_stats);
-  registry.gauge(prefix + ".rtl_cycles", [this] { return static_cast<double>(m_cycles); });
+  registry.cumulative(prefix + ".rtl_cycles", [this] { return static_cast<double>(m_cycles); });
 }
 
 void RtlIotlb::settle() {

@@ -17,7 +17,7 @@
 
 #include <systemc>
 
-#include "iommu/caches/iotlb.h"
+#include "iommu_sim/iommu/caches/iotlb.h"
 
 class VerilatedFstC;
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Plots of an IOTLB sweep CSV (from `iommu-sim sweep`, its merge, or its one-pass mode).
+"""Plots of an IOTLB or device-TLB sweep CSV (from `iommu-sim sweep`, its merge, or its one-pass
+mode).
 
     plot_sweep.py SWEEP.csv [--out DIR] [--format png|svg]
 
@@ -10,6 +11,8 @@ Writes, into DIR (default: the CSV's directory):
                             one-pass CSV has no latencies);
   hit_rate_heatmap.FMT      hit rate over ways x sets (one file per policy when several:
                             hit_rate_heatmap_POLICY.FMT).
+The same with a devtlb_ prefix for the device-TLBs (ATS): from a device-TLB one-pass CSV
+(devtlb_* columns), and from a grid sweep whose points differ in device-TLB geometry.
 Rows with a status other than "ok" are left out. When other grid axes vary too, points of the
 same geometry are averaged, and the titles say so. Exit status: 0 done, 2 bad input, 1 failure.
 """
@@ -28,23 +31,41 @@ def number(text):
         return None
 
 
-def load(path):
+# The caches a CSV can describe: its column prefix, the hit-rate column, the name in titles and
+# the prefix of the plot files.
+CACHES = {
+    "iotlb": {"hit_rate": "hit_rate", "name": "IOTLB", "files": ""},
+    "devtlb": {"hit_rate": "devtlb_hit_rate", "name": "device-TLB", "files": "devtlb_"},
+}
+
+
+def read_rows(path):
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
-    needed = {"iotlb_sets", "iotlb_ways", "iotlb_entries", "hit_rate"}
-    if rows and not needed.issubset(rows[0].keys()):
-        missing = ", ".join(sorted(needed - set(rows[0].keys())))
-        raise ValueError(f"{path}: not a sweep CSV (missing columns: {missing})")
+    columns = set(rows[0].keys()) if rows else set()
+    caches = [c for c in CACHES
+              if {f"{c}_sets", f"{c}_ways", f"{c}_entries", CACHES[c]["hit_rate"]} <= columns]
+    if rows and not caches:
+        raise ValueError(f"{path}: not a sweep CSV (no iotlb_sets, iotlb_ways, iotlb_entries, "
+                         "hit_rate columns, nor their devtlb_ counterparts)")
+    return rows, caches
+
+
+def load(rows, cache):
+    """The successful rows with a geometry of `cache`, each annotated with it (and "_hit")."""
     good = []
-    for r in rows:
-        if r.get("status", "ok") != "ok":
+    for source in rows:
+        if source.get("status", "ok") != "ok":
             continue
-        sets, ways, entries = (number(r["iotlb_sets"]), number(r["iotlb_ways"]),
-                               number(r["iotlb_entries"]))
-        if sets is None or ways is None or entries is None or number(r["hit_rate"]) is None:
+        sets, ways, entries = (number(source.get(f"{cache}_sets")),
+                               number(source.get(f"{cache}_ways")),
+                               number(source.get(f"{cache}_entries")))
+        hit = number(source.get(CACHES[cache]["hit_rate"]))
+        if sets is None or ways is None or entries is None or hit is None:
             continue
-        r["_sets"], r["_ways"], r["_entries"] = int(sets), int(ways), int(entries)
-        r["_policy"] = r.get("iotlb_policy") or "lru"
+        r = dict(source)
+        r["_sets"], r["_ways"], r["_entries"], r["_hit"] = int(sets), int(ways), int(entries), hit
+        r["_policy"] = source.get(f"{cache}_policy") or "lru"
         good.append(r)
     return good
 
@@ -65,30 +86,31 @@ def way_label(ways):
     return "fully associative" if ways == 0 else f"{ways}-way"
 
 
-def plot_hit_rate(plt, rows, out, fmt, policies):
+def plot_hit_rate(plt, rows, out, fmt, policies, cache):
     fig, ax = plt.subplots(figsize=(7, 4.5))
     means, merged = averaged(rows, lambda r: (r["_policy"], r["_ways"], r["_entries"]),
-                             lambda r: number(r["hit_rate"]))
+                             lambda r: r["_hit"])
     groups = sorted({(p, w) for (p, w, _) in means})
     for policy, ways in groups:
         pts = sorted((e, v) for (p, w, e), v in means.items() if p == policy and w == ways)
         label = way_label(ways) + (f" {policy}" if len(policies) > 1 else "")
         ax.plot([e for e, _ in pts], [v for _, v in pts], marker="o", markersize=3, label=label)
+    name = CACHES[cache]["name"]
     ax.set_xscale("log", base=2)
-    ax.set_xlabel("IOTLB entries")
+    ax.set_xlabel(f"{name} entries" + (" (each function's)" if cache == "devtlb" else ""))
     ax.set_ylabel("hit rate")
     ax.set_ylim(0, 1.02)
     ax.grid(True, alpha=0.3)
-    ax.set_title("IOTLB hit rate" + (" (mean over other axes)" if merged else ""))
+    ax.set_title(f"{name} hit rate" + (" (mean over other axes)" if merged else ""))
     ax.legend(fontsize=7, ncol=2)
-    path = os.path.join(out, f"hit_rate_vs_entries.{fmt}")
+    path = os.path.join(out, f"{CACHES[cache]['files']}hit_rate_vs_entries.{fmt}")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
     return path
 
 
-def plot_latency(plt, rows, out, fmt):
+def plot_latency(plt, rows, out, fmt, cache):
     if not rows or "latency_mean_ns" not in rows[0]:
         return None
     fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -108,24 +130,23 @@ def plot_latency(plt, rows, out, fmt):
         plt.close(fig)
         return None
     ax.set_xscale("log", base=2)
-    ax.set_xlabel("IOTLB entries")
+    ax.set_xlabel(f"{CACHES[cache]['name']} entries")
     ax.set_ylabel("DMA latency (ns)")
     ax.grid(True, alpha=0.3)
     ax.set_title("DMA latency" + (" (mean over other axes)" if merged_any else ""))
     ax.legend(fontsize=7, ncol=2)
-    path = os.path.join(out, f"latency_vs_entries.{fmt}")
+    path = os.path.join(out, f"{CACHES[cache]['files']}latency_vs_entries.{fmt}")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
     return path
 
 
-def plot_heatmaps(plt, rows, out, fmt, policies):
+def plot_heatmaps(plt, rows, out, fmt, policies, cache):
     paths = []
     for policy in policies:
         sub = [r for r in rows if r["_policy"] == policy and r["_ways"] > 0]
-        means, merged = averaged(sub, lambda r: (r["_ways"], r["_sets"]),
-                                 lambda r: number(r["hit_rate"]))
+        means, merged = averaged(sub, lambda r: (r["_ways"], r["_sets"]), lambda r: r["_hit"])
         if not means:
             continue
         ways = sorted({w for (w, _) in means})
@@ -146,9 +167,10 @@ def plot_heatmaps(plt, rows, out, fmt, policies):
                         ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=6,
                                 color="white" if v < 0.6 else "black")
         fig.colorbar(im, ax=ax, label="hit rate")
-        ax.set_title(f"hit rate, {policy}" + (" (mean over other axes)" if merged else ""),
-                     fontsize=9)
-        name = "hit_rate_heatmap" + (f"_{policy}" if len(policies) > 1 else "")
+        ax.set_title(f"{CACHES[cache]['name']} hit rate, {policy}" +
+                     (" (mean over other axes)" if merged else ""), fontsize=9)
+        name = (CACHES[cache]["files"] + "hit_rate_heatmap" +
+                (f"_{policy}" if len(policies) > 1 else ""))
         path = os.path.join(out, f"{name}.{fmt}")
         fig.tight_layout()
         fig.savefig(path)
@@ -157,8 +179,12 @@ def plot_heatmaps(plt, rows, out, fmt, policies):
     return paths
 
 
-def main(argv):
-    parser = argparse.ArgumentParser(description="Plots of an IOTLB sweep CSV.")
+def plot_main(argv, name, description, load_csv, plot_all, nothing):
+    """The command line every plot script shares: CSV [--out DIR] [--format png|svg]; Agg
+    backend; exit 0 done (or nothing to plot), 2 bad input, 1 no matplotlib. plot_all(plt, rows,
+    out, fmt) returns the paths written (None for a plot left out); `nothing` says why an empty
+    CSV gives no plot."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("csv")
     parser.add_argument("--out", help="directory for the plots (default: the CSV's)")
     parser.add_argument("--format", choices=["png", "svg"], default="png")
@@ -171,28 +197,52 @@ def main(argv):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        print("plot_sweep: matplotlib is not installed (Debian: apt-get install "
+        print(f"{name}: matplotlib is not installed (Debian: apt-get install "
               "python3-matplotlib)", file=sys.stderr)
         return 1
     out = args.out or os.path.dirname(os.path.abspath(args.csv))
     try:
-        rows = load(args.csv)
+        rows = load_csv(args.csv)
     except (OSError, ValueError) as e:
-        print(f"plot_sweep: {e}", file=sys.stderr)
+        print(f"{name}: {e}", file=sys.stderr)
         return 2
     if not rows:
-        print(f"plot_sweep: {args.csv} has no successful point with an IOTLB geometry: "
-              "nothing to plot", file=sys.stderr)
+        print(f"{name}: {args.csv} {nothing}", file=sys.stderr)
         return 0
     os.makedirs(out, exist_ok=True)
-    policies = sorted({r["_policy"] for r in rows})
-    written = [plot_hit_rate(plt, rows, out, args.format, policies)]
-    written.append(plot_latency(plt, rows, out, args.format))
-    written.extend(plot_heatmaps(plt, rows, out, args.format, policies))
-    for path in written:
+    for path in plot_all(plt, rows, out, args.format):
         if path:
             print(f"plot: {path}")
     return 0
+
+
+def load_sweep(path):
+    """The CSV's caches that have something to plot, as (cache, rows) pairs."""
+    all_rows, caches = read_rows(path)
+    groups = []
+    for cache in caches:
+        rows = load(all_rows, cache)
+        # A grid that keeps the device-TLBs' geometry fixed has nothing to say about them.
+        if cache == "devtlb" and "iotlb" in caches and len({r["_entries"] for r in rows}) < 2:
+            continue
+        if rows:
+            groups.append((cache, rows))
+    return groups
+
+
+def plot_sweep(plt, groups, out, fmt):
+    written = []
+    for cache, rows in groups:
+        policies = sorted({r["_policy"] for r in rows})
+        written.append(plot_hit_rate(plt, rows, out, fmt, policies, cache))
+        written.append(plot_latency(plt, rows, out, fmt, cache))
+        written.extend(plot_heatmaps(plt, rows, out, fmt, policies, cache))
+    return written
+
+
+def main(argv):
+    return plot_main(argv, "plot_sweep", "Plots of an IOTLB or device-TLB sweep CSV.", load_sweep,
+                     plot_sweep, "has no successful point with a cache geometry: nothing to plot")
 
 
 if __name__ == "__main__":

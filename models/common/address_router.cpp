@@ -1,7 +1,9 @@
-#include "address_router.h"
+#include "iommu_sim/common/address_router.h"
 
 #include <algorithm>
 #include <stdexcept>
+
+#include "iommu_sim/common/messages.h"
 
 namespace iommu_sim {
 
@@ -17,7 +19,7 @@ int AddressRouter::add_window(const std::string& name, uint64_t base, uint64_t s
                                bool relative, int binding) {
   for (const Window& w : m_windows) {
     if (base < w.base + w.size && w.base < base + size)
-      throw std::invalid_argument("address window '" + name + "' overlaps '" + w.name + "'");
+      report_config_error(std::string(this->name()) + ": address window '" + name + "' overlaps '" + w.name + "'");
   }
   if (binding < 0) binding = m_bindings;
   m_bindings = std::max(m_bindings, binding + 1);
@@ -25,10 +27,16 @@ int AddressRouter::add_window(const std::string& name, uint64_t base, uint64_t s
   return binding;
 }
 
-const AddressRouter::Window* AddressRouter::decode(uint64_t addr, int& index) const {
+const AddressRouter::Window* AddressRouter::decode(uint64_t addr, uint64_t len, int& index) const {
+  // The whole access must lie in one window: one that runs off its end would reach whatever the
+  // target has beyond the window. One that runs past 2^64 goes to the window of its first byte,
+  // whose target refuses it (the IOMMU records an address-width fault, memory an address error).
+  const uint64_t extent = len ? len - 1 : 0;
+  const bool wraps = extent > UINT64_MAX - addr;
   for (size_t i = 0; i < m_windows.size(); ++i) {
     const Window& w = m_windows[i];
-    if (addr >= w.base && addr - w.base < w.size) {
+    if (addr >= w.base && addr - w.base < w.size &&
+        (wraps || extent <= w.size - 1 - (addr - w.base))) {
       index = w.binding;
       return &w;
     }
@@ -39,7 +47,7 @@ const AddressRouter::Window* AddressRouter::decode(uint64_t addr, int& index) co
 void AddressRouter::b_transport(int, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
   int index = -1;
   const uint64_t addr = trans.get_address();
-  const Window* w = decode(addr, index);
+  const Window* w = decode(addr, trans.get_data_length(), index);
   if (!w) {
     trans.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
     return;
@@ -52,7 +60,7 @@ void AddressRouter::b_transport(int, tlm::tlm_generic_payload& trans, sc_core::s
 unsigned int AddressRouter::transport_dbg(int, tlm::tlm_generic_payload& trans) {
   int index = -1;
   const uint64_t addr = trans.get_address();
-  const Window* w = decode(addr, index);
+  const Window* w = decode(addr, trans.get_data_length(), index);
   if (!w) return 0;
   if (w->relative) trans.set_address(addr - w->base);
   const unsigned n = initiator[index]->transport_dbg(trans);
@@ -63,7 +71,7 @@ unsigned int AddressRouter::transport_dbg(int, tlm::tlm_generic_payload& trans) 
 bool AddressRouter::get_direct_mem_ptr(int, tlm::tlm_generic_payload& trans, tlm::tlm_dmi& dmi) {
   int index = -1;
   const uint64_t addr = trans.get_address();
-  const Window* w = decode(addr, index);
+  const Window* w = decode(addr, 1, index);
   if (!w) return false;
   if (w->relative) trans.set_address(addr - w->base);
   const bool ok = initiator[index]->get_direct_mem_ptr(trans, dmi);

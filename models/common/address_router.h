@@ -22,8 +22,8 @@ class AddressRouter : public sc_core::sc_module {
 
   // The window goes to binding `binding` of `initiator`; by default (-1) to the next binding not
   // yet used by a window, so windows and bindings are made in the same order. Several windows
-  // may share a binding (a target with two address ranges). Throws std::invalid_argument if it
-  // overlaps an existing window. Returns the binding used.
+  // may share a binding (a target with two address ranges). A window that overlaps an
+  // existing one is an SC_ERROR of type msg::kConfig (report_config_error). Returns the binding used.
   int add_window(const std::string& name, uint64_t base, uint64_t size, bool relative,
                   int binding = -1);
 
@@ -34,7 +34,8 @@ class AddressRouter : public sc_core::sc_module {
     bool relative;
     int binding;
   };
-  const Window* decode(uint64_t addr, int& index) const;
+  // The window that holds all of [addr, addr + len) (len 0 counts as 1), or null.
+  const Window* decode(uint64_t addr, uint64_t len, int& index) const;
   void b_transport(int id, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
   unsigned int transport_dbg(int id, tlm::tlm_generic_payload& trans);
   bool get_direct_mem_ptr(int id, tlm::tlm_generic_payload& trans, tlm::tlm_dmi& dmi);

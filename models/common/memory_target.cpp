@@ -1,4 +1,4 @@
-#include "memory_target.h"
+#include "iommu_sim/common/memory_target.h"
 
 namespace iommu_sim {
 
@@ -23,6 +23,10 @@ bool MemoryTarget::access(tlm::tlm_generic_payload& trans) {
   }
   const uint64_t addr = trans.get_address();
   const unsigned len = trans.get_data_length();
+  if (len > 1 && len - 1ULL > UINT64_MAX - addr) {  // no memory lies past 2^64 - 1
+    trans.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
+    return false;
+  }
   if (trans.is_read()) {
     m_memory.read(addr, trans.get_data_ptr(), len);
   } else if (trans.is_write()) {

@@ -6,8 +6,8 @@
 #include <tlm>
 #include <tlm_utils/multi_passthrough_target_socket.h>
 
-#include "sparse_memory.h"
-#include "stats.h"
+#include "iommu_sim/common/sparse_memory.h"
+#include "iommu_sim/common/stats.h"
 
 namespace iommu_sim {
 

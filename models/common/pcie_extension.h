@@ -41,4 +41,11 @@ inline uint16_t make_requester_id(unsigned bus, unsigned device, unsigned functi
   return static_cast<uint16_t>(((bus & 0xFF) << 8) | ((device & 0x1F) << 3) | (function & 0x7));
 }
 
+namespace ats {
+// An unsuccessful translation completion, as the TLM response status carries it (the formats of
+// the ATS messages: common/ats_format.h).
+constexpr tlm::tlm_response_status kUnsupportedRequest = tlm::TLM_ADDRESS_ERROR_RESPONSE;
+constexpr tlm::tlm_response_status kCompleterAbort = tlm::TLM_GENERIC_ERROR_RESPONSE;
+}  // namespace ats
+
 }  // namespace iommu_sim

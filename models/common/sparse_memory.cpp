@@ -1,4 +1,4 @@
-#include "sparse_memory.h"
+#include "iommu_sim/common/sparse_memory.h"
 
 #include <algorithm>
 

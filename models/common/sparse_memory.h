@@ -29,6 +29,12 @@ class SparseMemory {
   // nullptr when the page was never written.
   const uint8_t* find_page(uint64_t addr) const;
 
+  // Every page written so far, in no particular order: fn(page address, its 4 KiB).
+  template <class Fn>
+  void for_each_page(Fn fn) const {
+    for (const auto& [number, page] : m_pages) fn(number * kPageSize, page->data());
+  }
+
   uint64_t allocated_pages() const { return m_pages.size(); }
   uint64_t allocated_bytes() const { return m_pages.size() * kPageSize; }
 

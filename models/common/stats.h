@@ -1,5 +1,10 @@
 // Statistics registry: counters, histograms and gauges under hierarchical names
 // ("platform.iommu.iotlb.hits"), written as JSON. Plain C++.
+//
+// A measurement can start after a warm-up (restart()) and be cut into intervals
+// (write_interval_json()); what the registry reports (value(), find_histogram(), the JSON) is
+// always the current measurement, while the models keep counting as before: a Counter& a model
+// holds goes on from its first increment, and the registry subtracts where the measurement began.
 #pragma once
 
 #include <cstdint>
@@ -8,6 +13,7 @@
 #include <memory>
 #include <ostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace iommu_sim {
@@ -22,26 +28,95 @@ class Counter {
   uint64_t m_value = 0;
 };
 
-// Log-linear histogram of non-negative integers (e.g. picoseconds): 32 linear sub-buckets per
-// power of two, so quantiles are within about 3% while memory stays constant.
+// A quantile as a histogram knows it: the true value lies in [value - error, value + error].
+struct Quantile {
+  uint64_t value = 0;
+  uint64_t error = 0;  // 0: exact
+};
+
+// Histogram of non-negative integers (e.g. picoseconds). Log-linear buckets (32 per power of
+// two) keep memory constant; each bucket also keeps the smallest and the largest value it saw and
+// how often it saw each, and the first kExactSamples values are kept as they are. So a quantile
+// is exact while the histogram holds few samples, exact when it falls on its bucket's smallest or
+// largest value (always, when a bucket saw one or two distinct values, as latencies made of a few
+// fixed costs do), and otherwise the middle of the values its bucket saw, with half their spread
+// as error (at most 1/64 of the value).
 class Histogram {
  public:
-  void add(uint64_t value);
+  static constexpr unsigned kExactSamples = 64;
+
+  void add(uint64_t value) {
+    const unsigned b = bucket_of(value);
+    if (b >= m_buckets.size()) m_buckets.resize(b + 1);
+    Bucket& k = m_buckets[b];
+    if (value < k.lo) {
+      k.lo = value;
+      k.at_lo = 0;
+    }
+    if (value > k.hi) {
+      k.hi = value;
+      k.at_hi = 0;
+    }
+    k.at_lo += value == k.lo;
+    k.at_hi += value == k.hi;
+    ++k.count;
+    if (m_count < kExactSamples) m_samples.push_back(value);
+    ++m_count;
+    m_sum += value;
+    if (value < m_min) m_min = value;
+    if (value > m_max) m_max = value;
+  }
   uint64_t count() const { return m_count; }
   uint64_t min() const { return m_count ? m_min : 0; }
   uint64_t max() const { return m_max; }
   double mean() const { return m_count ? static_cast<double>(m_sum) / m_count : 0.0; }
   uint64_t sum() const { return m_sum; }
-  // q in [0, 1]; the upper edge of the bucket holding the q-quantile, clamped to [min, max].
-  uint64_t quantile(double q) const;
+  // q in [0, 1]: the nearest-rank q-quantile (the smallest sample with at least q of all the
+  // samples at or below it), as well as the histogram knows it.
+  Quantile quantile_bounds(double q) const;
+  // quantile_bounds(q).value.
+  uint64_t quantile(double q) const { return quantile_bounds(q).value; }
   void merge(const Histogram& other);
+  void reset() { *this = Histogram(); }
 
  private:
   static constexpr unsigned kSubBits = 5;
-  static unsigned bucket_of(uint64_t v);
-  static uint64_t bucket_upper(unsigned b);
-  std::vector<uint64_t> m_buckets;
+  static unsigned bucket_of(uint64_t v) {
+    constexpr uint64_t kSub = 1ULL << kSubBits;
+    if (v < kSub) return static_cast<unsigned>(v);
+    const unsigned msb = 63 - __builtin_clzll(v);
+    const unsigned shift = msb - kSubBits;
+    return static_cast<unsigned>((shift + 1) * kSub + ((v >> shift) & (kSub - 1)));
+  }
+  struct Bucket {
+    uint64_t count = 0;
+    uint64_t lo = UINT64_MAX, hi = 0;  // the smallest and the largest value seen
+    uint64_t at_lo = 0, at_hi = 0;     // how many of the samples were lo, and hi
+  };
+  std::vector<Bucket> m_buckets;
+  std::vector<uint64_t> m_samples;  // every sample while m_count <= kExactSamples
   uint64_t m_count = 0, m_sum = 0, m_min = UINT64_MAX, m_max = 0;
+};
+
+// The "meta" object of a statistics file: what produced it (version, platform, configuration,
+// seed, times), as keys with string or number values, written in the order they were set.
+class StatsMetadata {
+ public:
+  StatsMetadata& set(const std::string& key, const std::string& value);
+  StatsMetadata& set(const std::string& key, const char* value) { return set(key, std::string(value)); }
+  StatsMetadata& set(const std::string& key, double value);
+  bool empty() const { return m_items.empty(); }
+  // {"key": value, ...}
+  void write_json(std::ostream& os) const;
+
+ private:
+  struct Item {
+    std::string key;
+    bool is_text = false;
+    std::string text;
+    double number = 0;
+  };
+  std::vector<Item> m_items;
 };
 
 class StatsRegistry {
@@ -49,26 +124,68 @@ class StatsRegistry {
   // The same name always returns the same object.
   Counter& counter(const std::string& name);
   Histogram& histogram(const std::string& name, const std::string& unit = "");
-  // Evaluated when the statistics are read or written.
+  // A value read when the statistics are read: a state (a queue's depth) or a figure computed
+  // once (the summary). Reported as it is, whatever the measurement.
   void gauge(const std::string& name, std::function<double()> fn);
+  // A count a model keeps itself (a cache's hits): reported, as a counter is, over the
+  // measurement (what it gained since the measurement, or the interval, began).
+  void cumulative(const std::string& name, std::function<double()> fn);
+  // numerator / denominator * scale, both names of counters or cumulative values of this
+  // registry: over the measurement, or over the interval, like them; 0 while the denominator is.
+  void ratio(const std::string& name, const std::string& numerator, const std::string& denominator,
+             double scale = 1.0);
 
   bool has(const std::string& name) const;
-  // Counter or gauge value; histograms give their count. Throws std::out_of_range if unknown.
+  // Counter, cumulative, ratio or gauge value; histograms give their count. Throws
+  // std::out_of_range if unknown.
   double value(const std::string& name) const;
+  // The histogram over the measurement (its own object unless intervals were cut: then a merge
+  // of the intervals, valid until the next call).
   const Histogram* find_histogram(const std::string& name) const;
   std::vector<std::string> names() const;
 
-  // Flat JSON object: {"a.b.c": 1, "a.lat": {"count":..,"mean":..,"p50":..,"p99":..}, ...}
-  void write_json(std::ostream& os) const;
+  // Starts the measurement over (the warm-up ends): counters and cumulative values count from
+  // here, histograms forget their samples.
+  void restart();
+
+  // Flat JSON object: {"meta": {...}, "a.b.c": 1, "a.lat": {"unit": "ps", "count": ..,
+  // "mean": .., "min": .., "max": .., "p50": .., "p50_error": .., "p90": ..,
+  // "p90_error": .., "p99": .., "p99_error": ..}, ...}, over the measurement. No "meta" when
+  // `meta` is empty.
+  void write_json(std::ostream& os, const StatsMetadata& meta = StatsMetadata()) const;
+  // The interval since the previous call (or since the measurement began) as one line of JSON
+  // in the same form: counters, cumulative values and ratios over the interval, histograms of
+  // its samples alone, gauges as they are. Then the next interval begins; the measurement goes
+  // on.
+  void write_interval_json(std::ostream& os, const StatsMetadata& meta);
 
  private:
-  struct NamedHistogram {
-    Histogram histogram;
-    std::string unit;
+  struct NamedCounter {
+    Counter counter;
+    uint64_t measurement_base = 0, interval_base = 0;
   };
-  std::map<std::string, std::unique_ptr<Counter>> m_counters;
+  struct NamedHistogram {
+    Histogram live;     // what the model adds to: the current interval
+    Histogram earlier;  // the measurement's earlier intervals
+    bool cut = false;   // intervals were cut: the measurement is earlier + live
+    std::string unit;
+    mutable Histogram merged;  // find_histogram()'s answer once cut
+  };
+  enum class GaugeKind { Level, Cumulative, Ratio };
+  struct NamedGauge {
+    GaugeKind kind = GaugeKind::Level;
+    std::function<double()> fn;
+    double measurement_base = 0, interval_base = 0;
+    std::string numerator, denominator;
+    double scale = 1.0;
+  };
+  enum class Span { Measurement, Interval };
+  double value_over(const std::string& name, Span span) const;
+  void write_values(std::ostream& os, const StatsMetadata& meta, Span span, bool one_line) const;
+
+  std::map<std::string, std::unique_ptr<NamedCounter>> m_counters;
   std::map<std::string, std::unique_ptr<NamedHistogram>> m_histograms;
-  std::map<std::string, std::function<double()>> m_gauges;
+  std::map<std::string, NamedGauge> m_gauges;
 };
 
 // Writes s as a JSON string literal (quotes and escapes).

@@ -1,4 +1,4 @@
-#include "vcd_writer.h"
+#include "iommu_sim/common/vcd_writer.h"
 
 #include <algorithm>
 #include <map>
@@ -44,29 +44,39 @@ VcdWriter::~VcdWriter() {
 }
 
 void VcdWriter::open(const std::string& path) {
-  std::ofstream probe(path);
-  if (!probe) throw std::runtime_error("cannot open waveform file '" + path + "' for writing");
-  m_path = path;
+  m_out.open(path);
+  if (!m_out) throw std::runtime_error("cannot open waveform file '" + path + "' for writing");
   m_open = true;
 }
 
 VcdWriter::SignalId VcdWriter::add_signal(const std::string& scope, const std::string& name,
                                           unsigned width, uint64_t initial) {
+  if (m_header_written)
+    throw std::logic_error("VcdWriter: signal '" + name + "' added after the first event was written");
   const auto id = static_cast<SignalId>(m_signals.size());
   m_signals.push_back(Signal{scope, name, id_code(id), std::clamp(width, 1u, 64u), initial,
                              static_cast<int64_t>(initial)});
   return id;
 }
 
+void VcdWriter::push(SignalId id, uint64_t time_ps, uint64_t value) {
+  m_events.push(Event{time_ps, m_seq++, id, value});
+  m_peak = std::max(m_peak, m_events.size());
+  if (m_events.size() < m_next_flush || !m_watermark) return;
+  flush_before(m_watermark());
+  // Check again only after as many new events as are still waiting (and a batch at least), so
+  // that a long stretch ahead of the watermark costs no repeated scans.
+  m_next_flush = std::max(kFlushBatch, 2 * m_events.size());
+}
+
 void VcdWriter::record(SignalId id, uint64_t time_ps, uint64_t value) {
   if (!m_open || id >= m_signals.size()) return;
-  m_events.push_back(Event{time_ps, m_events.size(), id, value});
+  push(id, time_ps, value);
 }
 
 void VcdWriter::add(SignalId id, uint64_t time_ps, int64_t delta) {
   if (!m_open || id >= m_signals.size()) return;
-  // Deltas are kept as signed events and summed in time order when writing.
-  m_events.push_back(Event{time_ps, m_events.size(), id | 0x80000000u, static_cast<uint64_t>(delta)});
+  push(id | kDelta, time_ps, static_cast<uint64_t>(delta));
 }
 
 void VcdWriter::pulse(SignalId id, uint64_t time_ps, uint64_t width_ps) {
@@ -74,13 +84,10 @@ void VcdWriter::pulse(SignalId id, uint64_t time_ps, uint64_t width_ps) {
   record(id, time_ps + width_ps, 0);
 }
 
-void VcdWriter::close() {
-  if (!m_open) return;
-  m_open = false;
-  std::ofstream os(m_path);
-  if (!os) throw std::runtime_error("cannot write waveform file '" + m_path + "'");
+void VcdWriter::write_header() {
+  m_header_written = true;
+  std::ostream& os = m_out;
   os << "$date generated $end\n$version iommu-sim $end\n$timescale 1ps $end\n";
-
   // Scopes as a tree, signals in the order they were added.
   std::map<std::vector<std::string>, std::vector<SignalId>> by_scope;
   for (SignalId i = 0; i < m_signals.size(); ++i) by_scope[split_scope(m_signals[i].scope)].push_back(i);
@@ -109,28 +116,48 @@ void VcdWriter::close() {
   os << "$enddefinitions $end\n$dumpvars\n";
   for (const Signal& s : m_signals) os << value_text(s.initial, s.width, s.code) << "\n";
   os << "$end\n";
+}
 
-  std::stable_sort(m_events.begin(), m_events.end(), [](const Event& a, const Event& b) {
-    return a.time_ps != b.time_ps ? a.time_ps < b.time_ps : a.seq < b.seq;
-  });
-  std::vector<int64_t> running(m_signals.size());
-  for (size_t i = 0; i < m_signals.size(); ++i) running[i] = static_cast<int64_t>(m_signals[i].initial);
-  uint64_t current = UINT64_MAX;
-  for (const Event& e : m_events) {
-    const bool is_delta = e.id & 0x80000000u;
-    const SignalId id = e.id & 0x7FFFFFFFu;
-    uint64_t value = e.value;
-    if (is_delta) {
-      running[id] += static_cast<int64_t>(e.value);
-      value = static_cast<uint64_t>(std::max<int64_t>(running[id], 0));
-    }
-    if (e.time_ps != current) {
-      os << "#" << e.time_ps << "\n";
-      current = e.time_ps;
-    }
-    os << value_text(value, m_signals[id].width, m_signals[id].code) << "\n";
+void VcdWriter::write_change(const Event& e) {
+  const SignalId id = e.id & ~kDelta;
+  Signal& s = m_signals[id];
+  uint64_t value = e.value;
+  if (e.id & kDelta) {
+    s.running += static_cast<int64_t>(e.value);
+    value = static_cast<uint64_t>(std::max<int64_t>(s.running, 0));
   }
-  m_events.clear();
+  uint64_t time = e.time_ps;
+  if (m_time_written && time < m_written_until) {
+    // Behind what is already written: VCD times only go forward.
+    time = m_written_until;
+    ++m_late;
+  }
+  if (!m_time_written || time != m_written_until) {
+    m_out << "#" << time << "\n";
+    m_written_until = time;
+    m_time_written = true;
+  }
+  m_out << value_text(value, s.width, s.code) << "\n";
+}
+
+void VcdWriter::flush_before(uint64_t watermark) {
+  if (!m_header_written) write_header();
+  while (!m_events.empty() && m_events.top().time_ps < watermark) {
+    write_change(m_events.top());
+    m_events.pop();
+  }
+}
+
+void VcdWriter::close() {
+  if (!m_open) return;
+  m_open = false;
+  flush_before(UINT64_MAX);
+  while (!m_events.empty()) {  // an event at UINT64_MAX itself
+    write_change(m_events.top());
+    m_events.pop();
+  }
+  m_out.close();
+  if (!m_out) throw std::runtime_error("cannot write the waveform file");
 }
 
 }  // namespace iommu_sim

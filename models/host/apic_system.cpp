@@ -1,12 +1,13 @@
 #define SC_INCLUDE_DYNAMIC_PROCESSES
-#include "host/apic_system.h"
+#include "iommu_sim/host/apic_system.h"
 
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
-#include "iommu/irte.h"
-#include "iommu/irte_message.h"
+#include "iommu_sim/common/messages.h"
+#include "iommu_sim/iommu/irte.h"
+#include "iommu_sim/iommu/irte_message.h"
 
 namespace iommu_sim {
 
@@ -138,7 +139,7 @@ ApicSystem::ApicSystem(sc_core::sc_module_name name, const HostInterruptConfig& 
       m_timer_exits(stats.counter(std::string(this->name()) + ".timer_exits")),
       m_host_hypervisor_ps(stats.counter(std::string(this->name()) + ".host_hypervisor_ps")) {
   const std::string err = validate(config);
-  if (!err.empty()) throw std::invalid_argument("interrupts." + err);
+  if (!err.empty()) report_config_error("interrupts." + err);
   socket.register_b_transport(this, &ApicSystem::b_transport);
   m_next_vector.assign(config.cpus, 0x40);  // host vectors for devices start above the legacy ones
   m_cpus.resize(config.cpus);

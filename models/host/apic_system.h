@@ -47,9 +47,9 @@
 #include <tlm_utils/multi_passthrough_target_socket.h>
 #include <tlm_utils/simple_initiator_socket.h>
 
-#include "common/sparse_memory.h"
-#include "common/stats.h"
-#include "common/vcd_writer.h"
+#include "iommu_sim/common/sparse_memory.h"
+#include "iommu_sim/common/stats.h"
+#include "iommu_sim/common/vcd_writer.h"
 
 namespace iommu_sim {
 
@@ -113,6 +113,7 @@ class ApicSystem : public sc_core::sc_module {
   tlm_utils::simple_initiator_socket<ApicSystem> host_out;        // the rest, to the host sink
 
   // Posted-interrupt descriptors (with apicv) are placed in `memory` at pages from `allocate_page`.
+  // An invalid configuration is an SC_ERROR of type msg::kConfig (report_config_error).
   ApicSystem(sc_core::sc_module_name name, const HostInterruptConfig& config, SparseMemory& memory,
              std::function<uint64_t()> allocate_page, StatsRegistry& stats);
 

@@ -1,8 +1,8 @@
-#include "host/dma_driver_nic.h"
+#include "iommu_sim/host/dma_driver_nic.h"
 
 #include <vector>
 
-#include "common/bits.h"
+#include "iommu_sim/common/bits.h"
 
 namespace iommu_sim {
 

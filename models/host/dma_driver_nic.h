@@ -25,8 +25,8 @@
 
 #include <systemc>
 
-#include "common/sparse_memory.h"
-#include "pcie/workload.h"
+#include "iommu_sim/common/sparse_memory.h"
+#include "iommu_sim/pcie/workload.h"
 
 namespace iommu_sim {
 

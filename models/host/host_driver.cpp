@@ -1,9 +1,9 @@
-#include "host/host_driver.h"
+#include "iommu_sim/host/host_driver.h"
 
 #include <algorithm>
 
-#include "common/bits.h"
-#include "pcie/config_space.h"
+#include "iommu_sim/common/bits.h"
+#include "iommu_sim/pcie/config_space.h"
 
 namespace iommu_sim {
 
@@ -19,6 +19,8 @@ std::string validate(const HostDriverConfig& c) {
   for (uint16_t d : c.domains) {
     if (d == 0) return "domains: domain 0 is reserved";
   }
+  for (const auto& a : c.ats)
+    if (a.stu > 31) return "ats.stu: 0..31";
   return "";
 }
 
@@ -114,6 +116,7 @@ void HostDriver::enable_sriov(DiscoveredFunction pf, uint16_t cap) {  // a copy:
       vf.bar_size[i] = vf_template.bar_size[i];
       vf.bar[i] = vf_template.bar[i] ? vf_template.bar[i] + k * vf_template.bar_size[i] : 0;
     }
+    vf.ats_cap = find_ext_cap(vf.rid, pci::kExtCapAts);
     m_functions.push_back(vf);
   }
 }
@@ -132,6 +135,7 @@ const std::vector<DiscoveredFunction>& HostDriver::enumerate() {
       f.device_id = static_cast<uint16_t>(id >> 16);
       assign_bars(rid, pci::kBar0, f.bar, f.bar_size, 1);
       cfg_write(rid, pci::kCommand, 2, pci::kCmdMemorySpace);
+      f.ats_cap = find_ext_cap(rid, pci::kExtCapAts);
       m_functions.push_back(f);
       if (const uint16_t cap = find_ext_cap(rid, pci::kExtCapSriov)) {
         enable_sriov(m_functions.back(), cap);
@@ -145,9 +149,32 @@ const std::vector<DiscoveredFunction>& HostDriver::enumerate() {
   return m_functions;
 }
 
+void HostDriver::enable_ats(bool iommu_has_device_tlbs) {
+  if (!iommu_has_device_tlbs) return;
+  namespace a = pci::ats;
+  for (DiscoveredFunction& f : m_functions) {
+    const uint16_t pf = f.is_vf ? f.pf_rid : f.rid;
+    const auto asked = std::find_if(m_config.ats.begin(), m_config.ats.end(),
+                                    [pf](const HostDriverConfig::AtsRequest& r) { return r.pf_rid == pf; });
+    if (asked == m_config.ats.end() || f.ats_cap == 0) continue;
+    const uint32_t cap = cfg_read(f.rid, f.ats_cap + a::kCapability, 2);
+    if (!(cap & a::kCapPageAligned)) continue;
+    // A VF uses its PF's STU: without ATS on the PF there is none (Linux refuses it too).
+    if (f.is_vf && !std::any_of(m_functions.begin(), m_functions.end(),
+                                [pf](const DiscoveredFunction& p) { return p.rid == pf && p.ats; }))
+      continue;
+    f.ats_queue_depth = (cap & a::kCapQueueDepthMask) ? (cap & a::kCapQueueDepthMask) : 32;
+    // A VF's STU is its PF's (the PF comes first in discovery order).
+    const uint16_t ctl = a::kCtlEnable | (f.is_vf ? 0 : (asked->stu & a::kCtlStuMask));
+    cfg_write(f.rid, f.ats_cap + a::kControl, 2, ctl);
+    f.ats = (cfg_read(f.rid, f.ats_cap + a::kControl, 2) & a::kCtlEnable) != 0;
+  }
+}
+
 void HostDriver::assign_domains() {
   for (const DiscoveredFunction& f : m_functions) {
-    m_tables.set_context(f.rid, f.domain, m_config.levels, TranslationType::Untranslated);
+    m_tables.set_context(f.rid, f.domain, m_config.levels,
+                         f.ats ? TranslationType::AllowAts : TranslationType::Untranslated);
   }
 }
 

@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "common/sparse_memory.h"
-#include "host/vtd_tables.h"
-#include "pcie/nic_workload.h"  // DmaRegion, IovaWriter
+#include "iommu_sim/common/sparse_memory.h"
+#include "iommu_sim/host/vtd_tables.h"
+#include "iommu_sim/pcie/nic_workload.h"  // DmaRegion, IovaWriter
 
 namespace iommu_sim {
 
@@ -56,6 +56,13 @@ struct HostDriverConfig {
   unsigned levels = 4;             // page-table depth of every domain
   uint64_t buffer_base = 0x40000000;  // physical memory for rings and buffers
   uint64_t buffer_size = 1ULL << 30;
+  // PFs on which the driver enables ATS, for the PF and its VFs, with the Smallest Translation
+  // Unit it writes into the PF (2^(12+stu) bytes).
+  struct AtsRequest {
+    uint16_t pf_rid = 0;
+    unsigned stu = 0;
+  };
+  std::vector<AtsRequest> ats;
 };
 
 std::string validate(const HostDriverConfig& config);
@@ -68,6 +75,9 @@ struct DiscoveredFunction {
   uint64_t bar[6] = {};
   uint64_t bar_size[6] = {};
   uint16_t domain = 0;
+  uint16_t ats_cap = 0;             // offset of the ATS capability (0: none)
+  bool ats = false;                 // the driver enabled ATS: its context allows device TLBs
+  unsigned ats_queue_depth = 0;     // Invalidate Queue Depth, 1..32
 };
 
 class HostDriver {
@@ -78,7 +88,11 @@ class HostDriver {
   // Scans buses, assigns BARs (memory space on), enables VFs. Returns what it found, PFs
   // followed by their VFs. False in `ok()` with a message if the MMIO window ran out.
   const std::vector<DiscoveredFunction>& enumerate();
-  // Context entries for every function, in its domain.
+  // ATS on every function config.ats names whose capability has Page Aligned Request, as Linux
+  // does: STU into the PF, then ATS Enable on the PF and on each VF. Only where the IOMMU has
+  // device TLBs (ECAP.DT). Call after enumerate(), before assign_domains().
+  void enable_ats(bool iommu_has_device_tlbs);
+  // Context entries for every function, in its domain; TT allows device TLBs where ATS is on.
   void assign_domains();
   // Maps the regions function `index` (enumeration order) uses and returns a writer that puts
   // data at its IOVAs, for the rings and SG lists.

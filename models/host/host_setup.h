@@ -15,13 +15,13 @@
 #include <tlm>
 #include <tlm_utils/simple_initiator_socket.h>
 
-#include "common/sparse_memory.h"
-#include "common/stats.h"
-#include "host/host_driver.h"
-#include "host/socket_mmio.h"
-#include "host/vtd_tables.h"
-#include "host/vtd_tables_scalable.h"
-#include "iommu/caches/iotlb.h"
+#include "iommu_sim/common/sparse_memory.h"
+#include "iommu_sim/common/stats.h"
+#include "iommu_sim/host/host_driver.h"
+#include "iommu_sim/host/socket_mmio.h"
+#include "iommu_sim/host/vtd_tables.h"
+#include "iommu_sim/iommu/caches/iotlb.h"
+#include "iommu_sim/host/vtd_tables_scalable.h"
 
 namespace iommu_sim {
 
@@ -85,6 +85,9 @@ class HostSetup : public sc_core::sc_module {
   HostSetup(sc_core::sc_module_name name, const HostSetupConfig& config, SparseMemory& memory,
             StatsRegistry& stats);
 
+  // Called from the set-up thread once everything is set up, just before the devices are
+  // released (`iommu-sim check` stops the simulation there).
+  void set_ready_hook(std::function<void()> hook) { m_ready_hook = std::move(hook); }
   // Notified once translation is on; devices wait for it.
   const sc_core::sc_event& ready_event() const { return m_ready_event; }
   const bool& ready() const { return m_ready; }
@@ -93,9 +96,15 @@ class HostSetup : public sc_core::sc_module {
   // Every fault the handler read, oldest first.
   const std::vector<VtdFault>& faults_handled() const { return m_faults; }
 
-  // False when the IOMMU did not acknowledge a command (message says which).
+  // False when the set-up failed (message says why): the IOMMU did not acknowledge a command,
+  // or the description gave too little of something (then error_key() names the key). The
+  // failure is also reported as an SC_ERROR of type msg::kHost, which by default throws out of
+  // sc_start().
   bool ok() const { return m_ok; }
   const std::string& error() const { return m_error; }
+  // The configuration key whose value was too small ("host.table_size"); empty when the
+  // failure is the simulation's own.
+  const std::string& error_key() const { return m_error_key; }
 
   VtdTableBuilder& tables() { return m_tables; }
   // The scalable-mode tables (null with legacy tables) and a domain's first-level tables.
@@ -119,8 +128,15 @@ class HostSetup : public sc_core::sc_module {
  private:
   SC_HAS_PROCESS(HostSetup);
   void setup_thread();
+  void set_up();
+  void fail_input(const std::string& key, const std::string& message);
+  void fail_table_memory(const TableMemoryExhausted& e);
   void fault_handler_thread();
   bool run_pcie_driver();
+  // Invalidates the device-TLB of every function the driver enabled ATS on.
+  bool flush_device_tlbs(VtdRegisterProgrammer& vtd);
+  // Records the failure (ok(), error()) and reports it (msg::kHost, SC_ERROR).
+  void fail(const std::string& what);
   void synchronise(const sc_core::sc_time& delay);
   // Scalable mode (host_setup_scalable.cpp): the tables of the configured domains, and the
   // PCIe functions' contexts at RID_PASID once the driver has given them domains.
@@ -136,12 +152,13 @@ class HostSetup : public sc_core::sc_module {
   SocketMmio m_bus;         // absolute addresses (ECAM, BARs)
   SoftwareFor m_software_for;
   InterruptSoftware m_interrupt_software;
+  std::function<void()> m_ready_hook;
   std::unique_ptr<MappingStrategy> m_strategy;
   std::unique_ptr<HostDriver> m_driver;
   std::vector<DiscoveredFunction> m_functions;
   bool m_ready = false;
   bool m_ok = true;
-  std::string m_error;
+  std::string m_error, m_error_key;
   sc_core::sc_event m_ready_event;
   sc_core::sc_event m_fault_event;
   std::vector<VtdFault> m_faults;

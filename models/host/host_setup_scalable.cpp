@@ -5,7 +5,7 @@
 // keeps in its own memory (guest-physical pages reached through the parent domain's second
 // level), and pass-through (PGTT 4). A blocked domain's devices have a context entry and no
 // PASID entry.
-#include "host/host_setup.h"
+#include "iommu_sim/host/host_setup.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -100,9 +100,10 @@ void HostSetup::build_scalable_tables() {
 }
 
 void HostSetup::attach_functions_scalable() {
-  // Each PCIe function's requests (without PASID) go through its domain's second level.
+  // Each PCIe function's requests (without PASID) go through its domain's second level; a
+  // function the driver enabled ATS on gets DTE, as Linux sets it (the TT=01b of legacy mode).
   for (const DiscoveredFunction& f : m_functions) {
-    m_scalable->set_context(f.rid, true, false, 2);
+    m_scalable->set_context(f.rid, true, false, 2, f.ats);
     PasidEntrySpec e;
     e.pgtt = fmt::Pgtt::SecondLevel;
     e.did = f.domain;

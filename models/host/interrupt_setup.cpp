@@ -1,7 +1,7 @@
-#include "host/interrupt_setup.h"
+#include "iommu_sim/host/interrupt_setup.h"
 
-#include "pcie/config_space.h"
-#include "pcie/pcie_function.h"
+#include "iommu_sim/pcie/config_space.h"
+#include "iommu_sim/pcie/pcie_function.h"
 
 namespace iommu_sim {
 

@@ -10,10 +10,10 @@
 #include <string>
 #include <vector>
 
-#include "host/apic_system.h"
-#include "host/host_driver.h"
-#include "host/interrupt_tables.h"
-#include "host/vtd_tables.h"
+#include "iommu_sim/host/apic_system.h"
+#include "iommu_sim/host/host_driver.h"
+#include "iommu_sim/host/interrupt_tables.h"
+#include "iommu_sim/host/vtd_tables.h"
 
 namespace iommu_sim {
 

@@ -1,4 +1,4 @@
-#include "host/interrupt_sink.h"
+#include "iommu_sim/host/interrupt_sink.h"
 
 #include <cstring>
 

@@ -12,7 +12,7 @@
 #include <tlm>
 #include <tlm_utils/multi_passthrough_target_socket.h>
 
-#include "common/stats.h"
+#include "iommu_sim/common/stats.h"
 
 namespace iommu_sim {
 

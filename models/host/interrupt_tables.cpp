@@ -1,4 +1,4 @@
-#include "host/interrupt_tables.h"
+#include "iommu_sim/host/interrupt_tables.h"
 
 #include <stdexcept>
 

@@ -6,9 +6,9 @@
 
 #include <cstdint>
 
-#include "common/sparse_memory.h"
-#include "host/vtd_tables.h"
-#include "iommu/irte.h"
+#include "iommu_sim/common/sparse_memory.h"
+#include "iommu_sim/host/vtd_tables.h"
+#include "iommu_sim/iommu/irte.h"
 
 namespace iommu_sim {
 

@@ -1,4 +1,4 @@
-#include "host/iova_allocator.h"
+#include "iommu_sim/host/iova_allocator.h"
 
 #include <stdexcept>
 

@@ -1,8 +1,9 @@
-#include "host/linux_iommu_trace.h"
+#include "iommu_sim/host/linux_iommu_trace.h"
 
-#include <cerrno>
 #include <cstdlib>
 #include <sstream>
+
+#include "iommu_sim/common/parse_number.h"
 
 namespace iommu_sim {
 
@@ -14,20 +15,6 @@ std::vector<std::string> split_ws(const std::string& line) {
   std::string t;
   while (is >> t) out.push_back(t);
   return out;
-}
-
-// "0x1f" (hex) or "4096" (decimal), the whole token, no sign.
-bool parse_u64(const std::string& t, uint64_t& out) {
-  if (t.empty() || t[0] == '-' || t[0] == '+') return false;
-  const bool hex = t.size() > 2 && t[0] == '0' && (t[1] == 'x' || t[1] == 'X');
-  const char* begin = t.c_str() + (hex ? 2 : 0);
-  if (*begin == '\0') return false;
-  errno = 0;
-  char* end = nullptr;
-  const unsigned long long v = std::strtoull(begin, &end, hex ? 16 : 10);
-  if (errno != 0 || *end != '\0') return false;
-  out = v;
-  return true;
 }
 
 // A tracer timestamp token: "1234.567890:" (ftrace, perf script).
@@ -147,7 +134,8 @@ int parse_linux_iommu_trace_line(const std::string& line, LinuxIommuEvent& event
   return 1;
 }
 
-LinuxTraceParseResult parse_linux_iommu_trace(std::istream& in) {
+LinuxTraceParseResult parse_linux_iommu_trace(
+    std::istream& in, const std::function<bool(const LinuxIommuEvent&)>& on_event) {
   LinuxTraceParseResult r;
   std::string line;
   uint64_t n = 0;
@@ -158,74 +146,94 @@ LinuxTraceParseResult parse_linux_iommu_trace(std::istream& in) {
     const int got = parse_linux_iommu_trace_line(line, e, error);
     if (got > 0) {
       e.line = n;
-      r.events.push_back(e);
+      ++r.event_count;
+      if (!on_event(e)) break;
     } else if (got == 0) {
       ++r.ignored_lines;
     } else {
       ++r.skipped_lines;
-      r.errors.push_back("line " + std::to_string(n) + ": " + error);
+      if (r.errors.size() < LinuxTraceParseResult::kMaxErrors)
+        r.errors.push_back("line " + std::to_string(n) + ": " + error);
     }
   }
   return r;
+}
+
+LinuxTraceParseResult parse_linux_iommu_trace(std::istream& in) {
+  std::vector<LinuxIommuEvent> events;
+  LinuxTraceParseResult r = parse_linux_iommu_trace(in, [&events](const LinuxIommuEvent& e) {
+    events.push_back(e);
+    return true;
+  });
+  r.events = std::move(events);
+  return r;
+}
+
+bool linux_event_to_dma_ops(const LinuxIommuEvent& e, const LinuxAccessRule& rule,
+                            const std::function<bool(const LinuxDmaOp&)>& sink) {
+  if (e.kind == LinuxIommuEvent::Map) {
+    if (e.size == 0) return true;
+    const uint64_t first = e.iova >> 12;
+    const uint64_t last = (e.iova + e.size - 1) >> 12;
+    uint64_t pages = last - first + 1;
+    if (pages > rule.max_pages_per_map) pages = rule.max_pages_per_map;
+    // Physical minus IOVA, in bytes: a translation of order o can be used for a block only if
+    // this offset keeps the physical side aligned to the same order.
+    const uint64_t delta = e.paddr - e.iova;
+    for (unsigned pass = 0; pass < rule.passes; ++pass) {
+      for (uint64_t vpn = first; vpn < first + pages; ++vpn) {
+        LinuxDmaOp op;
+        op.kind = LinuxDmaOp::Access;
+        op.line = e.line;
+        op.vpn = vpn;
+        op.write = rule.writes;
+        op.page_order = 0;
+        op.entry_vpn = vpn;
+        if (rule.superpages) {
+          for (unsigned order : {18u, 9u}) {
+            const uint64_t block = vpn & ~((1ULL << order) - 1);
+            const bool inside = (block << 12) >= e.iova &&
+                                ((block + (1ULL << order)) << 12) - 1 <= e.iova + e.size - 1;
+            const bool aligned = (delta & ((1ULL << (order + 12)) - 1)) == 0;
+            if (inside && aligned) {
+              op.page_order = order;
+              op.entry_vpn = block;
+              break;
+            }
+          }
+        }
+        op.entry_pfn = ((op.entry_vpn << 12) + delta) >> 12;
+        if (!sink(op)) return false;
+      }
+    }
+    return true;
+  }
+  if (e.unmapped_size == 0) return true;
+  uint64_t start = e.iova >> 12;
+  const uint64_t end = ((e.iova + e.unmapped_size - 1) >> 12) + 1;
+  while (start < end) {
+    unsigned am = 0;
+    while (am < 52 && (start & ((1ULL << (am + 1)) - 1)) == 0 && start + (1ULL << (am + 1)) <= end)
+      ++am;
+    LinuxDmaOp op;
+    op.kind = LinuxDmaOp::Invalidate;
+    op.line = e.line;
+    op.vpn = start;
+    op.am = am;
+    if (!sink(op)) return false;
+    start += 1ULL << am;
+  }
+  return true;
 }
 
 std::vector<LinuxDmaOp> linux_trace_to_dma_ops(const std::vector<LinuxIommuEvent>& events,
                                                const LinuxAccessRule& rule) {
   std::vector<LinuxDmaOp> ops;
   for (const LinuxIommuEvent& e : events) {
-    if (e.kind == LinuxIommuEvent::Map) {
-      if (e.size == 0) continue;
-      const uint64_t first = e.iova >> 12;
-      const uint64_t last = (e.iova + e.size - 1) >> 12;
-      uint64_t pages = last - first + 1;
-      if (pages > rule.max_pages_per_map) pages = rule.max_pages_per_map;
-      // Physical minus IOVA, in bytes: a translation of order o can be used for a block only if
-      // this offset keeps the physical side aligned to the same order.
-      const uint64_t delta = e.paddr - e.iova;
-      for (unsigned pass = 0; pass < rule.passes; ++pass) {
-        for (uint64_t vpn = first; vpn < first + pages; ++vpn) {
-          LinuxDmaOp op;
-          op.kind = LinuxDmaOp::Access;
-          op.line = e.line;
-          op.vpn = vpn;
-          op.write = rule.writes;
-          op.page_order = 0;
-          op.entry_vpn = vpn;
-          if (rule.superpages) {
-            for (unsigned order : {18u, 9u}) {
-              const uint64_t block = vpn & ~((1ULL << order) - 1);
-              const bool inside = (block << 12) >= e.iova &&
-                                  ((block + (1ULL << order)) << 12) - 1 <= e.iova + e.size - 1;
-              const bool aligned = (delta & ((1ULL << (order + 12)) - 1)) == 0;
-              if (inside && aligned) {
-                op.page_order = order;
-                op.entry_vpn = block;
-                break;
-              }
-            }
-          }
-          op.entry_pfn = ((op.entry_vpn << 12) + delta) >> 12;
-          ops.push_back(op);
-        }
-      }
-    } else {
-      if (e.unmapped_size == 0) continue;
-      uint64_t start = e.iova >> 12;
-      const uint64_t end = ((e.iova + e.unmapped_size - 1) >> 12) + 1;
-      while (start < end) {
-        unsigned am = 0;
-        while (am < 52 && (start & ((1ULL << (am + 1)) - 1)) == 0 &&
-               start + (1ULL << (am + 1)) <= end)
-          ++am;
-        LinuxDmaOp op;
-        op.kind = LinuxDmaOp::Invalidate;
-        op.line = e.line;
-        op.vpn = start;
-        op.am = am;
-        ops.push_back(op);
-        start += 1ULL << am;
-      }
-    }
+    linux_event_to_dma_ops(e, rule, [&ops](const LinuxDmaOp& op) {
+      ops.push_back(op);
+      return true;
+    });
   }
   return ops;
 }

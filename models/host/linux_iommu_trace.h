@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <istream>
 #include <string>
 #include <vector>
@@ -28,9 +29,12 @@ struct LinuxIommuEvent {
 };
 
 struct LinuxTraceParseResult {
-  std::vector<LinuxIommuEvent> events;
+  std::vector<LinuxIommuEvent> events;  // empty when the events were streamed to a callback
+  uint64_t event_count = 0;
   // Lines that name a map/unmap event (or look like no trace line at all) but could not be
-  // parsed; each one has a message in `errors` ("line 12: ...") and is otherwise skipped.
+  // parsed; the first kMaxErrors have a message in `errors` ("line 12: ..."); every one is
+  // otherwise skipped.
+  static constexpr size_t kMaxErrors = 1000;
   uint64_t skipped_lines = 0;
   std::vector<std::string> errors;
   // Blank lines, '#' comments (the ftrace header) and other tracepoints: not errors.
@@ -39,6 +43,10 @@ struct LinuxTraceParseResult {
 
 // Parses the whole stream; never stops at a malformed line.
 LinuxTraceParseResult parse_linux_iommu_trace(std::istream& in);
+// The same, one line at a time: every event goes to on_event as it is read and none is kept,
+// so a capture of any length takes constant memory. on_event returns false to stop reading.
+LinuxTraceParseResult parse_linux_iommu_trace(std::istream& in,
+                                              const std::function<bool(const LinuxIommuEvent&)>& on_event);
 
 // Parses one line. Returns 1 for an event, 0 for a line to ignore, -1 for a malformed line (then
 // `error` says why, without the line number).
@@ -76,5 +84,10 @@ struct LinuxDmaOp {
 // Applies the rule to the events, in order.
 std::vector<LinuxDmaOp> linux_trace_to_dma_ops(const std::vector<LinuxIommuEvent>& events,
                                                const LinuxAccessRule& rule);
+// Applies the rule to one event, handing each operation to `sink` as it is made (a map of a
+// gigabyte is 262,144 accesses: nothing is kept). sink returns false to stop early; the
+// function then returns false.
+bool linux_event_to_dma_ops(const LinuxIommuEvent& event, const LinuxAccessRule& rule,
+                            const std::function<bool(const LinuxDmaOp&)>& sink);
 
 }  // namespace iommu_sim

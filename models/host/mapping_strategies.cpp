@@ -1,4 +1,4 @@
-#include "host/mapping_strategies.h"
+#include "iommu_sim/host/mapping_strategies.h"
 
 #include <algorithm>
 #include <functional>
@@ -12,8 +12,8 @@ uint64_t page_bytes(PageSize p) { return kPage << (9 * static_cast<unsigned>(p))
 }  // namespace
 
 const std::vector<std::string>& strategy_names() {
-  static const std::vector<std::string> names = {"single-use", "shared",   "persistent",
-                                                 "direct-map", "deferred", "optimistic"};
+  static const std::vector<std::string> names = {"none",       "single-use", "shared",    "persistent",
+                                                 "direct-map", "deferred",   "optimistic"};
   return names;
 }
 
@@ -103,15 +103,17 @@ void ProtectionStrategy::free_iova(uint64_t iova, uint64_t pages) {
 }
 
 void ProtectionStrategy::map_pages(uint64_t iova, uint64_t first, uint64_t pages, bool write) {
-  m_backend.map_range(iova, first * kPage, pages * kPage, write, PageSize::Size4K);
+  // The entries reach the IOMMU at the end of the CPU's update (written, then flushed from its
+  // cache), not before: a device that races the map finds them not present.
   m_backend.charge(CostStep::PageTableUpdate, pages);
+  m_backend.map_range(iova, first * kPage, pages * kPage, write, PageSize::Size4K);
   ++m_counts.maps;
   m_counts.pages_mapped += pages;
 }
 
 void ProtectionStrategy::unmap_pages(uint64_t iova, uint64_t pages) {
   m_backend.unmap_range(iova, pages * kPage);
-  m_backend.charge(CostStep::PageTableUpdate, pages);
+  m_backend.charge(CostStep::PageTableClear, pages);
   ++m_counts.unmaps;
   m_counts.pages_unmapped += pages;
 }
@@ -120,12 +122,28 @@ void ProtectionStrategy::invalidate_range(uint64_t iova, uint64_t pages) {
   m_backend.charge(CostStep::IotlbInvalidation);
   m_backend.invalidate_pages(iova, IovaAllocator::order(pages));
   ++m_counts.invalidations;
+  if (!m_config.device_tlb) return;
+  m_backend.charge(CostStep::IotlbInvalidation);
+  m_backend.invalidate_device_tlb_pages(iova, IovaAllocator::order(pages));
+  ++m_counts.devtlb_invalidations;
 }
 
 void ProtectionStrategy::invalidate_domain() {
   m_backend.charge(CostStep::IotlbInvalidation);
   m_backend.invalidate_domain();
   ++m_counts.invalidations;
+  if (!m_config.device_tlb) return;
+  m_backend.charge(CostStep::IotlbInvalidation);
+  m_backend.invalidate_device_tlb_all();
+  ++m_counts.devtlb_invalidations;
+}
+
+void MappingBackend::invalidate_device_tlb_pages(uint64_t, unsigned) {
+  throw std::logic_error("this mapping backend has no device-TLBs to invalidate");
+}
+
+void MappingBackend::invalidate_device_tlb_all() {
+  throw std::logic_error("this mapping backend has no device-TLBs to invalidate");
 }
 
 void ProtectionStrategy::wait() {
@@ -157,6 +175,10 @@ void ProtectionStrategy::register_stats(StatsRegistry& stats, const std::string&
   const StrategyCounts* c = &m_counts;
   const VulnerabilityWindow* w = &m_window;
   auto g = [&](const std::string& leaf, std::function<double()> fn) {
+    stats.cumulative(prefix + "." + leaf, std::move(fn));
+  };
+  // The windows' figures are about the windows themselves, whenever they opened.
+  auto level = [&](const std::string& leaf, std::function<double()> fn) {
     stats.gauge(prefix + "." + leaf, std::move(fn));
   };
   g("maps", [c] { return double(c->maps); });
@@ -165,16 +187,17 @@ void ProtectionStrategy::register_stats(StatsRegistry& stats, const std::string&
   g("pages_unmapped", [c] { return double(c->pages_unmapped); });
   g("reuses", [c] { return double(c->reuses); });
   g("invalidations", [c] { return double(c->invalidations); });
+  g("devtlb_invalidations", [c] { return double(c->devtlb_invalidations); });
   g("waits", [c] { return double(c->waits); });
   g("flushes_by_count", [c] { return double(c->flushes_by_count); });
   g("flushes_by_time", [c] { return double(c->flushes_by_time); });
   g("evictions", [c] { return double(c->evictions); });
   g("window.closed", [w] { return double(w->closed()); });
-  g("window.open_at_end", [w] { return double(w->open_count()); });
-  g("window.max_ns", [w] { return w->max_ns(); });
-  g("window.mean_ns", [w] { return w->mean_ns(); });
-  g("window.max_dmas", [w] { return double(w->max_dmas()); });
-  g("window.mean_dmas", [w] { return w->mean_dmas(); });
+  level("window.open_at_end", [w] { return double(w->open_count()); });
+  level("window.max_ns", [w] { return w->max_ns(); });
+  level("window.mean_ns", [w] { return w->mean_ns(); });
+  level("window.max_dmas", [w] { return double(w->max_dmas()); });
+  level("window.mean_dmas", [w] { return w->mean_dmas(); });
 }
 
 namespace {
@@ -311,7 +334,8 @@ class KeptMappings : public ProtectionStrategy {
     invalidate_range(e.iova, key.pages);
     m_idle.erase(e.idle_pos);
   }
-  void retire(const Key& key) {
+  // `key` by value: callers pass the map's own key, which the erase below frees.
+  void retire(const Key key) {
     const Entry e = m_map.at(key);
     m_map.erase(key);
     m_mapped_pages -= key.pages;
@@ -408,6 +432,21 @@ class DirectMap : public ProtectionStrategy {
   void unmap(const DmaBuffer& b, uint64_t) override { released(b); }
 };
 
+// ---------------------------------------------------------------- none
+
+// The baseline: translation stays off (the driver never enables it), the device reaches memory
+// by physical address, nothing is mapped and nothing protects.
+class NoTranslation : public ProtectionStrategy {
+ public:
+  using ProtectionStrategy::ProtectionStrategy;
+  std::string name() const override { return "none"; }
+  uint64_t map(const DmaBuffer& b) override {
+    reacquired(b);
+    return b.phys;
+  }
+  void unmap(const DmaBuffer& b, uint64_t) override { released(b); }
+};
+
 }  // namespace
 
 std::unique_ptr<ProtectionStrategy> make_protection_strategy(const StrategyConfig& config,
@@ -415,6 +454,7 @@ std::unique_ptr<ProtectionStrategy> make_protection_strategy(const StrategyConfi
   const std::string err = validate(config);
   if (!err.empty()) throw std::invalid_argument(err);
   const std::string& n = config.name;
+  if (n == "none") return std::make_unique<NoTranslation>(config, backend);
   if (n == "single-use") return std::make_unique<SingleUse>(config, backend);
   if (n == "shared") return std::make_unique<Shared>(config, backend);
   if (n == "persistent") return std::make_unique<Persistent>(config, backend);

@@ -19,10 +19,16 @@
 //               freed only then (reusing them earlier would reach the stale translation).
 //   optimistic  a mapping stays for `grace_us` after its last DMA completes and is reused if the
 //               same buffer is mapped again within that time; then it is torn down strictly.
+//   none        the baseline without an IOMMU: translation stays off, the device uses physical
+//               addresses, nothing is mapped (the driver leaves the remapping hardware disabled).
 //
 // Mappings are of whole pages; a buffer's device address is its IOVA range plus the buffer's
 // offset in its first page. Two buffers share a mapping (shared, persistent, optimistic) when
 // they cover the same pages.
+//
+// With a device-TLB (ATS), every IOTLB invalidation is followed by a device-TLB invalidation of
+// the same range (one more descriptor, charged as an IOTLB invalidation), and the wait covers
+// both: the device's own completion is part of the teardown.
 //
 // Vulnerability window: for every buffer released (its DMA completed and unmap() called), the time
 // and the number of DMAs until no translation of its pages remains usable: the teardown of the
@@ -39,10 +45,10 @@
 #include <string>
 #include <vector>
 
-#include "common/stats.h"
-#include "host/cost_model.h"
-#include "host/iova_allocator.h"
-#include "iommu/caches/iotlb.h"  // PageSize
+#include "iommu_sim/common/stats.h"
+#include "iommu_sim/host/cost_model.h"
+#include "iommu_sim/host/iova_allocator.h"
+#include "iommu_sim/iommu/caches/iotlb.h"  // PageSize
 
 namespace iommu_sim {
 
@@ -65,6 +71,11 @@ class MappingBackend {
   virtual void invalidate_pages(uint64_t iova, unsigned am) = 0;
   // Issues a domain-selective IOTLB invalidation.
   virtual void invalidate_domain() = 0;
+  // With ATS (StrategyConfig::device_tlb): a device-TLB invalidation of 2^am pages at iova, or of
+  // every address, for the device the domain serves. A backend without device-TLBs throws
+  // std::logic_error.
+  virtual void invalidate_device_tlb_pages(uint64_t iova, unsigned am);
+  virtual void invalidate_device_tlb_all();
   // Returns once every invalidation issued so far has completed (charging the polls).
   virtual void wait_invalidations() = 0;
   // Spends the CPU cycles of `times` occurrences of `step`.
@@ -85,6 +96,8 @@ struct StrategyConfig {
   unsigned batch = 250;             // deferred: flush after this many unmaps
   double flush_us = 10000;          // deferred: or this long after the oldest pending unmap
   double grace_us = 100;            // optimistic: how long an idle mapping is kept
+  bool device_tlb = false;          // the device caches translations (ATS): every IOTLB
+                                    // invalidation comes with a device-TLB one, as Linux does
 };
 
 const std::vector<std::string>& strategy_names();
@@ -97,6 +110,7 @@ struct StrategyCounts {
   uint64_t pages_unmapped = 0;  // leaves cleared by unmaps
   uint64_t reuses = 0;          // DMAs that found their mapping in place
   uint64_t invalidations = 0;   // IOTLB invalidation requests issued
+  uint64_t devtlb_invalidations = 0;  // device-TLB invalidation requests issued (ATS)
   uint64_t waits = 0;           // waits for invalidation completion
   uint64_t flushes_by_count = 0, flushes_by_time = 0;  // deferred
   uint64_t evictions = 0;       // persistent: budget evictions; optimistic: grace expiries

@@ -6,8 +6,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "common/sparse_memory.h"
-#include "iommu/vtd_format.h"
+#include "iommu_sim/common/sparse_memory.h"
+#include "iommu_sim/iommu/vtd_format.h"
 
 namespace iommu_sim {
 

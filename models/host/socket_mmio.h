@@ -14,7 +14,7 @@
 #include <systemc>
 #include <tlm>
 
-#include "host/vtd_tables.h"
+#include "iommu_sim/host/vtd_tables.h"
 
 namespace iommu_sim {
 

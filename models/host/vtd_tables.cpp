@@ -1,9 +1,9 @@
-#include "host/vtd_tables.h"
+#include "iommu_sim/host/vtd_tables.h"
 
 #include <stdexcept>
 #include <string>
 
-#include "host/radix_table.h"
+#include "iommu_sim/host/radix_table.h"
 
 namespace iommu_sim {
 
@@ -26,7 +26,9 @@ VtdTableBuilder::VtdTableBuilder(SparseMemory& memory, uint64_t alloc_base, uint
 }
 
 uint64_t VtdTableBuilder::allocate_page() {
-  if (m_next_page >= m_pages) throw std::runtime_error("VtdTableBuilder: table memory exhausted");
+  if (m_next_page >= m_pages)
+    throw TableMemoryExhausted("the VT-d tables need more than the " + std::to_string(m_pages) +
+                               " pages of table memory");
   const uint64_t addr = m_base + kPage * m_next_page++;
   m_memory.fill(addr, 0, kPage);  // the range may have held something before
   return addr;
@@ -113,6 +115,12 @@ void VtdTableBuilder::map(uint16_t dom, uint64_t iova, uint64_t phys, uint64_t s
   if ((iova | phys | size) & (bytes - 1))
     throw std::invalid_argument("VtdTableBuilder::map: iova, phys and size must be page aligned");
   if (!read && !write) throw std::invalid_argument("VtdTableBuilder::map: no permission");
+  // The table indexes the IOVA bits below its width: a range above it would alias a lower one.
+  const unsigned width = fmt::levels_to_width(d.levels);
+  if (size == 0 || size - 1 > UINT64_MAX - iova || ((iova + size - 1) >> width) != 0 ||
+      ((phys + size - 1) >> 52) != 0 || phys + size < phys)
+    throw std::invalid_argument("VtdTableBuilder::map: the range lies above the table's " +
+                                std::to_string(width) + "-bit width or 2^52");
   for (uint64_t off = 0; off < size; off += bytes) {
     const uint64_t va = iova + off;
     uint64_t table = d.root;

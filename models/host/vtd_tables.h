@@ -8,16 +8,23 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <stdexcept>
 #include <vector>
 
-#include "common/sparse_memory.h"
-#include "iommu/caches/iotlb.h"
-#include "iommu/vtd_format.h"
-#include "iommu/vtd_format_scalable.h"
+#include "iommu_sim/common/sparse_memory.h"
+#include "iommu_sim/iommu/caches/iotlb.h"
+#include "iommu_sim/iommu/vtd_format.h"
+#include "iommu_sim/iommu/vtd_format_scalable.h"
 
 namespace iommu_sim {
 
 using vtd::TranslationType;
+
+// The builder's page allocator ran out of the memory it was given.
+class TableMemoryExhausted : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 class VtdTableBuilder {
  public:

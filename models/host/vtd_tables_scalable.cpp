@@ -1,10 +1,10 @@
-#include "host/vtd_tables_scalable.h"
+#include "iommu_sim/host/vtd_tables_scalable.h"
 
 #include <algorithm>
 #include <stdexcept>
 #include <string>
 
-#include "host/radix_table.h"
+#include "iommu_sim/host/radix_table.h"
 
 namespace iommu_sim {
 
@@ -98,7 +98,8 @@ ScalableTables::ScalableTables(SparseMemory& memory, Allocator allocate_page)
   m_root = m_allocate();
 }
 
-void ScalableTables::set_context(uint16_t source_id, bool pasid_enable, bool fpd, unsigned pdts) {
+void ScalableTables::set_context(uint16_t source_id, bool pasid_enable, bool fpd, unsigned pdts,
+                                 bool dte) {
   if (pdts > 7) throw std::invalid_argument("ScalableTables::set_context: pdts must be 0..7");
   const uint8_t devfn = source_id & 0xFF;
   // The root entry's lower half points at devfn 0-127's context table, the upper at 128-255's.
@@ -122,6 +123,7 @@ void ScalableTables::set_context(uint16_t source_id, bool pasid_enable, bool fpd
   uint64_t lo = directory | 1;
   lo = set_bit(lo, fmt::kSmCtxFpd, fpd);
   lo = set_bit(lo, fmt::kSmCtxPaside, pasid_enable);
+  lo = set_bit(lo, fmt::kSmCtxDte, dte);
   lo = set_bits(lo, fmt::kSmCtxPdtsHi, fmt::kSmCtxPdtsLo, pdts);
   m_memory.write64(ce + 8, 0);  // RID_PASID 0
   m_memory.write64(ce + 16, 0);

@@ -11,9 +11,9 @@
 #include <map>
 #include <optional>
 
-#include "common/sparse_memory.h"
-#include "iommu/caches/iotlb.h"
-#include "iommu/vtd_format_scalable.h"
+#include "iommu_sim/common/sparse_memory.h"
+#include "iommu_sim/iommu/caches/iotlb.h"
+#include "iommu_sim/iommu/vtd_format_scalable.h"
 
 namespace iommu_sim {
 
@@ -73,8 +73,10 @@ class ScalableTables {
   uint64_t root_table() const { return m_root; }
   // The context entry of source_id with a PASID directory of `pdts` (2^(pdts+7) entries; the
   // default covers PASIDs 0-32767 in one page), created on first use; RID_PASID 0.
-  // `pasid_enable` sets PASIDE: requests with PASID are accepted.
-  void set_context(uint16_t source_id, bool pasid_enable = true, bool fpd = false, unsigned pdts = 2);
+  // `pasid_enable` sets PASIDE: requests with PASID are accepted; `dte` sets DTE: translation
+  // requests and translated requests are accepted (the function's ATS is on; needs ECAP.DT).
+  void set_context(uint16_t source_id, bool pasid_enable = true, bool fpd = false, unsigned pdts = 2,
+                   bool dte = false);
   // The PASID entry (and its PASID table) of source_id's `pasid`; set_context first.
   void set_pasid_entry(uint16_t source_id, uint32_t pasid, const PasidEntrySpec& entry);
   void clear_pasid_entry(uint16_t source_id, uint32_t pasid);

@@ -1,9 +1,9 @@
-#include "iommu/interrupt_remapper.h"
+#include "iommu_sim/iommu/interrupt_remapper.h"
 
 #include <cstdio>
 #include <cstring>
 
-#include "iommu/iommu.h"
+#include "iommu_sim/iommu/iommu.h"
 
 namespace iommu_sim {
 
@@ -155,14 +155,15 @@ void InterruptRemapper::block(tlm::tlm_generic_payload& trans, uint16_t rid, uin
   m_blocked.inc();
   m_reason[reason - irte::kFirstFaultReason]->inc();
   if (m_vcd) m_vcd->pulse(m_sig_fault, ps(delay));
+  Iommu::FaultInfo f;
+  f.source_id = rid;
+  f.reason = reason;
+  f.fault_info = static_cast<uint64_t>(index & 0xFFFF) << 48;
+  f.is_read = false;  // interrupt requests are writes
+  m_iommu.note_fault(f, trans.get_address(), fpd);
   if (fpd) {
     m_faults_suppressed.inc();
   } else {
-    Iommu::FaultInfo f;
-    f.source_id = rid;
-    f.reason = reason;
-    f.fault_info = static_cast<uint64_t>(index & 0xFFFF) << 48;
-    f.is_read = false;  // interrupt requests are writes
     m_iommu.record_fault(f, delay);
   }
   trans.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);

@@ -23,12 +23,12 @@
 #include <systemc>
 #include <tlm>
 
-#include "common/stats.h"
-#include "common/vcd_writer.h"
-#include "iommu/caches/translation_cache.h"
-#include "iommu/iommu_config.h"
-#include "iommu/irte.h"
-#include "iommu/irte_message.h"
+#include "iommu_sim/common/stats.h"
+#include "iommu_sim/common/vcd_writer.h"
+#include "iommu_sim/iommu/caches/translation_cache.h"
+#include "iommu_sim/iommu/iommu_config.h"
+#include "iommu_sim/iommu/irte.h"
+#include "iommu_sim/iommu/irte_message.h"
 
 namespace iommu_sim {
 

@@ -1,8 +1,11 @@
 // Iommu: construction, the DMA path (b_transport, debug transport, DMI) and latency statistics.
-#include "iommu/iommu.h"
+#include "iommu_sim/iommu/iommu.h"
 
 #include <cstdio>
 #include <stdexcept>
+
+#include "iommu_sim/common/messages.h"
+#include "iommu_sim/iommu/iommu_ats.h"
 
 namespace iommu_sim {
 
@@ -15,9 +18,17 @@ bool touches_interrupt_window(uint64_t first, uint64_t last) {
   return irte::touches_window(first, last);
 }
 
+// Whether a request of `len` bytes at `first` runs past 2^64 - 1.
+bool wraps(uint64_t first, unsigned len) { return len > 1 && len - 1ULL > UINT64_MAX - first; }
+// Its last byte (a length of 0 counts as 1), saturated at 2^64 - 1: a request that wraps ends
+// above every address width, whatever its wrapped last byte would say.
+uint64_t last_byte(uint64_t first, unsigned len) {
+  return wraps(first, len) ? UINT64_MAX : first + (len ? len - 1ULL : 0);
+}
+
 std::string checked(const IommuConfig& config) {
   std::string err = validate_iommu_config(config);
-  if (!err.empty()) throw std::invalid_argument("iommu: " + err);
+  if (!err.empty()) report_config_error("iommu: " + err);
   return err;
 }
 }  // namespace
@@ -29,6 +40,7 @@ Iommu::Iommu(sc_core::sc_module_name name, const IommuConfig& config, StatsRegis
       regs("regs"),
       memory("memory"),
       interrupt("interrupt"),
+      ats_invalidation("ats_invalidation"),
       m_config((checked(config), config)),
       m_stats(stats),
       m_iotlb(iotlb ? std::move(iotlb) : std::make_unique<IotlbModel>(config.iotlb)),
@@ -62,13 +74,13 @@ Iommu::Iommu(sc_core::sc_module_name name, const IommuConfig& config, StatsRegis
   const auto iotlb_stat = [this](uint64_t CacheStats::*field) {
     return [this, field] { return static_cast<double>(m_iotlb->stats().*field); };
   };
-  stats.gauge(base + ".iotlb.lookups", iotlb_stat(&CacheStats::lookups));
-  stats.gauge(base + ".iotlb.hits", iotlb_stat(&CacheStats::hits));
-  stats.gauge(base + ".iotlb.misses", iotlb_stat(&CacheStats::misses));
-  stats.gauge(base + ".iotlb.fills", iotlb_stat(&CacheStats::fills));
-  stats.gauge(base + ".iotlb.evictions", iotlb_stat(&CacheStats::evictions));
-  stats.gauge(base + ".iotlb.invalidations", iotlb_stat(&CacheStats::invalidations));
-  stats.gauge(base + ".iotlb.invalidated_entries", iotlb_stat(&CacheStats::invalidated_entries));
+  stats.cumulative(base + ".iotlb.lookups", iotlb_stat(&CacheStats::lookups));
+  stats.cumulative(base + ".iotlb.hits", iotlb_stat(&CacheStats::hits));
+  stats.cumulative(base + ".iotlb.misses", iotlb_stat(&CacheStats::misses));
+  stats.cumulative(base + ".iotlb.fills", iotlb_stat(&CacheStats::fills));
+  stats.cumulative(base + ".iotlb.evictions", iotlb_stat(&CacheStats::evictions));
+  stats.cumulative(base + ".iotlb.invalidations", iotlb_stat(&CacheStats::invalidations));
+  stats.cumulative(base + ".iotlb.invalidated_entries", iotlb_stat(&CacheStats::invalidated_entries));
   register_cache_stats(stats, base + ".context_cache", m_context_cache.stats());
   for (unsigned level = 2; level <= 5; ++level)
     register_cache_stats(stats, base + ".pscache.l" + std::to_string(level),
@@ -89,6 +101,7 @@ Iommu::Iommu(sc_core::sc_module_name name, const IommuConfig& config, StatsRegis
   build_capabilities();
 
   m_ir = std::make_unique<InterruptRemapper>(*this, m_config, stats, base);
+  m_ats = std::make_unique<IommuAts>(stats, base);
   on_iec_invalidate = [this](bool index_selective, uint16_t index, unsigned im) {
     m_ir->invalidate(index_selective, index, im);
   };
@@ -96,8 +109,7 @@ Iommu::Iommu(sc_core::sc_module_name name, const IommuConfig& config, StatsRegis
   if (!config.iotlb_trace_path.empty()) {
     m_trace_file = std::make_unique<std::ofstream>(config.iotlb_trace_path);
     if (!*m_trace_file)
-      throw std::runtime_error("iommu: cannot open iotlb_trace_path '" +
-                               config.iotlb_trace_path + "'");
+      report_config_error(base + ": cannot open iotlb_trace_path '" + config.iotlb_trace_path + "'");
     m_trace = std::make_unique<IotlbTraceWriter>(*m_trace_file);
     m_trace->comment(base + " IOTLB access stream");
   }
@@ -116,6 +128,7 @@ void Iommu::trace_to(VcdWriter& vcd) {
   m_sig_fault = vcd.add_signal(scope, "fault", 1);
   m_sig_rid = vcd.add_signal(scope, "last_rid", 16);
   m_ir->trace_to(vcd, scope + ".ir");
+  trace_ats_to(vcd, scope);
 }
 
 Iommu::RequesterStats& Iommu::find_requester_stats(uint16_t rid) {
@@ -158,6 +171,28 @@ void Iommu::finish_request(uint16_t rid, const sc_time& start, const sc_time& de
   if (m_vcd) m_vcd->add(m_sig_outstanding, now_ps(delay), -1);
 }
 
+void Iommu::dma_fault(const PcieExtension& ext, uint8_t reason, uint64_t iova, bool write,
+                      bool fpd, const sc_time& delay) {
+  m_faults.inc();
+  fault_reason_counter(reason).inc();
+  if (m_vcd) m_vcd->pulse(m_sig_fault, now_ps(delay));
+  FaultInfo f;
+  f.source_id = ext.requester_id;
+  f.reason = reason;
+  f.fault_info = iova & vtd::kTableAddrMask;
+  f.is_read = !write;
+  f.address_type = ext.address_type;
+  // PP and PASID: recorded by a unit that knows requests with PASID (scalable mode offered).
+  f.has_pasid = ext.has_pasid && m_config.scalable.enabled;
+  f.pasid = f.has_pasid ? (ext.pasid & vtd::kPasidMask) : 0;
+  note_fault(f, iova, fpd);
+  if (fpd) {
+    m_faults_suppressed.inc();
+    return;
+  }
+  record_fault(f, delay);
+}
+
 void Iommu::forward(tlm::tlm_generic_payload& trans, uint64_t phys, sc_time& delay) {
   const uint64_t iova = trans.get_address();
   trans.set_address(phys);
@@ -172,6 +207,12 @@ void Iommu::interrupt_request(tlm::tlm_generic_payload& trans, uint16_t rid, sc_
 void Iommu::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
   const PcieExtension* ext = trans.get_extension<PcieExtension>();
   if (!ext) {
+    if (m_missing_extension.value() == 0) {
+      SC_REPORT_WARNING(msg::kNoRequesterId,
+                        (std::string(name()) + ": a payload without a PcieExtension (requester ID) "
+                         "completes with TLM_GENERIC_ERROR_RESPONSE; further ones are only counted "
+                         "(missing_extension)").c_str());
+    }
     m_missing_extension.inc();
     trans.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
     return;
@@ -182,9 +223,18 @@ void Iommu::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
     m_vcd->add(m_sig_outstanding, now_ps(delay), 1);
     m_vcd->record(m_sig_rid, now_ps(delay), rid);
   }
+  if (ext->address_type == AddressType::TranslationRequest) {
+    answer_translation_request(trans, *ext, delay);
+    finish_request(rid, start, delay);
+    return;
+  }
+  if (ext->address_type == AddressType::Translated) {  // passes only where TT allows (walk)
+    m_ats->translated_requests.inc();
+    if (m_vcd) m_vcd->pulse(m_ats->sig_translated, now_ps(delay));
+  }
   {
     const uint64_t first = trans.get_address();
-    const uint64_t last = first + (trans.get_data_length() ? trans.get_data_length() - 1 : 0);
+    const uint64_t last = last_byte(first, trans.get_data_length());
     if (touches_interrupt_window(first, last)) {
       if (trans.is_write()) {
         interrupt_request(trans, rid, delay);
@@ -196,6 +246,11 @@ void Iommu::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
     }
   }
   if (!(m_gsts & vtd::kGcmdTe)) {  // translation off: DMA passes untranslated
+    if (wraps(trans.get_address(), trans.get_data_length())) {
+      trans.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);  // no address past 2^64
+      finish_request(rid, start, delay);
+      return;
+    }
     forward(trans, trans.get_address(), delay);
     finish_request(rid, start, delay);
     return;
@@ -204,7 +259,7 @@ void Iommu::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
   m_translations.inc();
   const uint64_t iova = trans.get_address();
   const unsigned len = trans.get_data_length() ? trans.get_data_length() : 1;
-  const uint64_t last = iova + len - 1;
+  const uint64_t last = last_byte(iova, len);  // a wrapping request faults 0x4 in translate()
   const bool write = trans.is_write();
   Translation t;
   int walker = -1;
@@ -268,21 +323,7 @@ void Iommu::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
   release_walker(walker, delay);
 
   if (fault) {
-    m_faults.inc();
-    fault_reason_counter(fault).inc();
-    if (m_vcd) m_vcd->pulse(m_sig_fault, now_ps(delay));
-    if (t.fpd) {
-      m_faults_suppressed.inc();
-    } else {
-      FaultInfo f;
-      f.source_id = rid;
-      f.reason = fault;
-      f.fault_info = fault_iova & vtd::kTableAddrMask;
-      f.is_read = !write;
-      f.has_pasid = ext->has_pasid && m_config.scalable.enabled;
-      f.pasid = ext->pasid;
-      record_fault(f, delay);
-    }
+    dma_fault(*ext, fault, fault_iova, write, t.fpd, delay);
     trans.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
     finish_request(rid, start, delay);
     return;
@@ -299,7 +340,7 @@ unsigned int Iommu::transport_dbg(tlm::tlm_generic_payload& trans) {
   if (!ext) return 0;
   const uint64_t iova = trans.get_address();
   const unsigned len = trans.get_data_length();
-  if (len == 0) return 0;
+  if (len == 0 || wraps(iova, len)) return 0;
   if (touches_interrupt_window(iova, iova + len - 1)) return 0;  // not memory
   Translation t;
   uint64_t phys = iova;
@@ -331,12 +372,13 @@ bool Iommu::get_direct_mem_ptr(tlm::tlm_generic_payload& trans, tlm::tlm_dmi& dm
 
   if (m_gsts & vtd::kGcmdTe) {
     if (m_table_mode != vtd::TableMode::Legacy) return false;  // no DMI in scalable mode
+    if (ext->has_pasid && m_config.scalable.enabled) return false;  // faults in legacy mode
     // The context is resolved without touching the context cache (a side trip, not a DMA);
     // the page itself must be in the IOTLB, which is the point of "only when cached".
     Translation t;
     ContextInfo c;
     if (fetch_context(ext->requester_id, c, nullptr) != 0) return false;
-    if (check_context(c, iova, ext->address_type, t) != 0) return false;
+    if (check_context(c, iova_page + 4095, ext->address_type, t) != 0) return false;
     if (c.tt != static_cast<uint8_t>(vtd::TranslationType::PassThrough)) {
       const IotlbHit hit = m_iotlb->lookup(c.domain, iova >> 12);
       if (m_trace) trace_op(IotlbOp::Lookup, IotlbEntry{c.domain, iova >> 12, 0, false, false, PageSize::Size4K});
@@ -371,6 +413,19 @@ bool Iommu::get_direct_mem_ptr(tlm::tlm_generic_payload& trans, tlm::tlm_dmi& dm
 void Iommu::memory_invalidate_dmi(sc_dt::uint64, sc_dt::uint64) {
   // Physical ranges do not map back to IOVAs without a reverse table: revoke everything.
   revoke_dmi(0, ~0ULL);
+}
+
+void Iommu::note_fault(const FaultInfo& f, uint64_t address, bool suppressed) const {
+  // Built only when someone listens: faults can come by the thousand.
+  if (sc_core::sc_report_handler::get_verbosity_level() < sc_core::SC_HIGH) return;
+  char text[200];
+  std::snprintf(text, sizeof text, "%s: %s from %02x:%02x.%x to 0x%llx faulted, reason 0x%X%s", name(),
+                touches_interrupt_window(address, address) ? "interrupt request"
+                    : (f.is_read ? "DMA read" : "DMA write"),
+                f.source_id >> 8, (f.source_id >> 3) & 0x1F, f.source_id & 7,
+                static_cast<unsigned long long>(address), f.reason,
+                suppressed ? " (not recorded: FPD)" : "");
+  SC_REPORT_INFO_VERB(msg::kFault, text, sc_core::SC_HIGH);
 }
 
 void Iommu::revoke_dmi(uint64_t start, uint64_t end) {

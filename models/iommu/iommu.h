@@ -28,19 +28,22 @@
 #include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/simple_target_socket.h>
 
-#include "common/pcie_extension.h"
-#include "common/stats.h"
-#include "common/vcd_writer.h"
-#include "iommu/caches/iotlb.h"
-#include "iommu/caches/iotlb_trace.h"
-#include "iommu/caches/translation_cache.h"
-#include "iommu/interrupt_remapper.h"
-#include "iommu/iommu_config.h"
-#include "iommu/nested_walker.h"
-#include "iommu/vtd_format.h"
-#include "iommu/vtd_format_scalable.h"
+#include "iommu_sim/common/ats_format.h"
+#include "iommu_sim/common/pcie_extension.h"
+#include "iommu_sim/common/stats.h"
+#include "iommu_sim/common/vcd_writer.h"
+#include "iommu_sim/iommu/caches/iotlb.h"
+#include "iommu_sim/iommu/caches/iotlb_trace.h"
+#include "iommu_sim/iommu/caches/translation_cache.h"
+#include "iommu_sim/iommu/interrupt_remapper.h"
+#include "iommu_sim/iommu/iommu_config.h"
+#include "iommu_sim/iommu/nested_walker.h"
+#include "iommu_sim/iommu/vtd_format.h"
+#include "iommu_sim/iommu/vtd_format_scalable.h"
 
 namespace iommu_sim {
+
+struct IommuAts;
 
 class Iommu : public sc_core::sc_module {
  public:
@@ -48,9 +51,12 @@ class Iommu : public sc_core::sc_module {
   tlm_utils::simple_target_socket<Iommu> regs;
   tlm_utils::simple_initiator_socket<Iommu> memory;
   tlm_utils::simple_initiator_socket<Iommu> interrupt;
+  // Bound by platforms with ATS-capable functions; unbound, no invalidate request is delivered.
+  tlm_utils::simple_initiator_socket_optional<Iommu> ats_invalidation;
 
-  // Throws std::invalid_argument if the configuration is invalid, std::runtime_error if the
-  // IOTLB trace file cannot be opened. A null iotlb means the C++ model built from config.iotlb.
+  // An invalid configuration, or an IOTLB trace file that cannot be opened, is an SC_ERROR of
+  // type msg::kConfig (report_config_error). A null iotlb means the C++ model built from
+  // config.iotlb.
   Iommu(sc_core::sc_module_name name, const IommuConfig& config, StatsRegistry& stats,
         std::unique_ptr<Iotlb> iotlb = nullptr);
   ~Iommu() override;
@@ -77,12 +83,16 @@ class Iommu : public sc_core::sc_module {
     uint8_t reason = 0;
     uint64_t fault_info = 0;  // FRCD 63:12: the faulting page, or interrupt index << 48
     bool is_read = false;
+    AddressType address_type = AddressType::Untranslated;  // FRCD AT, recorded with ECAP.DT
     bool has_pasid = false;   // FRCD.PP: the request carried a PASID
     uint32_t pasid = 0;
   };
   // Records a fault in the FRCD ring and raises the fault event (at sc_time_stamp() + delay).
   // Returns false when the record was dropped (overflow: FSTS.PFO).
   bool record_fault(const FaultInfo& fault, const sc_core::sc_time& delay);
+  // The msg::kFault note of a faulted request to `address` (SC_INFO at SC_HIGH verbosity);
+  // `suppressed`: the context entry's FPD keeps it out of the fault records.
+  void note_fault(const FaultInfo& fault, uint64_t address, bool suppressed) const;
   // Called for every interrupt-entry-cache invalidation descriptor (type 0x4). The constructor
   // points it at the interrupt remapper's IEC: replace it only to observe, and then call
   // interrupt_remapper().invalidate() too.
@@ -104,6 +114,7 @@ class Iommu : public sc_core::sc_module {
     bool fpd = false;
     bool scalable = false;      // a scalable-mode context entry: the fields below
     bool pasid_enable = false;  // PASIDE
+    bool dte = false;           // device-TLB enable: translation and translated requests pass
     bool rid_priv = false;      // requests without PASID are supervisor requests
     uint8_t pdts = 0;
     uint32_t rid_pasid = 0;
@@ -140,6 +151,10 @@ class Iommu : public sc_core::sc_module {
   // A write into 0xFEE00000-0xFEEFFFFF: an interrupt request, never a memory write.
   void interrupt_request(tlm::tlm_generic_payload& trans, uint16_t rid, sc_core::sc_time& delay);
   void finish_request(uint16_t rid, const sc_core::sc_time& start, const sc_core::sc_time& delay);
+  // Counts a DMA-remapping fault and records it unless the context's FPD suppresses it.
+  // The request's ID, address type and PASID go into the record (FRCD SID, AT, PP and PASID).
+  void dma_fault(const PcieExtension& ext, uint8_t reason, uint64_t iova, bool write, bool fpd,
+                 const sc_core::sc_time& delay);
   // Per-DMA hot path: DMA comes in runs from one requester in one domain, so the last ones are
   // kept at hand and the lookups below run only when the requester or the domain changes.
   RequesterStats& requester_stats(uint16_t rid) {
@@ -173,9 +188,10 @@ class Iommu : public sc_core::sc_module {
   uint8_t walk(const ContextInfo& c, uint64_t iova, bool write, Translation& t,
                sc_core::sc_time* delay);
   // The IOTLB probe of a translation (statistics, trace, waves): true when the entry found allows
-  // the access, with t filled in.
+  // the access, with t filled in. A translation request (`at`) asks for whatever the mapping
+  // allows: an entry with any permission answers it.
   bool iotlb_lookup(uint16_t rid, uint16_t domain, uint32_t pasid, uint64_t iova, bool write,
-                    Translation& t, sc_core::sc_time& delay);
+                    AddressType at, Translation& t, sc_core::sc_time& delay);
   // A page walk's bookkeeping: before it the walker slot, the count and the waves; after it the
   // IOTLB fill of what it found and the access stream. end_walk returns `fault`.
   void begin_walk(int& walker, sc_core::sc_time& delay);
@@ -238,6 +254,22 @@ class Iommu : public sc_core::sc_module {
   void queue_error(vtd::QueueErrorInfo info, sc_core::sc_time& delay);
   void revoke_dmi(uint64_t start, uint64_t end);
 
+  // ---- ATS: translation requests and device-TLB invalidation (iommu_ats.cpp) ----
+  // Answers a translation request with completion entries or an unsuccessful completion.
+  void answer_translation_request(tlm::tlm_generic_payload& trans, const PcieExtension& ext,
+                                  sc_core::sc_time& delay);
+  // Descriptor 0x3.
+  vtd::QueueErrorInfo execute_device_tlb_descriptor(const uint64_t* qw, sc_core::sc_time& delay);
+  // Sends one invalidate request to function `sid` for `range` and notes when its completion
+  // arrives (honouring the function's queue depth, 0 = 32). False when no completion can come:
+  // the invalidation timed out (FSTS.ITE). For every device-TLB invalidation descriptor,
+  // with or without a PASID.
+  bool invalidate_device_tlb(uint16_t sid, unsigned queue_depth, const ats::Range& range,
+                             bool has_pasid, uint32_t pasid, sc_core::sc_time& delay);
+  // A wait descriptor: delay grows until every device-TLB invalidation sent so far completed.
+  void wait_device_tlb_invalidations(sc_core::sc_time& delay);
+  void trace_ats_to(VcdWriter& vcd, const std::string& scope);
+
   IommuConfig m_config;
   StatsRegistry& m_stats;
   std::unique_ptr<Iotlb> m_iotlb;
@@ -296,6 +328,9 @@ class Iommu : public sc_core::sc_module {
 
   // The interrupt remapper: every write into the interrupt window goes to it.
   std::unique_ptr<InterruptRemapper> m_ir;
+
+  // ATS bookkeeping and statistics (iommu_ats.h).
+  std::unique_ptr<IommuAts> m_ats;
 
   // IOTLB access stream.
   std::unique_ptr<std::ofstream> m_trace_file;

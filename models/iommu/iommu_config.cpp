@@ -1,6 +1,6 @@
-#include "iommu/iommu_config.h"
+#include "iommu_sim/iommu/iommu_config.h"
 
-#include "iommu/vtd_format.h"
+#include "iommu_sim/iommu/vtd_format.h"
 
 namespace iommu_sim {
 
@@ -30,6 +30,8 @@ std::string validate_iommu_config(const IommuConfig& c) {
   if (!e.empty()) return "pscache." + e;
   e = validate_cache_geometry(c.interrupt_entry_cache);
   if (!e.empty()) return "interrupt_entry_cache." + e;
+  // Device TLBs are invalidated only through the queue (descriptor 0x3).
+  if (c.device_tlbs && !c.queued_invalidation) return "device_tlbs: needs queued_invalidation";
   if ((c.x2apic || c.posted_interrupts) && !c.interrupt_remapping)
     return "x2apic and posted_interrupts need interrupt_remapping";
   return validate_scalable_config(c.scalable, c.queued_invalidation);

@@ -8,9 +8,9 @@
 
 #include <systemc>
 
-#include "iommu/caches/iotlb.h"
-#include "iommu/caches/translation_cache.h"
-#include "iommu/scalable_config.h"
+#include "iommu_sim/iommu/caches/iotlb.h"
+#include "iommu_sim/iommu/caches/translation_cache.h"
+#include "iommu_sim/iommu/scalable_config.h"
 
 namespace iommu_sim {
 
@@ -26,6 +26,8 @@ struct IommuConfig {
   bool coherent = true;                 // ECAP.C: what the unit says of its table reads (the
                                         // model reads memory as it is either way)
   bool queued_invalidation = true;      // ECAP.QI
+  bool device_tlbs = false;             // ECAP.DT: ATS translation requests, translated requests
+                                        // and device-TLB invalidation (context TT = 01b)
   bool page_selective = true;           // CAP.PSI
   unsigned mamv = 9;                    // CAP.MAMV: largest address mask (2^mamv pages)
   bool interrupt_remapping = false;     // ECAP.IR (the interrupt remapper sets it when present)

@@ -2,7 +2,7 @@
 // path of every translated DMA: the IOTLB probe, and WalkPort, the page walker's view of memory.
 #pragma once
 
-#include "iommu/iommu.h"
+#include "iommu_sim/iommu/iommu.h"
 
 namespace iommu_sim {
 
@@ -27,7 +27,8 @@ class Iommu::WalkPort : public WalkMemory {
 };
 
 inline bool Iommu::iotlb_lookup(uint16_t rid, uint16_t domain, uint32_t pasid, uint64_t iova,
-                                bool write, Translation& t, sc_core::sc_time& delay) {
+                                bool write, AddressType at, Translation& t,
+                                sc_core::sc_time& delay) {
   const uint64_t vpn = iova >> 12;
   delay += m_config.iotlb_hit_latency;
   const IotlbHit hit = pasid == kNoPasid ? m_iotlb->lookup(domain, vpn)
@@ -40,8 +41,12 @@ inline bool Iommu::iotlb_lookup(uint16_t rid, uint16_t domain, uint32_t pasid, u
     m_vcd->pulse(hit.hit ? m_sig_hit : m_sig_miss, now);
   }
   // A cached entry that does not allow the access is not trusted: walk again, since software
-  // may have widened the permissions without invalidating.
-  if (!hit.hit || !(write ? hit.entry.write : hit.entry.read)) return false;
+  // may have widened the permissions without invalidating. A translation request asks for
+  // whatever the mapping allows: any cached permission answers it.
+  if (!hit.hit) return false;
+  const bool allowed = at == AddressType::TranslationRequest ? (hit.entry.read || hit.entry.write)
+                                                             : (write ? hit.entry.write : hit.entry.read);
+  if (!allowed) return false;
   t.phys = (hit.frame(vpn) << 12) | (iova & 0xFFF);
   t.page_bytes = 4096ULL << page_shift_pages(hit.entry.size);
   t.cacheable = true;

@@ -1,8 +1,9 @@
 // Iommu: invalidation. Register-based (CCMD, IOTLB/IVA) and queued (descriptors 0x1, 0x2, 0x4,
-// 0x5, and in scalable mode 0x6 and 0x7, fetched from the queue at IQA between IQH and IQT; 128-
-// or, with IQA.DW and scalable mode offered, 256-bit). Every invalidation that could cover a DMI
-// grant revokes it upstream; global and domain invalidations revoke everything.
-#include "iommu/iommu.h"
+// 0x5, 0x3 with device TLBs (iommu_ats.cpp), and in scalable mode 0x6, 0x7 and, with device TLBs,
+// 0x8; fetched from the queue at IQA between IQH and IQT; 128- or, with IQA.DW and scalable mode
+// offered, 256-bit). Every invalidation that could cover a DMI grant revokes it upstream; global
+// and domain invalidations revoke everything.
+#include "iommu_sim/iommu/iommu.h"
 
 namespace iommu_sim {
 
@@ -120,7 +121,8 @@ void Iommu::queue_error(fmt::QueueErrorInfo info, sc_time& delay) {
 }
 
 void Iommu::process_queue(sc_time& delay) {
-  if (m_in_queue || !(m_gsts & fmt::kGcmdQie) || (m_fsts_sticky & fmt::kFstsIqe)) return;
+  if (m_in_queue || !(m_gsts & fmt::kGcmdQie) || (m_fsts_sticky & (fmt::kFstsIqe | fmt::kFstsIte)))
+    return;
   // 256-bit descriptors exist for scalable mode only: with ECAP.SMTS (and ADMS) clear, DW = 1 is
   // an invalid descriptor width (VT-d 11.4.9.9, IQEI 5).
   const bool wide = get_bit(m_iqa, fmt::kIqaDw);
@@ -154,6 +156,8 @@ void Iommu::process_queue(sc_time& delay) {
       break;
     }
     m_iqh = (m_iqh + desc_bytes) % queue_bytes;
+    // A function never completed an invalidation: fetching stops until software clears ITE.
+    if (m_fsts_sticky & fmt::kFstsIte) break;
   }
   m_in_queue = false;
 }
@@ -195,10 +199,15 @@ fmt::QueueErrorInfo Iommu::execute_descriptor(const uint64_t* qw, sc_time& delay
                           static_cast<uint16_t>(get_bits(qw[0], fmt::kDescIecIdxHi, fmt::kDescIecIdxLo)),
                           static_cast<unsigned>(get_bits(qw[0], fmt::kDescIecImHi, fmt::kDescIecImLo)));
       return fmt::kIqeiNone;
+    case fmt::kDescDeviceTlb:
+      if (!m_config.device_tlbs) return fmt::kIqeiDescriptorType;
+      return execute_device_tlb_descriptor(qw, delay);
     case fmt::kDescWait: {
       if ((qw[0] & fmt::kDescWaitReserved0) || (qw[1] & fmt::kDescWaitReserved1))
         return fmt::kIqeiReservedField;
-      // Everything before this descriptor is complete (processing is in order and synchronous).
+      // Everything before this descriptor is complete (processing is in order and synchronous;
+      // device-TLB invalidations complete when their functions say so).
+      wait_device_tlb_invalidations(delay);
       if (get_bit(qw[0], fmt::kDescWaitSw)) {
         const auto status = static_cast<uint32_t>(get_bits(qw[0], fmt::kDescWaitDataHi, fmt::kDescWaitDataLo));
         if (!write_memory(qw[1] & ~3ULL, &status, 4, delay)) return fmt::kIqeiUnavailable;

@@ -1,7 +1,7 @@
 // Iommu: the register file (decoded by offset, 4- and 8-byte accesses; an 8-byte write is two
 // 4-byte writes, low half first, so commands in a high half see their low half already written),
 // capability registers, fault recording and the fault / invalidation-completion events.
-#include "iommu/iommu.h"
+#include "iommu_sim/iommu/iommu.h"
 
 #include <cstring>
 
@@ -30,6 +30,7 @@ void Iommu::build_capabilities() {
   uint64_t ecap = 0;
   ecap = set_bit(ecap, fmt::kEcapC, c.coherent);
   ecap = set_bit(ecap, fmt::kEcapQi, c.queued_invalidation);
+  ecap = set_bit(ecap, fmt::kEcapDt, c.device_tlbs);
   ecap = set_bit(ecap, fmt::kEcapIr, c.interrupt_remapping);
   ecap = set_bit(ecap, fmt::kEcapEim, c.interrupt_remapping && c.x2apic);
   ecap = set_bit(ecap, fmt::kEcapPt, c.pass_through);
@@ -154,10 +155,11 @@ void Iommu::write_dword(uint64_t off, uint32_t v, sc_time& delay) {
     case fmt::kRegFsts - 4:
       if (high) {
         const uint32_t clear = v & (fmt::kFstsPfo | fmt::kFstsIqe | fmt::kFstsIce | fmt::kFstsIte);
-        const bool iqe_cleared = (clear & fmt::kFstsIqe) && (m_fsts_sticky & fmt::kFstsIqe);
+        const uint32_t stopped = fmt::kFstsIqe | fmt::kFstsIte;  // conditions that stop the queue
+        const bool resumed = (clear & stopped & m_fsts_sticky) && !(m_fsts_sticky & stopped & ~clear);
         m_fsts_sticky &= ~clear;
         update_pending(delay);
-        if (iqe_cleared) process_queue(delay);  // software fixed the queue: resume at IQH
+        if (resumed) process_queue(delay);  // software dealt with the queue: resume at IQH
       }
       return;
     case fmt::kRegFectl:
@@ -323,6 +325,8 @@ bool Iommu::record_fault(const FaultInfo& f, const sc_time& delay) {
   hi = set_bit(hi, fmt::kFrcdT, f.is_read);
   hi = set_bit(hi, fmt::kFrcdPp, f.has_pasid);
   if (f.has_pasid) hi = set_bits(hi, fmt::kFrcdPasidHi, fmt::kFrcdPasidLo, f.pasid & fmt::kPasidMask);
+  if (m_config.device_tlbs)  // AT is reserved (zero) on a unit without device TLBs
+    hi = set_bits(hi, fmt::kFrcdAtHi, fmt::kFrcdAtLo, static_cast<uint64_t>(f.address_type));
   hi = set_bit(hi, fmt::kFrcdF, true);
   rec[1] = hi;
   // FRI names the first pending fault: it is written only when PPF goes from 0 to 1, so that

@@ -12,12 +12,13 @@
 // guest-physical range when it is about a second level beneath nested translations, and the
 // combined entries cannot be found by guest-physical address: for a domain with nested entries
 // it drops all of them (hardware may always invalidate more than asked).
-#include "iommu/iommu.h"
-#include "iommu/iommu_internal.h"
+#include "iommu_sim/iommu/iommu.h"
+#include "iommu_sim/iommu/iommu_internal.h"
 
 #include <algorithm>
 #include <cstdio>
-#include <stdexcept>
+
+#include "iommu_sim/common/messages.h"
 
 namespace iommu_sim {
 
@@ -118,8 +119,8 @@ void Iommu::init_scalable() {
   m_sm.reset(new ScalableState(m_config.scalable, m_stats, name()));
   // A PASID tag is what keeps first-level and nested translations of different PASIDs apart.
   if ((m_config.scalable.first_level || m_config.scalable.nested) && !m_iotlb->pasid_tags())
-    throw std::invalid_argument(
-        "iommu: scalable.first_level and scalable.nested need an IOTLB with PASID tags (the RTL "
+    report_config_error(
+        std::string(name()) + ": scalable.first_level and scalable.nested need an IOTLB with PASID tags (the RTL "
         "IOTLB has none: use iotlb impl model, or second-level translation only)");
 }
 
@@ -164,16 +165,18 @@ uint8_t Iommu::fetch_scalable_context(uint16_t rid, ContextInfo& c, sc_time* del
     return fmt::kSmFaultContextAccess;
   c.fpd = get_bit(ctx[0], fmt::kSmCtxFpd);  // honoured even for a not-present entry
   if (!get_bit(ctx[0], fmt::kSmCtxPresent)) return fmt::kSmFaultContextNotPresent;
-  // DTE, PRE and PASIDE need device TLBs, page requests and requests with PASID; RID_PRIV needs
-  // supervisor requests: this unit offers no device TLBs and no page requests.
+  // DTE, PRE and PASIDE need device TLBs (ECAP.DT), page requests and requests with PASID;
+  // RID_PRIV needs supervisor requests: this unit offers no page requests.
   if ((ctx[0] & (fmt::kSmCtxReserved0 | m_haw_reserved)) || (ctx[1] & fmt::kSmCtxReserved1) ||
-      ctx[2] || ctx[3] || get_bit(ctx[0], fmt::kSmCtxDte) || get_bit(ctx[0], fmt::kSmCtxPre) ||
+      ctx[2] || ctx[3] || (get_bit(ctx[0], fmt::kSmCtxDte) && !m_config.device_tlbs) ||
+      get_bit(ctx[0], fmt::kSmCtxPre) ||
       (get_bit(ctx[0], fmt::kSmCtxPaside) && !s.pasid) ||
       (get_bit(ctx[1], fmt::kSmCtxRidPriv) && !s.supervisor_requests))
     return fmt::kSmFaultContextReserved;
   c.table = ctx[0] & bit_mask(51, 12);
   c.pdts = static_cast<uint8_t>(get_bits(ctx[0], fmt::kSmCtxPdtsHi, fmt::kSmCtxPdtsLo));
   c.pasid_enable = get_bit(ctx[0], fmt::kSmCtxPaside);
+  c.dte = get_bit(ctx[0], fmt::kSmCtxDte);
   c.rid_priv = get_bit(ctx[1], fmt::kSmCtxRidPriv);
   c.rid_pasid = static_cast<uint32_t>(get_bits(ctx[1], fmt::kSmCtxRidPasidHi, fmt::kSmCtxRidPasidLo));
   c.scalable = true;
@@ -271,6 +274,18 @@ uint8_t Iommu::translate_scalable(const PcieExtension& ext, uint64_t iova, uint6
   }
   t.fpd = c.fpd;
 
+  // Translation requests and translated requests need the context's DTE.
+  if (ext.address_type != AddressType::Untranslated && !c.dte) return fmt::kSmFaultDteClear;
+  // A translated request carries the host physical address the device-TLB gave it: no PASID
+  // entry and no walk, only the host address width.
+  if (ext.address_type == AddressType::Translated) {
+    if (m_config.host_address_width < 64 && (last >> m_config.host_address_width) != 0)
+      return fmt::kSmFaultAddressWidth;
+    t.phys = iova;
+    t.page_bytes = 0;
+    return fmt::kFaultNone;
+  }
+
   // The PASID: the request's, or RID_PASID for a request without one.
   uint32_t pasid = c.rid_pasid;
   bool privileged = c.rid_priv;
@@ -281,9 +296,6 @@ uint8_t Iommu::translate_scalable(const PcieExtension& ext, uint64_t iova, uint6
       return fmt::kSmFaultPasidTooLarge;
     privileged = ext.privileged;
   }
-  // Translation requests and translated requests need the context's DTE (no device TLBs here).
-  if (ext.address_type != AddressType::Untranslated) return fmt::kSmFaultDteClear;
-
   // The PASID entry.
   PasidInfo p;
   const uint64_t pkey = pasid_cache_key(rid, pasid);
@@ -338,7 +350,7 @@ uint8_t Iommu::translate_scalable(const PcieExtension& ext, uint64_t iova, uint6
   }
   const uint32_t tag = p.pgtt == fmt::Pgtt::SecondLevel ? kNoPasid : pasid;
   uint8_t f = fmt::kFaultNone;
-  if (!delay || !iotlb_lookup(rid, p.did, tag, iova, write, t, *delay)) {
+  if (!delay || !iotlb_lookup(rid, p.did, tag, iova, write, ext.address_type, t, *delay)) {
     if (delay) begin_walk(walker, *delay);
     const sc_time start = delay ? *delay : sc_core::SC_ZERO_TIME;
     WalkPort port(*this, delay);

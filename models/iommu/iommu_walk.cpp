@@ -1,8 +1,8 @@
 // Iommu: translation. Context lookup (context cache, else root and context table reads), IOTLB
 // lookup, and the second-level walk with the paging-structure caches. Every table read is a TLM
 // read through the `memory` socket; the debug path uses transport_dbg and touches no cache.
-#include "iommu/iommu.h"
-#include "iommu/iommu_internal.h"
+#include "iommu_sim/iommu/iommu.h"
+#include "iommu_sim/iommu/iommu_internal.h"
 
 namespace iommu_sim {
 
@@ -90,8 +90,10 @@ uint8_t Iommu::fetch_context(uint16_t rid, ContextInfo& c, sc_time* delay) {
     return fmt::kFaultContextReserved;
   const unsigned tt = static_cast<unsigned>(get_bits(ctx[0], fmt::kCtxTtHi, fmt::kCtxTtLo));
   const unsigned aw = static_cast<unsigned>(get_bits(ctx[1], fmt::kCtxAwHi, fmt::kCtxAwLo));
-  // TT=1 needs ECAP.DT (device TLBs), which this unit does not offer; TT=2 needs ECAP.PT.
+  // TT=1 needs ECAP.DT (device TLBs); TT=2 needs ECAP.PT.
   const bool tt_ok = tt == static_cast<unsigned>(fmt::TranslationType::Untranslated) ||
+                     (tt == static_cast<unsigned>(fmt::TranslationType::AllowAts) &&
+                      m_config.device_tlbs) ||
                      (tt == static_cast<unsigned>(fmt::TranslationType::PassThrough) &&
                       m_config.pass_through);
   if (!tt_ok || !((m_sagaw >> aw) & 1)) return fmt::kFaultContextInvalid;
@@ -102,15 +104,19 @@ uint8_t Iommu::fetch_context(uint16_t rid, ContextInfo& c, sc_time* delay) {
   return fmt::kFaultNone;
 }
 
+// `last` is the request's last byte, saturated at 2^64 - 1 for a request that wraps past 2^64
+// (last_byte() in iommu.cpp): every byte lies below the width exactly when the last one does.
 uint8_t Iommu::check_context(const ContextInfo& c, uint64_t last, AddressType at,
                              Translation& t) const {
   t.fpd = c.fpd;
-  // No device TLBs (ECAP.DT = 0): translation requests and translated requests are blocked by
-  // whatever TT says.
-  if (at != AddressType::Untranslated) return fmt::kFaultBlockedByTt;
-  const unsigned width = c.tt == static_cast<uint8_t>(fmt::TranslationType::PassThrough)
-                             ? m_config.host_address_width
-                             : std::min(m_config.address_width, fmt::levels_to_width(c.levels));
+  // Translation requests and translated requests pass only where TT allows device TLBs.
+  const bool allow_ats = c.tt == static_cast<uint8_t>(fmt::TranslationType::AllowAts);
+  if (at != AddressType::Untranslated && !allow_ats) return fmt::kFaultBlockedByTt;
+  // A translated request carries a host physical address, as pass-through requests do.
+  const bool physical = c.tt == static_cast<uint8_t>(fmt::TranslationType::PassThrough) ||
+                        at == AddressType::Translated;
+  const unsigned width = physical ? m_config.host_address_width
+                                  : std::min(m_config.address_width, fmt::levels_to_width(c.levels));
   if (width < 64 && (last >> width) != 0) return fmt::kFaultAddressWidth;
   return fmt::kFaultNone;
 }
@@ -160,12 +166,14 @@ uint8_t Iommu::translate(const PcieExtension& ext, uint64_t iova, uint64_t last,
     m_context_cache.insert(rid, c.domain, c);
   }
   if (const uint8_t f = check_context(c, last, ext.address_type, t)) return f;
-  if (c.tt == static_cast<uint8_t>(fmt::TranslationType::PassThrough)) {
+  if (c.tt == static_cast<uint8_t>(fmt::TranslationType::PassThrough) ||
+      ext.address_type == AddressType::Translated) {  // translated by the device: no walk
     t.phys = iova;
     t.page_bytes = 0;
     return fmt::kFaultNone;
   }
-  if (iotlb_lookup(rid, c.domain, kNoPasid, iova, write, t, delay)) return fmt::kFaultNone;
+  if (iotlb_lookup(rid, c.domain, kNoPasid, iova, write, ext.address_type, t, delay))
+    return fmt::kFaultNone;
   begin_walk(walker, delay);
   return end_walk(t, walk(c, iova, write, t, &delay), delay);
 }
@@ -182,7 +190,8 @@ uint8_t Iommu::translate_debug(const PcieExtension& ext, uint64_t iova, uint64_t
     return f;
   }
   if (const uint8_t f = check_context(c, last, ext.address_type, t)) return f;
-  if (c.tt == static_cast<uint8_t>(fmt::TranslationType::PassThrough)) {
+  if (c.tt == static_cast<uint8_t>(fmt::TranslationType::PassThrough) ||
+      ext.address_type == AddressType::Translated) {
     t.phys = iova;
     return fmt::kFaultNone;
   }
@@ -191,6 +200,9 @@ uint8_t Iommu::translate_debug(const PcieExtension& ext, uint64_t iova, uint64_t
 
 uint8_t Iommu::walk(const ContextInfo& c, uint64_t iova, bool write, Translation& t,
                     sc_time* delay) {
+  // The table indexes only the bits below its width: an address above it would alias a lower
+  // one. check_context() refuses such requests; this keeps the walk safe on its own.
+  if (iova >> fmt::levels_to_width(c.levels)) return fmt::kFaultAddressWidth;
   WalkPort port(*this, delay);
   NestedWalker::Caches caches;
   if (delay && m_config.pscache.enabled)

@@ -1,4 +1,4 @@
-#include "iommu/irte.h"
+#include "iommu_sim/iommu/irte.h"
 
 namespace iommu_sim {
 namespace irte {

@@ -6,7 +6,7 @@
 
 #include <cstdint>
 
-#include "common/bits.h"
+#include "iommu_sim/common/bits.h"
 
 namespace iommu_sim {
 namespace irte {

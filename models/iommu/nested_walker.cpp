@@ -1,8 +1,8 @@
-#include "iommu/nested_walker.h"
+#include "iommu_sim/iommu/nested_walker.h"
 
 #include <algorithm>
 
-#include "iommu/vtd_format_scalable.h"
+#include "iommu_sim/iommu/vtd_format_scalable.h"
 
 namespace iommu_sim {
 

@@ -13,8 +13,8 @@
 #include <array>
 #include <cstdint>
 
-#include "iommu/caches/iotlb.h"
-#include "iommu/caches/translation_cache.h"
+#include "iommu_sim/iommu/caches/iotlb.h"
+#include "iommu_sim/iommu/caches/translation_cache.h"
 
 namespace iommu_sim {
 

@@ -1,4 +1,4 @@
-#include "iommu/scalable_config.h"
+#include "iommu_sim/iommu/scalable_config.h"
 
 namespace iommu_sim {
 

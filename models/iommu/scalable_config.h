@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "iommu/caches/translation_cache.h"
+#include "iommu_sim/iommu/caches/translation_cache.h"
 
 namespace iommu_sim {
 

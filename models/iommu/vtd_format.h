@@ -5,7 +5,7 @@
 
 #include <cstdint>
 
-#include "common/bits.h"
+#include "iommu_sim/common/bits.h"
 
 namespace iommu_sim {
 namespace vtd {
@@ -137,6 +137,7 @@ constexpr unsigned kFrcdSidLo = 0, kFrcdSidHi = 15;  // in the high qword
 constexpr unsigned kFrcdPp = 31;
 constexpr unsigned kFrcdFrLo = 32, kFrcdFrHi = 39;
 constexpr unsigned kFrcdPasidLo = 40, kFrcdPasidHi = 59;
+constexpr unsigned kFrcdAtLo = 60, kFrcdAtHi = 61;  // address type of the request (with ECAP.DT)
 constexpr unsigned kFrcdT = 62;  // 1 = read, 0 = write
 constexpr unsigned kFrcdF = 63;
 
@@ -196,7 +197,9 @@ constexpr unsigned kPteRead = 0, kPteWrite = 1, kPteSuperpage = 7, kPteSnoop = 1
 constexpr unsigned kPteTransientMapping = 62;
 // Bits a second-level entry must keep clear on a unit without snoop control (ECAP.SC = 0: SNP,
 // bit 11, reserved) and without device TLBs (ECAP.DT = 0: TM, bit 62, reserved); this model
-// offers neither. Bits 51:HAW come on top.
+// offers no snoop control. With device TLBs the specification gives TM a meaning (it comes back
+// as U in translation completions), which this model does not carry through its IOTLB: TM stays
+// reserved there too (docs/ats.md). Bits 51:HAW come on top.
 constexpr uint64_t kPteReserved = (1ULL << kPteSnoop) | (1ULL << kPteTransientMapping);
 // Index of iova in the table of level L (1 = leaf table).
 constexpr unsigned pte_index(uint64_t iova, unsigned level) {
@@ -232,6 +235,16 @@ constexpr unsigned kDescIecG = 4;  // 0 global, 1 index-selective
 constexpr unsigned kDescIecImLo = 27, kDescIecImHi = 31;
 constexpr unsigned kDescIecIdxLo = 32, kDescIecIdxHi = 47;
 constexpr uint64_t kDescIecReserved0 = bit_mask(26, 5) | bit_mask(63, 48);
+// device-TLB (ATS) invalidation: the function's source-ID, its PF's (split in two fields), the
+// most invalidations it can have pending (MIP, its ATS Invalidate Queue Depth: 0 = 32), and in
+// qw1 the address field and S bit of the range (common/ats_format.h)
+constexpr unsigned kDescDevTlbPfsidLowLo = 12, kDescDevTlbPfsidLowHi = 15;   // PFSID 3:0
+constexpr unsigned kDescDevTlbMipLo = 16, kDescDevTlbMipHi = 20;
+constexpr unsigned kDescDevTlbSidLo = 32, kDescDevTlbSidHi = 47;
+constexpr unsigned kDescDevTlbPfsidHighLo = 52, kDescDevTlbPfsidHighHi = 63;  // PFSID 15:4
+constexpr uint64_t kDescDevTlbReserved0 = bit_mask(8, 4) | bit_mask(31, 21) | bit_mask(51, 48);
+constexpr unsigned kDescDevTlbS = 0;  // qw1
+constexpr uint64_t kDescDevTlbReserved1 = bit_mask(11, 1);
 // wait
 constexpr unsigned kDescWaitIf = 4, kDescWaitSw = 5, kDescWaitFn = 6;
 constexpr unsigned kDescWaitDataLo = 32, kDescWaitDataHi = 63;
@@ -259,6 +272,16 @@ constexpr Descriptor make_iec_desc(bool index_selective, uint16_t index = 0, uns
   return Descriptor{kDescInterruptEntry | (uint64_t(index_selective) << kDescIecG) |
                         (uint64_t(im & 0x1F) << kDescIecImLo) | (uint64_t(index) << kDescIecIdxLo),
                     0};
+}
+// range_address and size_bit: the range as common/ats_format.h encodes it; queue_depth as the
+// function's ATS capability reports it (0 = 32; Linux writes 0 for 32 too).
+constexpr Descriptor make_device_tlb_desc(uint16_t sid, uint16_t pfsid, unsigned queue_depth,
+                                          uint64_t range_address, bool size_bit) {
+  return Descriptor{kDescDeviceTlb | (uint64_t(pfsid & 0xF) << kDescDevTlbPfsidLowLo) |
+                        (uint64_t(queue_depth & 0x1F) << kDescDevTlbMipLo) |
+                        (uint64_t(sid) << kDescDevTlbSidLo) |
+                        (uint64_t(pfsid >> 4) << kDescDevTlbPfsidHighLo),
+                    (range_address & kTableAddrMask) | (uint64_t(size_bit) << kDescDevTlbS)};
 }
 constexpr Descriptor make_wait_desc(bool interrupt, bool status_write, uint32_t status = 0,
                                     uint64_t status_addr = 0, bool fence = true) {

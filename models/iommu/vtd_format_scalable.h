@@ -8,8 +8,8 @@
 
 #include <cstdint>
 
-#include "common/bits.h"
-#include "iommu/vtd_format.h"
+#include "iommu_sim/common/bits.h"
+#include "iommu_sim/iommu/vtd_format.h"
 
 namespace iommu_sim {
 namespace vtd {

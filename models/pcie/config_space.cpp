@@ -1,4 +1,4 @@
-#include "pcie/config_space.h"
+#include "iommu_sim/pcie/config_space.h"
 
 namespace iommu_sim {
 

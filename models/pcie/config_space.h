@@ -21,7 +21,7 @@ constexpr uint16_t kCmdMemorySpace = 1u << 1, kCmdBusMaster = 1u << 2;
 constexpr uint16_t kStatusCapList = 1u << 4;
 // Capability IDs.
 constexpr uint8_t kCapPcie = 0x10, kCapMsix = 0x11;
-constexpr uint16_t kExtCapAri = 0x000E, kExtCapSriov = 0x0010;
+constexpr uint16_t kExtCapAri = 0x000E, kExtCapAts = 0x000F, kExtCapSriov = 0x0010;
 constexpr uint16_t kExtCapBase = 0x100;
 // SR-IOV capability register offsets (from the capability's start).
 namespace sriov {
@@ -32,6 +32,14 @@ constexpr uint16_t kSystemPageSize = 0x20, kVfBar0 = 0x24, kSize = 0x40;
 constexpr uint16_t kCtlVfEnable = 1u << 0, kCtlVfMigration = 1u << 1, kCtlVfMse = 1u << 3;
 constexpr uint16_t kCtlAriCapableHierarchy = 1u << 4;
 }  // namespace sriov
+// ATS extended capability (from the capability's start): capability register at +4 (Invalidate
+// Queue Depth 4:0, 0 = 32; Page Aligned Request 5), control register at +6 (Smallest
+// Translation Unit 4:0, 2^(12+STU) bytes, read-only zero on a VF, which uses its PF's; Enable 15).
+namespace ats {
+constexpr uint16_t kCapability = 0x04, kControl = 0x06, kSize = 0x08;
+constexpr uint16_t kCapQueueDepthMask = 0x1F, kCapPageAligned = 1u << 5;
+constexpr uint16_t kCtlStuMask = 0x1F, kCtlEnable = 1u << 15;
+}  // namespace ats
 // MSI-X capability: message control at +2 (table size - 1 in 10:0, function mask 14,
 // enable 15), table offset/BIR at +4, PBA offset/BIR at +8.
 namespace msix {

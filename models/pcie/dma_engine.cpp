@@ -1,4 +1,4 @@
-#include "pcie/dma_engine.h"
+#include "iommu_sim/pcie/dma_engine.h"
 
 #include <string>
 
@@ -63,11 +63,12 @@ void DmaEngine::post_msix(const MsixMessage& msg) {
   m_posted_event.notify(sc_core::SC_ZERO_TIME);
 }
 
-tlm::tlm_response_status DmaEngine::transport(tlm::tlm_command cmd, uint64_t addr,
-                                              uint8_t* data, uint32_t len, bool is_msix) {
+tlm::tlm_response_status DmaEngine::send(tlm::tlm_command cmd, uint64_t addr, uint8_t* data,
+                                         uint32_t len, AddressType type, sc_core::sc_time& delay,
+                                         bool is_msix) {
   tlm::tlm_generic_payload trans;
   // On the stack and removed before return: the payload does not own it.
-  PcieExtension ext(m_requester_id);
+  PcieExtension ext(m_requester_id, type);
   if (m_has_pasid && !is_msix) {
     ext.has_pasid = true;
     ext.pasid = m_pasid;
@@ -82,18 +83,54 @@ tlm::tlm_response_status DmaEngine::transport(tlm::tlm_command cmd, uint64_t add
   trans.set_dmi_allowed(false);
   trans.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
   trans.set_extension(&ext);
-
-  const sc_core::sc_time before = m_qk.get_local_time();
-  sc_core::sc_time delay = before;
   socket->b_transport(trans, delay);
   trans.clear_extension(&ext);
+  return trans.get_response_status();
+}
+
+tlm::tlm_response_status DmaEngine::send_with_ats(tlm::tlm_command cmd, uint64_t addr,
+                                                  uint8_t* data, uint32_t len,
+                                                  sc_core::sc_time& delay) {
+  const AtsClient::Send upstream = [this](tlm::tlm_generic_payload& p, sc_core::sc_time& d) {
+    socket->b_transport(p, d);
+  };
+  const bool write = cmd == tlm::TLM_WRITE_COMMAND;
+  // A translation covers a naturally aligned range: a DMA crossing its end continues with the
+  // next translation.
+  for (uint32_t done = 0; done < len;) {
+    const AtsClient::Route r = m_ats->route(m_requester_id, addr + done, write, upstream, delay);
+    if (r.status != tlm::TLM_OK_RESPONSE) return r.status;
+    uint32_t n = len - done;
+    if (r.bytes != 0 && r.bytes < n) n = static_cast<uint32_t>(r.bytes);
+    if (r.type == AddressType::Untranslated) n = len - done;  // the IOMMU splits what it must
+    const tlm::tlm_response_status s = send(cmd, r.address, data + done, n, r.type, delay);
+    if (s != tlm::TLM_OK_RESPONSE) return s;
+    done += n;
+  }
+  return tlm::TLM_OK_RESPONSE;
+}
+
+tlm::tlm_response_status DmaEngine::transport(tlm::tlm_command cmd, uint64_t addr,
+                                              uint8_t* data, uint32_t len, bool is_msix,
+                                              AddressType at) {
+  const sc_core::sc_time before = m_qk.get_local_time();
+  sc_core::sc_time delay = before;
+  // Interrupt messages go untranslated, as ATS leaves them; a request the workload itself marks
+  // as translated goes as it is, whatever the ATS client holds. The device-TLB holds no PASID's
+  // translations: DMA with a PASID goes untranslated too.
+  const tlm::tlm_response_status status =
+      m_ats && !is_msix && !m_has_pasid && at == AddressType::Untranslated && m_ats->enabled()
+          ? send_with_ats(cmd, addr, data, len, delay)
+          : send(cmd, addr, data, len, at, delay, is_msix);
 
   // A target that wrongly moves time backwards must not make the latency wrap.
   const sc_core::sc_time took = delay > before ? delay - before : sc_core::SC_ZERO_TIME;
-  m_qk.set(delay > before ? delay : before);
+  // Every transaction occupies the link for at least the time resolution: with every latency
+  // at zero, simulated time would otherwise never advance, and neither the quantum nor
+  // simulation.max_time_us could ever end the run.
+  m_qk.set(delay > before ? delay : before + sc_core::sc_get_time_resolution());
   if (m_qk.need_sync()) m_qk.sync();
 
-  const tlm::tlm_response_status status = trans.get_response_status();
   if (is_msix) {
     m_msix.inc();
   } else {
@@ -112,6 +149,12 @@ tlm::tlm_response_status DmaEngine::read(uint64_t addr, uint8_t* data, uint32_t 
 tlm::tlm_response_status DmaEngine::write(uint64_t addr, const uint8_t* data, uint32_t len) {
   // TLM's data pointer is not const; a write target only reads it.
   return transport(tlm::TLM_WRITE_COMMAND, addr, const_cast<uint8_t*>(data), len, false);
+}
+
+tlm::tlm_response_status DmaEngine::translated(bool write, uint64_t addr, uint8_t* data,
+                                               uint32_t len) {
+  return transport(write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND, addr, data, len, false,
+                   AddressType::Translated);
 }
 
 void DmaEngine::delay(const sc_core::sc_time& t) {

@@ -14,7 +14,11 @@
 //   set_start_gate()  a condition (and the event that signals it may have changed) the engine
 //                     waits for before starting: the endpoint holds each function's engine
 //                     until software has enabled it (function present, Bus Master Enable set)
-//   set_pasid()       DMA (not MSI-X) carries this PASID, privileged or not (default: none)
+//   set_ats()         the function's ATS client: while it says ATS is enabled, every DMA without
+//                     a PASID goes through its device-TLB (translated requests, translation
+//                     requests on a miss; split where a translation ends) (ats_client.h)
+//   set_pasid()       DMA (not MSI-X) carries this PASID, privileged or not (default: none); the
+//                     device-TLB caches no PASID's translations, so such DMA goes untranslated
 //
 // Every transaction carries a PcieExtension with the engine's requester ID (the root port checks
 // and, if needed, overwrites it: a function cannot claim another's ID). Timing is LT: each
@@ -36,10 +40,11 @@
 #include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/tlm_quantumkeeper.h>
 
-#include "common/pcie_extension.h"
-#include "common/stats.h"
-#include "pcie/msix.h"
-#include "pcie/workload.h"
+#include "iommu_sim/common/pcie_extension.h"
+#include "iommu_sim/common/stats.h"
+#include "iommu_sim/pcie/ats_client.h"
+#include "iommu_sim/pcie/msix.h"
+#include "iommu_sim/pcie/workload.h"
 
 namespace iommu_sim {
 
@@ -59,6 +64,7 @@ class DmaEngine : public sc_core::sc_module, private DmaPort {
   void set_msix_table(MsixTable* table) { m_msix_table = table; }
   void post_msix(const MsixMessage& msg);
   void set_start_delay(const sc_core::sc_time& t) { m_start_delay = t; }
+  void set_ats(AtsClient* client) { m_ats = client; }
   void set_start_gate(std::function<bool()> ready, const sc_core::sc_event* changed) {
     m_gate = std::move(ready);
     m_gate_changed = changed;
@@ -75,12 +81,21 @@ class DmaEngine : public sc_core::sc_module, private DmaPort {
   void run_thread();
   void msix_thread();
   tlm::tlm_response_status transport(tlm::tlm_command cmd, uint64_t addr, uint8_t* data,
-                                     uint32_t len, bool is_msix);
+                                     uint32_t len, bool is_msix,
+                                     AddressType at = AddressType::Untranslated);
+  // One transaction of the DMA as it goes on the link; delay is the engine's local time. DMA
+  // carries the engine's PASID, if it has one; MSI-X writes never do.
+  tlm::tlm_response_status send(tlm::tlm_command cmd, uint64_t addr, uint8_t* data, uint32_t len,
+                                AddressType type, sc_core::sc_time& delay, bool is_msix = false);
+  // A DMA through the ATS client: translated pieces, or untranslated where it says so.
+  tlm::tlm_response_status send_with_ats(tlm::tlm_command cmd, uint64_t addr, uint8_t* data,
+                                         uint32_t len, sc_core::sc_time& delay);
   void send_msix(const MsixMessage& msg);
 
   // DmaPort, used by the workload.
   tlm::tlm_response_status read(uint64_t addr, uint8_t* data, uint32_t len) override;
   tlm::tlm_response_status write(uint64_t addr, const uint8_t* data, uint32_t len) override;
+  tlm::tlm_response_status translated(bool write, uint64_t addr, uint8_t* data, uint32_t len) override;
   void delay(const sc_core::sc_time& t) override;
   sc_core::sc_time now() const override;
   bool raise_msix(unsigned vector) override;
@@ -97,6 +112,7 @@ class DmaEngine : public sc_core::sc_module, private DmaPort {
   std::function<bool()> m_gate;
   const sc_core::sc_event* m_gate_changed = nullptr;
   MsixTable* m_msix_table = nullptr;
+  AtsClient* m_ats = nullptr;
   std::deque<MsixMessage> m_posted;
   sc_core::sc_event m_posted_event;
 

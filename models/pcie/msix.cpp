@@ -1,4 +1,4 @@
-#include "pcie/msix.h"
+#include "iommu_sim/pcie/msix.h"
 
 #include <cstring>
 

@@ -1,9 +1,9 @@
-#include "pcie/nic_workload.h"
+#include "iommu_sim/pcie/nic_workload.h"
 
 #include <cstring>
 #include <stdexcept>
 
-#include "common/bits.h"
+#include "iommu_sim/common/bits.h"
 
 namespace iommu_sim {
 

@@ -21,7 +21,7 @@
 
 #include <systemc>
 
-#include "pcie/workload.h"
+#include "iommu_sim/pcie/workload.h"
 
 namespace iommu_sim {
 

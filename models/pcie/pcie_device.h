@@ -19,6 +19,8 @@ class PcieDevice {
   // (exists and has Bus Master Enable set).
   virtual uint16_t routing_id(unsigned function) const = 0;
   virtual bool may_dma(unsigned function) const = 0;
+  // Whether one of its present functions has routing ID `rid` (messages routed by ID).
+  virtual bool owns(uint16_t rid) const = 0;
 };
 
 }  // namespace iommu_sim

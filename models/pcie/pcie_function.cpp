@@ -1,6 +1,6 @@
-#include "pcie/pcie_function.h"
+#include "iommu_sim/pcie/pcie_function.h"
 
-#include "common/bits.h"
+#include "iommu_sim/common/bits.h"
 
 namespace iommu_sim {
 
@@ -19,6 +19,8 @@ std::string validate(const FunctionConfig& c) {
     }
   }
   if (c.msix_vectors > 2048) return "msix_vectors: at most 2048";
+  if (c.ats.invalidate_queue_depth > 31)
+    return "ats.invalidate_queue_depth: 0..31 (0 stands for 32)";
   if (c.msix_vectors > 0) {
     if (c.msix_bar > 5 || c.bars[c.msix_bar].size == 0) {
       return "msix_bar: must name an implemented BAR";
@@ -74,6 +76,32 @@ PcieFunction::PcieFunction(const FunctionConfig& config, bool is_vf)
     init(kMsixCap + msix::kTable, 4, config.msix_table_offset | config.msix_bar);
     init(kMsixCap + msix::kPba, 4, config.msix_pba_offset | config.msix_bar);
   }
+  // A PF's extended capabilities are its SR-IOV device's to lay out (sriov_device.h).
+  if (is_vf && config.ats.present) add_ats_capability(kAtsCapVf);
+}
+
+void PcieFunction::add_ats_capability(uint16_t offset) {
+  using namespace pci::ats;
+  add_ext_capability(offset, pci::kExtCapAts, 1);
+  // Page Aligned Request: the function's translation requests are 4 KiB aligned (Linux enables
+  // ATS only on such functions).
+  init(offset + kCapability, 2, (m_config.ats.invalidate_queue_depth & kCapQueueDepthMask) | kCapPageAligned);
+  init(offset + kControl, 2, 0, kCtlEnable | (m_is_vf ? 0 : kCtlStuMask));
+  m_ats_cap = offset;
+}
+
+bool PcieFunction::ats_enabled() const {
+  return m_ats_cap && (raw(m_ats_cap + pci::ats::kControl, 2) & pci::ats::kCtlEnable);
+}
+
+unsigned PcieFunction::ats_stu_field() const {
+  return m_ats_cap ? raw(m_ats_cap + pci::ats::kControl, 2) & pci::ats::kCtlStuMask : 0;
+}
+
+unsigned PcieFunction::ats_queue_depth() const {
+  if (!m_ats_cap) return 0;
+  const unsigned q = raw(m_ats_cap + pci::ats::kCapability, 2) & pci::ats::kCapQueueDepthMask;
+  return q == 0 ? 32 : q;
 }
 
 void PcieFunction::init_bars(uint16_t base, const std::array<BarConfig, 6>& bars) {

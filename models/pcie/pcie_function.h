@@ -5,7 +5,8 @@
 // Fixed layout (so tests and the host driver can rely on it):
 //   0x40 PCI Express capability (endpoint, version 2), 0x3C bytes
 //   0x80 MSI-X capability, when msix_vectors > 0
-//   0x100 first extended capability (SR-IOV on a PF, then ARI at 0x140)
+//   0x100 first extended capability (SR-IOV on a PF, then ARI at 0x140 and ATS at 0x150; ATS
+//         at 0x100 on a VF)
 #pragma once
 
 #include <array>
@@ -13,7 +14,7 @@
 #include <optional>
 #include <string>
 
-#include "pcie/config_space.h"
+#include "iommu_sim/pcie/config_space.h"
 
 namespace iommu_sim {
 
@@ -21,6 +22,12 @@ struct BarConfig {
   uint64_t size = 0;          // bytes, a power of two >= 16; 0 = BAR not implemented
   bool is64 = true;           // a 64-bit BAR takes this slot and the next one
   bool prefetchable = false;
+};
+
+// The ATS Extended Capability (PCIe Address Translation Services).
+struct AtsCapabilityConfig {
+  bool present = false;
+  unsigned invalidate_queue_depth = 0;  // invalidations the function holds at once, 1..31; 0 = 32
 };
 
 struct FunctionConfig {
@@ -36,6 +43,7 @@ struct FunctionConfig {
   unsigned msix_bar = 0;
   uint32_t msix_table_offset = 0x2000;
   uint32_t msix_pba_offset = 0x3000;
+  AtsCapabilityConfig ats;          // a VF has its own, with the same queue depth
 
   FunctionConfig() { bars[0].size = 64 * 1024; }
 };
@@ -47,6 +55,7 @@ class PcieFunction : public ConfigSpace {
  public:
   static constexpr uint16_t kPcieCap = 0x40;
   static constexpr uint16_t kMsixCap = 0x80;
+  static constexpr uint16_t kAtsCapVf = 0x100;
 
   // is_vf: a virtual function (vendor/device ID read 0xFFFF, BARs read zero and live in the
   // PF's SR-IOV capability, Memory Space Enable is read-only zero: VF MSE governs decoding).
@@ -64,6 +73,13 @@ class PcieFunction : public ConfigSpace {
   bool msix_enabled() const;
   bool msix_function_mask() const;
 
+  // ATS: the capability's offset (0: none), its Enable bit, its STU field (a VF's reads zero:
+  // the VF uses its PF's) and its Invalidate Queue Depth (1..32).
+  uint16_t ats_capability() const { return m_ats_cap; }
+  bool ats_enabled() const;
+  unsigned ats_stu_field() const;
+  unsigned ats_queue_depth() const;
+
  protected:
   void on_write(uint16_t dword_offset, uint32_t old_value) override;
   // Installs the BAR mask for a BAR register block at `base` (the header's BAR0 or the VF BAR
@@ -71,10 +87,13 @@ class PcieFunction : public ConfigSpace {
   void init_bars(uint16_t base, const std::array<BarConfig, 6>& bars);
   static uint64_t bar_address_in(const ConfigSpace& cs, uint16_t base,
                                  const std::array<BarConfig, 6>& bars, unsigned i);
+  // Appends the ATS Extended Capability at `offset` (config().ats).
+  void add_ats_capability(uint16_t offset);
 
  private:
   FunctionConfig m_config;
   bool m_is_vf;
+  uint16_t m_ats_cap = 0;
 };
 
 }  // namespace iommu_sim

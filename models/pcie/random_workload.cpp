@@ -1,4 +1,4 @@
-#include "pcie/random_workload.h"
+#include "iommu_sim/pcie/random_workload.h"
 
 #include <random>
 #include <stdexcept>

@@ -1,10 +1,11 @@
-#include "pcie/root_complex.h"
+#include "iommu_sim/pcie/root_complex.h"
 
 #include <cstring>
 #include <stdexcept>
 #include <string>
 
-#include "common/pcie_extension.h"
+#include "iommu_sim/common/messages.h"
+#include "iommu_sim/common/pcie_extension.h"
 
 namespace iommu_sim {
 
@@ -25,6 +26,8 @@ RootComplex::RootComplex(sc_core::sc_module_name name, const RootComplexConfig& 
       upstream("upstream"),
       dma_in("dma_in"),
       mmio_out("mmio_out"),
+      ats_in("ats_in"),
+      ats_out("ats_out"),
       m_config(config),
       m_config_reads(stats.counter(std::string(this->name()) + ".config_reads")),
       m_config_writes(stats.counter(std::string(this->name()) + ".config_writes")),
@@ -33,13 +36,15 @@ RootComplex::RootComplex(sc_core::sc_module_name name, const RootComplexConfig& 
       m_unclaimed_mmio(stats.counter(std::string(this->name()) + ".unclaimed_mmio")),
       m_upstream(stats.counter(std::string(this->name()) + ".upstream")),
       m_dma_blocked(stats.counter(std::string(this->name()) + ".dma_blocked")),
-      m_rid_corrected(stats.counter(std::string(this->name()) + ".rid_corrected")) {
+      m_rid_corrected(stats.counter(std::string(this->name()) + ".rid_corrected")),
+      m_ats_invalidations(stats.counter(std::string(this->name()) + ".ats_invalidations")) {
   const std::string err = validate(config);
-  if (!err.empty()) throw std::invalid_argument("root complex: " + err);
+  if (!err.empty()) report_config_error("root complex: " + err);
   host.register_b_transport(this, &RootComplex::host_b_transport);
   host.register_transport_dbg(this, &RootComplex::host_transport_dbg);
   dma_in.register_b_transport(this, &RootComplex::dma_b_transport);
   dma_in.register_transport_dbg(this, &RootComplex::dma_transport_dbg);
+  ats_in.register_b_transport(this, &RootComplex::ats_b_transport);
 }
 
 unsigned RootComplex::add_device(PcieDevice& device) {
@@ -180,6 +185,21 @@ unsigned RootComplex::dma_transport_dbg(int id, tlm::tlm_generic_payload& trans)
   const unsigned n = upstream->transport_dbg(trans);
   if (added) trans.clear_extension(ext);
   return n;
+}
+
+void RootComplex::ats_b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
+  m_ats_invalidations.inc();
+  const PcieExtension* ext = trans.get_extension<PcieExtension>();
+  delay += m_config.upstream_latency;  // down the link
+  for (size_t i = 0; ext && i < m_devices.size(); ++i) {
+    if (!m_devices[i]->owns(ext->requester_id)) continue;
+    if (i >= ats_out.size()) break;  // a device without ATS
+    ats_out[static_cast<int>(i)]->b_transport(trans, delay);
+    if (trans.is_response_ok()) delay += m_config.upstream_latency;  // the completion back up
+    return;
+  }
+  m_unsupported.inc();
+  trans.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
 }
 
 }  // namespace iommu_sim

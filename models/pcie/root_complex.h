@@ -8,6 +8,10 @@
 //   upstream  simple_initiator_socket: bind to the IOMMU's `upstream` target socket.
 //   dma_in    multi_passthrough_target_socket: one binding per function DMA engine.
 //   mmio_out  multi_passthrough_initiator_socket: one binding per device MMIO target.
+//   ats_in    simple_target_socket: ATS invalidate requests from the IOMMU (common/ats_format.h),
+//             routed by ID (the PcieExtension's requester_id) to the device that owns it.
+//   ats_out   multi_passthrough_initiator_socket: one binding per device, in add_device()
+//             order, for devices with ATS (optional: devices without ATS leave it unbound).
 // Use add_device() / add_dma_port() (or connect() in sriov_endpoint.h, which does both and the
 // bindings) so that binding order and registration agree.
 //
@@ -21,8 +25,11 @@
 // (`.rid_corrected` counts transactions that claimed another ID), so a function cannot send DMA
 // under another requester ID.
 //
+// ATS invalidate requests cross the link twice (the request down, the completion up): each way
+// costs upstream_latency. One that no function takes is an unsupported request: no completion.
+//
 // Statistics under the root complex's name: config_reads, config_writes, unsupported_requests,
-// mmio, unclaimed_mmio, upstream, dma_blocked, rid_corrected.
+// mmio, unclaimed_mmio, upstream, dma_blocked, rid_corrected, ats_invalidations.
 #pragma once
 
 #include <cstdint>
@@ -35,8 +42,8 @@
 #include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/simple_target_socket.h>
 
-#include "common/stats.h"
-#include "pcie/pcie_device.h"
+#include "iommu_sim/common/stats.h"
+#include "iommu_sim/pcie/pcie_device.h"
 
 namespace iommu_sim {
 
@@ -62,8 +69,12 @@ class RootComplex : public sc_core::sc_module {
   tlm_utils::simple_initiator_socket<RootComplex> upstream;
   tlm_utils::multi_passthrough_target_socket<RootComplex> dma_in;
   tlm_utils::multi_passthrough_initiator_socket<RootComplex> mmio_out;
+  tlm_utils::simple_target_socket_optional<RootComplex> ats_in;
+  tlm_utils::multi_passthrough_initiator_socket<RootComplex, 32, tlm::tlm_base_protocol_types, 0,
+                                                sc_core::SC_ZERO_OR_MORE_BOUND>
+      ats_out;
 
-  // Throws std::invalid_argument with validate()'s message if the config is invalid.
+  // An invalid config is an SC_ERROR of type msg::kConfig with validate()'s message.
   RootComplex(sc_core::sc_module_name name, const RootComplexConfig& config, StatsRegistry& stats);
 
   const RootComplexConfig& config() const { return m_config; }
@@ -84,6 +95,7 @@ class RootComplex : public sc_core::sc_module {
   int mmio_target(uint64_t addr) const;
   void dma_b_transport(int id, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
   unsigned dma_transport_dbg(int id, tlm::tlm_generic_payload& trans);
+  void ats_b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
   bool stamp(int id, tlm::tlm_generic_payload& trans);
 
   RootComplexConfig m_config;
@@ -97,6 +109,7 @@ class RootComplex : public sc_core::sc_module {
   Counter& m_upstream;
   Counter& m_dma_blocked;
   Counter& m_rid_corrected;
+  Counter& m_ats_invalidations;
 };
 
 }  // namespace iommu_sim

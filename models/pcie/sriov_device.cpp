@@ -1,4 +1,4 @@
-#include "pcie/sriov_device.h"
+#include "iommu_sim/pcie/sriov_device.h"
 
 #include <algorithm>
 #include <stdexcept>
@@ -62,6 +62,7 @@ SriovPf::SriovPf(const SriovDeviceConfig& config)
     init(kAriCap + 4, 2, 0);
     init(kAriCap + 6, 2, 0);
   }
+  if (config.pf.ats.present) add_ats_capability(kAtsCap);
 }
 
 uint16_t SriovPf::sriov_control() const {

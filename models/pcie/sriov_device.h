@@ -2,7 +2,8 @@
 // ARI extended capabilities, and TotalVFs virtual functions. Plain C++; the SystemC endpoint
 // (sriov_endpoint.h) wraps it with MMIO, MSI-X and DMA engines.
 //
-// Layout of the PF: SR-IOV capability at 0x100 (64 bytes), ARI capability at 0x140.
+// Layout of the PF: SR-IOV capability at 0x100 (64 bytes), ARI capability at 0x140, ATS
+// capability at 0x150 when the PF has one (then every VF has its own at 0x100).
 // Rules modelled (see the facts sheet, section 8):
 //   - NumVFs is writable only while VF Enable is clear; a value above TotalVFs is ignored.
 //   - ARI Capable Hierarchy is writable only while VF Enable is clear; it selects which First VF
@@ -21,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "pcie/pcie_function.h"
+#include "iommu_sim/pcie/pcie_function.h"
 
 namespace iommu_sim {
 
@@ -53,6 +54,7 @@ class SriovPf : public PcieFunction {
  public:
   static constexpr uint16_t kSriovCap = 0x100;
   static constexpr uint16_t kAriCap = 0x140;
+  static constexpr uint16_t kAtsCap = 0x150;
 
   explicit SriovPf(const SriovDeviceConfig& config);
 
@@ -97,6 +99,8 @@ class SriovDevice {
   uint16_t rid_of(unsigned index) const;
   // A function exists: the PF always, VF n while VF Enable is set and n < NumVFs.
   bool present(unsigned index) const;
+  // The Smallest Translation Unit every function uses, log2 of bytes: the PF's STU field.
+  unsigned ats_stu_log2() const { return 12 + m_pf->ats_stu_field(); }
   // The present function with this routing ID.
   std::optional<unsigned> function_for_rid(uint16_t rid) const;
   // Whether the function may issue DMA now (present and Bus Master Enable).

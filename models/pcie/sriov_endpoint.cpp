@@ -1,21 +1,25 @@
-#include "pcie/sriov_endpoint.h"
+#include "iommu_sim/pcie/sriov_endpoint.h"
 
 #include <cstring>
 #include <stdexcept>
 #include <string>
+
+#include "iommu_sim/common/messages.h"
 
 namespace iommu_sim {
 
 std::string validate(const EndpointConfig& c) {
   if (c.device_number > 31) return "device_number: at most 31";
   const std::string err = validate(c.device);
-  return err;
+  if (!err.empty() || !c.device.pf.ats.present) return err;
+  const std::string ats = validate(c.ats);
+  return ats.empty() ? "" : "ats." + ats;
 }
 
 namespace {
 const SriovDeviceConfig& checked(const EndpointConfig& c) {
   const std::string err = validate(c);
-  if (!err.empty()) throw std::invalid_argument("SR-IOV endpoint: " + err);
+  if (!err.empty()) report_config_error("SR-IOV endpoint: " + err);
   return c.device;
 }
 
@@ -35,13 +39,14 @@ SriovEndpoint::SriovEndpoint(sc_core::sc_module_name name, const EndpointConfig&
                              StatsRegistry& stats)
     : sc_module(name),
       mmio("mmio"),
+      ats("ats"),
       m_config(config),
       m_device(checked(config), config.pf_rid()),
       m_mmio_reads(stats.counter(std::string(this->name()) + ".mmio_reads")),
       m_mmio_writes(stats.counter(std::string(this->name()) + ".mmio_writes")) {
   const unsigned n = m_device.function_count();
   if (workloads.size() > n) {
-    throw std::invalid_argument("SR-IOV endpoint: " + std::to_string(workloads.size()) +
+    report_config_error("SR-IOV endpoint: " + std::to_string(workloads.size()) +
                                 " workloads for " + std::to_string(n) + " functions");
   }
   workloads.resize(n);
@@ -53,9 +58,35 @@ SriovEndpoint::SriovEndpoint(sc_core::sc_module_name name, const EndpointConfig&
     m_engines.back()->set_msix_table(m_msix.back().get());
     m_engines.back()->set_start_gate([this, f] { return m_device.may_dma(f); },
                                      &m_config_changed);
+    if (config.device.pf.ats.present) {
+      m_ats.push_back(std::make_unique<AtsClient>(config.ats, stats,
+                                                  std::string(m_engines.back()->name()) + ".ats"));
+      m_ats.back()->set_function_state([this, f] { return m_device.function(f).ats_enabled(); },
+                                       [this] { return m_device.ats_stu_log2(); });
+      m_engines.back()->set_ats(m_ats.back().get());
+    }
   }
   mmio.register_b_transport(this, &SriovEndpoint::b_transport);
   mmio.register_transport_dbg(this, &SriovEndpoint::transport_dbg);
+  ats.register_b_transport(this, &SriovEndpoint::ats_b_transport);
+}
+
+void SriovEndpoint::set_devtlb_trace(IotlbTraceWriter* trace) {
+  for (auto& c : m_ats) c->set_trace(trace);
+}
+
+void SriovEndpoint::trace_to(VcdWriter& vcd) {
+  for (size_t f = 0; f < m_ats.size(); ++f) m_ats[f]->trace_to(vcd, std::string(m_engines[f]->name()) + ".ats");
+}
+
+void SriovEndpoint::ats_b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
+  const PcieExtension* ext = trans.get_extension<PcieExtension>();
+  const auto f = ext ? m_device.function_for_rid(ext->requester_id) : std::nullopt;
+  if (!f || m_ats.empty()) {  // nobody here to complete it
+    trans.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
+    return;
+  }
+  m_ats[*f]->handle_invalidation(trans, delay);
 }
 
 bool SriovEndpoint::all_finished() const {
@@ -72,7 +103,10 @@ std::optional<uint32_t> SriovEndpoint::config_read(uint16_t rid, uint16_t offset
 bool SriovEndpoint::config_write(uint16_t rid, uint16_t offset, unsigned len, uint32_t value) {
   const auto f = m_device.function_for_rid(rid);
   if (!f) return false;
+  const bool ats_was_enabled = m_device.function(*f).ats_enabled();
   m_device.function(*f).write(offset, len, value);
+  // A function whose ATS is disabled may not use what its device-TLB holds.
+  if (ats_was_enabled && !m_device.function(*f).ats_enabled()) m_ats[*f]->flush();
   // MSI-X Enable / Function Mask live in config space, the table in the BAR: keep them agreeing.
   sync_msix(*f);
   m_config_changed.notify(sc_core::SC_ZERO_TIME);
@@ -153,6 +187,7 @@ unsigned SriovEndpoint::transport_dbg(tlm::tlm_generic_payload& trans) {
 void connect(RootComplex& rc, SriovEndpoint& ep) {
   rc.add_device(ep);
   rc.mmio_out.bind(ep.mmio);
+  rc.ats_out.bind(ep.ats);
   for (unsigned f = 0; f < ep.function_count(); ++f) {
     rc.add_dma_port(ep, f);
     ep.engine(f).socket.bind(rc.dma_in);

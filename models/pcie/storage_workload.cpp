@@ -1,4 +1,4 @@
-#include "pcie/storage_workload.h"
+#include "iommu_sim/pcie/storage_workload.h"
 
 #include <algorithm>
 #include <random>

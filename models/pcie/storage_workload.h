@@ -18,8 +18,8 @@
 
 #include <systemc>
 
-#include "pcie/nic_workload.h"  // DmaRegion, IovaWriter
-#include "pcie/workload.h"
+#include "iommu_sim/pcie/nic_workload.h"  // DmaRegion, IovaWriter
+#include "iommu_sim/pcie/workload.h"
 
 namespace iommu_sim {
 

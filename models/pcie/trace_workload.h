@@ -1,12 +1,14 @@
 // `trace` workload: replays a DMA trace file.
 //
 // Format: one access per line, fields separated by blanks:
-//   <time_ns> <requester> <iova> <size> <R|W>
+//   <time_ns> <requester> <iova> <size> <R|W> [U|T]
 // time_ns: decimal, non-decreasing, from the start of the workload; requester: hex routing ID
-// ("0x0100") or bus:device.function in hex ("01:00.1"); iova: hex with 0x or decimal; size:
-// decimal bytes, 1..65536; direction R (device reads memory) or W (device writes memory).
-// '#' starts a comment; blank lines are ignored. A malformed line is an error naming its
-// line number ("trace.txt:12: size: not a number").
+// ("0x0100") or bus:device.function in hex ("01:00.1"); iova: hex with 0x or decimal (a leading
+// zero is still decimal); size: decimal bytes, 1..65536, the access ending below 2^64;
+// direction R (device reads memory) or W (device writes memory); optionally U (untranslated,
+// the default) or T (a request the device marks as already translated, as after ATS).
+// Written data is 0xD7 in every byte. '#' starts a comment; blank lines are ignored. A
+// malformed line is an error naming its line number ("trace.txt:12: size: not a number").
 //
 // An engine replays the lines whose requester matches TraceWorkloadConfig::requester (all lines
 // when it is unset), each at its time (or as soon as the previous access finished).
@@ -18,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "pcie/workload.h"
+#include "iommu_sim/pcie/workload.h"
 
 namespace iommu_sim {
 
@@ -28,6 +30,7 @@ struct TraceEntry {
   uint64_t iova = 0;
   uint32_t size = 0;
   bool write = false;
+  bool translated = false;  // AT = translated
 };
 
 // Parses the whole stream; on a malformed line returns false and sets error to

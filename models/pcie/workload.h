@@ -22,6 +22,14 @@ class DmaPort {
   // buffer belongs to the caller. Returns the TLM response status of the transaction.
   virtual tlm::tlm_response_status read(uint64_t addr, uint8_t* data, uint32_t len) = 0;
   virtual tlm::tlm_response_status write(uint64_t addr, const uint8_t* data, uint32_t len) = 0;
+  // The same, for a request the device marks as already translated (PCIe AT = translated, as
+  // after an ATS translation): the IOMMU passes it only where the context allows translated
+  // requests. A port that cannot send one refuses it.
+  virtual tlm::tlm_response_status translated(bool write, uint64_t addr, uint8_t* data,
+                                              uint32_t len) {
+    static_cast<void>(write), static_cast<void>(addr), static_cast<void>(data), static_cast<void>(len);
+    return tlm::TLM_COMMAND_ERROR_RESPONSE;
+  }
   // Lets time pass (the gap between packets, a device's processing time).
   virtual void delay(const sc_core::sc_time& t) = 0;
   // The current time as the workload sees it (kernel time plus the engine's local offset).

@@ -1,8 +1,11 @@
-#include "sweep/csv.h"
+#include "iommu_sim/platform/sweep/csv.h"
 
+#include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 
 namespace iommu_sim {
 
@@ -119,6 +122,28 @@ std::string merge_sweep_csvs(const std::vector<std::string>& inputs, const std::
         return "point " + rows[r][0] + " differs between " + it->second.second + " and " + path;
       }
     }
+  }
+  // Shards as the sweep names them (sweep-shard-I-of-N.csv): all N must be there. A shard
+  // whose points come last leaves no hole in the numbering, so the names are checked too.
+  std::map<unsigned, std::set<unsigned>> shards;  // N -> the I given
+  for (const std::string& path : inputs) {
+    unsigned i = 0, n = 0;
+    char tail = 0;
+    const std::string name = std::filesystem::path(path).filename().string();
+    if (std::sscanf(name.c_str(), "sweep-shard-%u-of-%u.cs%c", &i, &n, &tail) == 3 && tail == 'v')
+      shards[n].insert(i);
+  }
+  for (const auto& [n, given] : shards)
+    for (unsigned i = 1; i <= n; ++i)
+      if (!given.count(i))
+        return "sweep-shard-" + std::to_string(i) + "-of-" + std::to_string(n) +
+               ".csv is missing: a merge needs every shard of the grid";
+  // Shards take every N-th point: a missing shard leaves a hole in the numbering.
+  unsigned long long expected = 0;
+  for (const auto& e : by_point) {
+    if (e.first != expected)
+      return "point " + std::to_string(expected) + " is in none of the inputs: a shard is missing";
+    ++expected;
   }
   std::ofstream out(output);
   if (!out) return output + ": cannot open for writing";

@@ -1,4 +1,4 @@
-#include "sweep/grid.h"
+#include "iommu_sim/platform/sweep/grid.h"
 
 #include <cctype>
 #include <cstdlib>

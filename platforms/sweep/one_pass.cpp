@@ -1,4 +1,4 @@
-#include "sweep/one_pass.h"
+#include "iommu_sim/platform/sweep/one_pass.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -7,7 +7,7 @@
 #include <queue>
 #include <stdexcept>
 
-#include "iommu/caches/iotlb.h"
+#include "iommu_sim/iommu/caches/iotlb.h"
 
 namespace iommu_sim {
 

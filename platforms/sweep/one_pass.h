@@ -17,9 +17,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "iommu/caches/cache_stats.h"
-#include "iommu/caches/iotlb.h"
-#include "iommu/caches/iotlb_trace.h"
+#include "iommu_sim/iommu/caches/cache_stats.h"
+#include "iommu_sim/iommu/caches/iotlb.h"
+#include "iommu_sim/iommu/caches/iotlb_trace.h"
 
 namespace iommu_sim {
 

@@ -1,11 +1,12 @@
-#include "sweep/plots.h"
+#include "iommu_sim/platform/sweep/plots.h"
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <system_error>
 #include <vector>
 
-#include "sweep/process_pool.h"
+#include "iommu_sim/platform/sweep/process_pool.h"
 
 #ifndef IOMMU_SIM_SOURCE_DIR
 #define IOMMU_SIM_SOURCE_DIR "."
@@ -15,12 +16,26 @@ namespace fs = std::filesystem;
 
 namespace iommu_sim {
 
+namespace {
+
+// Where the plot scripts are: beside an installed program (<prefix>/bin/iommu-sim finds
+// <prefix>/share/iommu_sim/scripts), else in the source tree the program was built from.
+std::string script_path(const std::string& script_name) {
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const fs::path installed = exe.parent_path().parent_path() / "share" / "iommu_sim" / "scripts" / script_name;
+    if (fs::is_regular_file(installed, ec)) return installed.string();
+  }
+  return std::string(IOMMU_SIM_SOURCE_DIR) + "/scripts/" + script_name;
+}
+
+}  // namespace
+
 void make_plots(const std::string& script_name, const std::string& csv, const std::string& dir,
                 std::ostream& out, std::ostream& err, const std::string& who) {
   const char* script_env = script_name == "plot_sweep.py" ? std::getenv("IOMMU_SIM_PLOT_SCRIPT") : nullptr;
-  const std::string script = script_env && *script_env
-                                 ? script_env
-                                 : std::string(IOMMU_SIM_SOURCE_DIR) + "/scripts/" + script_name;
+  const std::string script = script_env && *script_env ? script_env : script_path(script_name);
   const std::string log = (fs::path(dir) / "plot.log").string();
   if (!fs::is_regular_file(script)) {
     err << who << ": plots skipped: the plot script " << script

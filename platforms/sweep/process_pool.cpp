@@ -1,4 +1,4 @@
-#include "sweep/process_pool.h"
+#include "iommu_sim/platform/sweep/process_pool.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
 #include <cstring>
 #include <thread>
 
@@ -111,6 +112,15 @@ ProcessResult run_process(const ProcessSpec& spec) {
   ProcessResult out;
   run_processes({spec}, 1, 0, [&](size_t, const ProcessResult& r) { out = r; });
   return out;
+}
+
+std::string last_log_line(const std::string& path) {
+  std::ifstream in(path);
+  std::string line, last;
+  while (std::getline(in, line))
+    if (line.find_first_not_of(" \t\r") != std::string::npos) last = line;
+  if (last.size() > 300) last = last.substr(0, 300) + "...";
+  return last;
 }
 
 }  // namespace iommu_sim

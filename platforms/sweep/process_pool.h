@@ -35,4 +35,7 @@ void run_processes(const std::vector<ProcessSpec>& specs, unsigned jobs, double 
 // Runs one command to completion (no timeout).
 ProcessResult run_process(const ProcessSpec& spec);
 
+// The last non-empty line of a log, shortened: the likely error message of a failed run.
+std::string last_log_line(const std::string& path);
+
 }  // namespace iommu_sim

@@ -1,4 +1,4 @@
-#include "sweep/stats_json.h"
+#include "iommu_sim/platform/sweep/stats_json.h"
 
 #include <cctype>
 #include <cstdlib>

@@ -1,5 +1,5 @@
-#include "sweep/sweep.h"
-#include "exit_codes.h"
+#include "iommu_sim/platform/sweep/sweep.h"
+#include "iommu_sim/platform/exit_codes.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -12,12 +12,12 @@
 #include <map>
 #include <thread>
 
-#include "sweep/csv.h"
-#include "sweep/grid.h"
-#include "sweep/one_pass.h"
-#include "sweep/plots.h"
-#include "sweep/process_pool.h"
-#include "sweep/stats_json.h"
+#include "iommu_sim/platform/sweep/csv.h"
+#include "iommu_sim/platform/sweep/grid.h"
+#include "iommu_sim/platform/sweep/one_pass.h"
+#include "iommu_sim/platform/sweep/plots.h"
+#include "iommu_sim/platform/sweep/process_pool.h"
+#include "iommu_sim/platform/sweep/stats_json.h"
 
 namespace fs = std::filesystem;
 
@@ -31,6 +31,7 @@ const char* const kUsage =
     "  iommu-sim sweep [PLATFORM.yaml] --grid KEY=V1,V2,... [--grid ...] --out DIR [options]\n"
     "  iommu-sim sweep [PLATFORM.yaml] --one-pass --out DIR [--set KEY=VALUE]... [limits]\n"
     "  iommu-sim sweep --one-pass --trace IOTLB.trace --out DIR [limits]\n"
+    "  iommu-sim sweep --one-pass --devtlb-trace DEVTLB.trace --out DIR [limits]\n"
     "  iommu-sim sweep --one-pass --linux-trace TRACE.txt [--domain D] [--passes N] --out DIR\n"
     "  iommu-sim sweep merge OUT.csv IN1.csv IN2.csv ... [--no-plots]\n"
     "\n"
@@ -48,6 +49,7 @@ const char* const kUsage =
     "  --one-pass            run the platform once with --iotlb-trace, then explore\n"
     "  --trace FILE          explore a recorded IOTLB trace instead\n"
     "  --linux-trace FILE    explore a Linux iommu:map/unmap trace (ftrace or perf script)\n"
+    "  --devtlb-trace FILE   explore a recorded device-TLB trace (ATS; one per function)\n"
     "  --domain D            domain of the Linux trace's mappings (default 1)\n"
     "  --passes N            accesses per mapped page of the Linux trace (default 1)\n"
     "  --max-sets N          set counts 1, 2, 4 .. N, a power of two (default 1024)\n"
@@ -75,7 +77,7 @@ struct Options {
   bool quiet = false;
   bool one_pass = false;
   OnePassLimits limits;
-  std::string trace, linux_trace;
+  std::string trace, linux_trace, devtlb_trace;
   uint16_t domain = 1;
   unsigned passes = 1;
 };
@@ -134,6 +136,8 @@ Options parse_options(const std::vector<std::string>& args) {
       o.trace = value();
     } else if (a == "--linux-trace") {
       o.linux_trace = value();
+    } else if (a == "--devtlb-trace") {
+      o.devtlb_trace = value();
     } else if (a == "--domain") {
       o.domain = static_cast<uint16_t>(parse_unsigned(a, value(), 0, 65535));
     } else if (a == "--passes") {
@@ -152,7 +156,7 @@ Options parse_options(const std::vector<std::string>& args) {
     } else if (!a.empty() && a[0] == '-') {
       throw UsageError{"unknown option '" + a +
                        "': accepted are --grid, --set, --out, --jobs, --shard, --timeout, "
-                       "--no-plots, --quiet, --one-pass, --trace, --linux-trace, --domain, "
+                       "--no-plots, --quiet, --one-pass, --trace, --linux-trace, --devtlb-trace, --domain, "
                        "--passes, --max-sets, --max-ways, --max-entries, --index, --help"};
     } else if (o.platform.empty()) {
       o.platform = a;
@@ -163,14 +167,17 @@ Options parse_options(const std::vector<std::string>& args) {
   if (o.out_dir.empty()) throw UsageError{"--out DIR is required"};
   if (!o.platform.empty() && !fs::is_regular_file(o.platform))
     throw UsageError{"platform file '" + o.platform + "' not found"};
-  const bool from_file = !o.trace.empty() || !o.linux_trace.empty();
-  if (from_file && !o.one_pass) throw UsageError{"--trace and --linux-trace need --one-pass"};
+  const bool from_file = !o.trace.empty() || !o.linux_trace.empty() || !o.devtlb_trace.empty();
+  if (from_file && !o.one_pass)
+    throw UsageError{"--trace, --linux-trace and --devtlb-trace need --one-pass"};
   if (o.one_pass) {
     if (!o.axes.empty())
       throw UsageError{"--one-pass explores every IOTLB geometry itself; it takes no --grid"};
     if (o.sharded) throw UsageError{"--shard applies to grid sweeps, not to --one-pass"};
     if (!o.trace.empty() && !o.linux_trace.empty())
       throw UsageError{"give either --trace or --linux-trace, not both"};
+    if (!o.devtlb_trace.empty() && !o.linux_trace.empty())
+      throw UsageError{"a Linux trace has no device-TLB stream: give --devtlb-trace with --trace or alone"};
     if (from_file && (!o.platform.empty() || !o.sets.empty()))
       throw UsageError{"a platform file or --set has no effect on an existing trace"};
     const std::string err = validate_one_pass_limits(o.limits);
@@ -205,20 +212,11 @@ std::string config_path_for(const std::string& stats_path) {
   return base + ".config.yaml";
 }
 
-// The last non-empty line of a log, shortened: the likely error message of a failed run.
-std::string last_log_line(const std::string& path) {
-  std::ifstream in(path);
-  std::string line, last;
-  while (std::getline(in, line))
-    if (line.find_first_not_of(" \t\r") != std::string::npos) last = line;
-  if (last.size() > 300) last = last.substr(0, 300) + "...";
-  return last;
-}
-
 // The IOTLB geometry a point ran with: from its effective configuration when it was written,
 // else from the --set and grid values.
 struct Geometry {
   std::string sets, ways, entries, policy;
+  std::string devtlb_sets, devtlb_ways, devtlb_entries;  // the first endpoint's, with ATS
 };
 
 Geometry point_geometry(const std::string& config_path,
@@ -232,6 +230,8 @@ Geometry point_geometry(const std::string& config_path,
   g.ways = setting("iommu.iotlb.ways");
   g.entries = setting("iommu.iotlb.entries");
   g.policy = setting("iommu.iotlb.policy");
+  g.devtlb_sets = setting("pcie.endpoints.0.ats.devtlb.sets");
+  g.devtlb_ways = setting("pcie.endpoints.0.ats.devtlb.ways");
   try {
     if (fs::is_regular_file(config_path)) {
       const YAML::Node root = YAML::LoadFile(config_path);
@@ -242,6 +242,12 @@ Geometry point_geometry(const std::string& config_path,
         if (iotlb["ways"]) g.ways = iotlb["ways"].as<std::string>();
         if (iotlb["entries"]) g.entries = iotlb["entries"].as<std::string>();
         if (iotlb["policy"]) g.policy = iotlb["policy"].as<std::string>();
+      }
+      const YAML::Node endpoints = root["pcie"] ? root["pcie"]["endpoints"] : YAML::Node();
+      if (endpoints && endpoints.IsSequence() && endpoints.size() > 0 && endpoints[0]["ats"]) {
+        const YAML::Node devtlb = endpoints[0]["ats"]["devtlb"];
+        if (devtlb && devtlb["sets"]) g.devtlb_sets = devtlb["sets"].as<std::string>();
+        if (devtlb && devtlb["ways"]) g.devtlb_ways = devtlb["ways"].as<std::string>();
       }
     }
   } catch (const std::exception&) {
@@ -258,6 +264,10 @@ Geometry point_geometry(const std::string& config_path,
   } else if (sets_ok && ways_ok) {
     g.entries = std::to_string(sets * ways);
   }
+  const unsigned long dsets = std::strtoul(g.devtlb_sets.c_str(), &end, 10);
+  const bool dsets_ok = !g.devtlb_sets.empty() && *end == '\0';
+  const unsigned long dways = std::strtoul(g.devtlb_ways.c_str(), &end, 10);
+  if (dsets_ok && !g.devtlb_ways.empty() && *end == '\0') g.devtlb_entries = std::to_string(dsets * dways);
   return g;
 }
 
@@ -300,8 +310,13 @@ int grid_sweep(const Options& o, const std::string& self_exe, std::ostream& out,
       {"walks", "summary.walks"},
       {"latency_mean_ns", "summary.dma_latency_mean_ns"},
       {"latency_p99_ns", "summary.dma_latency_p99_ns"},
+      {"latency_p99_error_ns", "summary.dma_latency_p99_error_ns"},
       {"throughput_mbps", "summary.throughput_mbps"},
       {"faults", "summary.faults"},
+  };
+  const std::vector<std::pair<std::string, std::string>> ats_summary = {
+      {"devtlb_hit_rate", "summary.devtlb_hit_rate"},
+      {"translation_requests_per_1000_dmas", "summary.translation_requests_per_1000_dmas"},
   };
 
   std::vector<CsvRow> rows(points.size());
@@ -349,6 +364,11 @@ int grid_sweep(const Options& o, const std::string& self_exe, std::ostream& out,
     row.push_back(r.started && !r.timed_out && r.signal == 0 ? std::to_string(r.exit_code) : "");
     row.insert(row.end(), {g.sets, g.ways, g.entries, g.policy});
     for (const auto& col : summary) {
+      auto it = stats.find(col.second);
+      row.push_back(it == stats.end() ? "" : fmt_number(it->second));
+    }
+    row.insert(row.end(), {g.devtlb_sets, g.devtlb_ways, g.devtlb_entries});
+    for (const auto& col : ats_summary) {
       auto it = stats.find(col.second);
       row.push_back(it == stats.end() ? "" : fmt_number(it->second));
     }
@@ -402,8 +422,10 @@ int grid_sweep(const Options& o, const std::string& self_exe, std::ostream& out,
   return kExitFailure;
 }
 
-// Feeds an IOTLB trace file to the explorer. Returns an exit code.
-int explore_trace_file(const std::string& path, OnePassExplorer& ex, std::ostream& err) {
+// Feeds a trace file (the IOTLB's, or device-TLBs') to the explorer (OnePassExplorer or
+// DevtlbExplorer). Returns an exit code.
+template <typename Explorer>
+int explore_trace_file(const std::string& path, Explorer& ex, std::ostream& err) {
   std::ifstream in(path);
   if (!in) {
     err << "sweep: cannot open the trace " << path << "\n";
@@ -424,6 +446,86 @@ int explore_trace_file(const std::string& path, OnePassExplorer& ex, std::ostrea
   return kExitOk;
 }
 
+// Device-TLBs: every function has its own (the stream's domain is the function's requester ID),
+// so each function's stream is explored apart and every geometry's counts are summed over the
+// functions: what the platform gives with that geometry in every function's device-TLB.
+class DevtlbExplorer {
+ public:
+  explicit DevtlbExplorer(const OnePassLimits& limits) : m_limits(limits) { m_limits.index = IotlbIndex::Page; }
+  bool feed(const IotlbOp& op) {
+    auto& ex = m_functions[op.entry.domain];
+    if (!ex) ex = std::make_unique<OnePassExplorer>(m_limits);
+    if (!ex->feed(op)) {
+      m_error = ex->error();
+      return false;
+    }
+    return true;
+  }
+  const std::string& error() const { return m_error; }
+  size_t functions() const { return m_functions.size(); }
+  uint64_t accesses() const {
+    uint64_t n = 0;
+    for (const auto& [rid, ex] : m_functions) n += ex->accesses();
+    return n;
+  }
+  std::vector<GeometryCounts> results() const {
+    std::vector<GeometryCounts> sum;
+    for (const auto& [rid, ex] : m_functions) {
+      const std::vector<GeometryCounts> r = ex->results();
+      if (sum.empty()) {
+        sum = r;
+        continue;
+      }
+      for (size_t i = 0; i < r.size(); ++i) {
+        CacheStats& a = sum[i].stats;
+        const CacheStats& b = r[i].stats;
+        a.lookups += b.lookups;
+        a.hits += b.hits;
+        a.misses += b.misses;
+        a.fills += b.fills;
+        a.evictions += b.evictions;
+        a.invalidations += b.invalidations;
+        a.invalidated_entries += b.invalidated_entries;
+      }
+    }
+    return sum;
+  }
+
+ private:
+  OnePassLimits m_limits;
+  std::map<uint16_t, std::unique_ptr<OnePassExplorer>> m_functions;
+  std::string m_error;
+};
+
+// One row per geometry. `cache` names the geometry columns and the hit rate: "iotlb" (columns
+// iotlb_*, hit_rate) or "devtlb" (devtlb_*, devtlb_hit_rate, and how many functions were summed).
+bool write_one_pass_csv(const std::string& path, const std::vector<GeometryCounts>& results,
+                        const std::string& cache, IotlbIndex index, size_t functions) {
+  std::ofstream f(path);
+  const bool devtlb = cache == "devtlb";
+  CsvRow header = {cache + "_sets", cache + "_ways", cache + "_entries", cache + "_policy"};
+  if (devtlb) header.push_back("functions");
+  header.insert(header.end(), {"accesses", "hits", "misses", devtlb ? "devtlb_hit_rate" : "hit_rate",
+                               "misses_per_1000_accesses", "fills", "evictions", "invalidations",
+                               "invalidated_entries"});
+  if (!devtlb) header.push_back("iotlb_index");
+  write_csv_row(f, header);
+  for (const GeometryCounts& g : results) {
+    const CacheStats& s = g.stats;
+    const double n = static_cast<double>(s.lookups);
+    CsvRow row = {std::to_string(g.sets), std::to_string(g.ways), std::to_string(g.entries), "lru"};
+    if (devtlb) row.push_back(std::to_string(functions));
+    row.insert(row.end(), {std::to_string(s.lookups), std::to_string(s.hits), std::to_string(s.misses),
+                           fmt_number(n > 0 ? s.hits / n : 0.0), fmt_number(n > 0 ? 1000.0 * s.misses / n : 0.0),
+                           std::to_string(s.fills), std::to_string(s.evictions),
+                           std::to_string(s.invalidations), std::to_string(s.invalidated_entries)});
+    if (!devtlb) row.push_back(to_string(index));
+    write_csv_row(f, row);
+  }
+  f.flush();
+  return static_cast<bool>(f);
+}
+
 int one_pass(const Options& o, const std::string& self_exe, std::ostream& out,
              std::ostream& err) {
   const fs::path dir(o.out_dir);
@@ -434,30 +536,40 @@ int one_pass(const Options& o, const std::string& self_exe, std::ostream& out,
     return kExitBadInput;
   }
   OnePassExplorer ex(o.limits);
+  DevtlbExplorer devtlb(o.limits);
+  std::string devtlb_source = o.devtlb_trace;
   const auto start = std::chrono::steady_clock::now();
   std::string source;
-  if (!o.linux_trace.empty()) {
+  if (!o.devtlb_trace.empty()) {
+    const int rc = explore_trace_file(o.devtlb_trace, devtlb, err);
+    if (rc != kExitOk) return rc;
+  }
+  if (!o.devtlb_trace.empty() && o.trace.empty()) {
+    // A device-TLB stream alone.
+  } else if (!o.linux_trace.empty()) {
     std::ifstream in(o.linux_trace);
     if (!in) {
       err << "sweep: cannot open the Linux trace " << o.linux_trace << "\n";
       return kExitBadInput;
     }
-    const LinuxTraceParseResult parsed = parse_linux_iommu_trace(in);
-    for (size_t i = 0; i < parsed.errors.size() && i < 10; ++i)
-      err << "sweep: " << o.linux_trace << ": " << parsed.errors[i] << " (skipped)\n";
-    if (parsed.errors.size() > 10)
-      err << "sweep: ... and " << parsed.errors.size() - 10 << " more malformed lines\n";
-    out << "sweep: " << o.linux_trace << ": " << parsed.events.size() << " map/unmap events, "
-        << parsed.skipped_lines << " malformed lines skipped\n";
+    // Streamed: each event's accesses are fed as they are made, so memory stays flat however
+    // long the capture and however large its mappings.
     LinuxAccessRule rule;
     rule.passes = o.passes;
-    for (const IotlbOp& op :
-         linux_dma_ops_to_iotlb_ops(linux_trace_to_dma_ops(parsed.events, rule), o.domain)) {
-      if (!ex.feed(op)) {
-        err << "sweep: " << o.linux_trace << ": " << ex.error() << "\n";
-        return kExitBadInput;
-      }
+    bool fed = true;
+    const auto feed = [&](const LinuxDmaOp& d) { return fed = ex.feed(linux_dma_op_to_iotlb_op(d, o.domain)); };
+    const LinuxTraceParseResult parsed = parse_linux_iommu_trace(
+        in, [&](const LinuxIommuEvent& e) { return linux_event_to_dma_ops(e, rule, feed); });
+    if (!fed) {
+      err << "sweep: " << o.linux_trace << ": " << ex.error() << "\n";
+      return kExitBadInput;
     }
+    for (size_t i = 0; i < parsed.errors.size() && i < 10; ++i)
+      err << "sweep: " << o.linux_trace << ": " << parsed.errors[i] << " (skipped)\n";
+    if (parsed.skipped_lines > 10)
+      err << "sweep: ... and " << parsed.skipped_lines - 10 << " more malformed lines\n";
+    out << "sweep: " << o.linux_trace << ": " << parsed.event_count << " map/unmap events, "
+        << parsed.skipped_lines << " malformed lines skipped\n";
     source = o.linux_trace;
   } else if (!o.trace.empty()) {
     const int rc = explore_trace_file(o.trace, ex, err);
@@ -466,12 +578,17 @@ int one_pass(const Options& o, const std::string& self_exe, std::ostream& out,
   } else {
     // One platform run records the stream.
     const std::string trace = (dir / "iotlb.trace").string();
+    const std::string devtlb_trace = (dir / "devtlb.trace").string();
     ProcessSpec s;
     s.argv = {self_exe, "run"};
     if (!o.platform.empty()) s.argv.push_back(o.platform);
     for (const std::string& kv : o.sets) s.argv.insert(s.argv.end(), {"--set", kv});
     s.argv.insert(s.argv.end(), {"--stats", (dir / "run.json").string(), "--iotlb-trace", trace,
                                  "--quiet"});
+    // A platform records its functions' device-TLB streams too; a Linux capture (CAPTURE/
+    // capture.txt) replays no device-TLBs.
+    const bool platform_run = fs::path(o.platform).filename() != "capture.txt";
+    if (platform_run) s.argv.insert(s.argv.end(), {"--devtlb-trace", devtlb_trace});
     s.log_path = (dir / "run.log").string();
     if (!o.quiet) err << "sweep: recording the IOTLB access stream (" << s.log_path << ")\n";
     const ProcessResult r = run_process(s);
@@ -483,36 +600,39 @@ int one_pass(const Options& o, const std::string& self_exe, std::ostream& out,
     const int rc = explore_trace_file(trace, ex, err);
     if (rc != kExitOk) return rc == kExitBadInput ? kExitFailure : rc;  // our own run's trace: not user input
     source = trace;
+    if (platform_run && fs::is_regular_file(devtlb_trace)) {
+      const int drc = explore_trace_file(devtlb_trace, devtlb, err);
+      if (drc != kExitOk) return drc == kExitBadInput ? kExitFailure : drc;
+      devtlb_source = devtlb_trace;
+    }
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
-  const std::vector<GeometryCounts> results = ex.results();
-  const std::string csv = (dir / "one_pass.csv").string();
-  {
-    std::ofstream f(csv);
-    write_csv_row(f, {"iotlb_sets", "iotlb_ways", "iotlb_entries", "iotlb_policy", "accesses",
-                      "hits", "misses", "hit_rate", "misses_per_1000_accesses", "fills",
-                      "evictions", "invalidations", "invalidated_entries", "iotlb_index"});
-    for (const GeometryCounts& g : results) {
-      const CacheStats& s = g.stats;
-      const double n = static_cast<double>(s.lookups);
-      write_csv_row(f, {std::to_string(g.sets), std::to_string(g.ways),
-                        std::to_string(g.entries), "lru", std::to_string(s.lookups),
-                        std::to_string(s.hits), std::to_string(s.misses),
-                        fmt_number(n > 0 ? s.hits / n : 0.0),
-                        fmt_number(n > 0 ? 1000.0 * s.misses / n : 0.0), std::to_string(s.fills),
-                        std::to_string(s.evictions), std::to_string(s.invalidations),
-                        std::to_string(s.invalidated_entries), to_string(o.limits.index)});
-    }
-    f.flush();
-    if (!f) {
-      err << "sweep: cannot write " << csv << "\n";
-      return kExitFailure;
-    }
-  }
   char secs[32];
   std::snprintf(secs, sizeof secs, "%.2f", seconds);
+  if (devtlb.accesses() > 0) {
+    const std::string devtlb_csv = (dir / "devtlb_one_pass.csv").string();
+    const std::vector<GeometryCounts> per_geometry = devtlb.results();
+    if (!write_one_pass_csv(devtlb_csv, per_geometry, "devtlb", IotlbIndex::Page, devtlb.functions())) {
+      err << "sweep: cannot write " << devtlb_csv << "\n";
+      return kExitFailure;
+    }
+    out << "sweep: one pass over " << devtlb.accesses() << " device-TLB accesses of "
+        << devtlb.functions() << " functions (" << devtlb_source << "): " << per_geometry.size()
+        << " LRU geometries of every function's device-TLB -> " << devtlb_csv << "\n";
+    if (o.plots) make_plots("plot_sweep.py", devtlb_csv, dir.string(), out, err);
+  } else if (!o.devtlb_trace.empty()) {
+    out << "sweep: " << o.devtlb_trace << " has no device-TLB accesses\n";
+  }
+  if (!o.devtlb_trace.empty() && o.trace.empty()) return kExitOk;
+
+  const std::vector<GeometryCounts> results = ex.results();
+  const std::string csv = (dir / "one_pass.csv").string();
+  if (!write_one_pass_csv(csv, results, "iotlb", o.limits.index, 0)) {
+    err << "sweep: cannot write " << csv << "\n";
+    return kExitFailure;
+  }
   out << "sweep: one pass over " << ex.accesses() << " accesses of " << source << ": "
       << results.size() << " LRU geometries (index " << to_string(o.limits.index) << ") in " << secs << " s -> " << csv << "\n";
   if (!o.linux_trace.empty() && results.size() > 1 &&
@@ -570,33 +690,36 @@ const std::vector<std::string>& sweep_result_columns() {
       "status",          "exit_code",      "iotlb_sets",      "iotlb_ways",
       "iotlb_entries",   "iotlb_policy",   "dmas",            "hit_rate",
       "misses_per_1000_dmas", "walks",     "latency_mean_ns", "latency_p99_ns",
-      "throughput_mbps", "faults",         "seconds",         "config",
-      "error"};
+      "latency_p99_error_ns", "throughput_mbps", "faults",    "devtlb_sets",
+      "devtlb_ways",     "devtlb_entries", "devtlb_hit_rate", "translation_requests_per_1000_dmas",
+      "seconds",         "config",         "error"};
   return columns;
+}
+
+IotlbOp linux_dma_op_to_iotlb_op(const LinuxDmaOp& d, uint16_t domain) {
+  IotlbOp op;
+  op.entry.domain = domain;
+  op.entry.vpn = d.vpn & kPageNumberMask;
+  if (d.kind == LinuxDmaOp::Access) {
+    op.kind = IotlbOp::Access;
+    op.entry.pfn = d.entry_pfn & kPageNumberMask;
+    op.entry.read = true;
+    op.entry.write = d.write;
+    op.entry.size = d.page_order == 18   ? PageSize::Size1G
+                    : d.page_order == 9 ? PageSize::Size2M
+                                        : PageSize::Size4K;
+  } else {
+    op.kind = IotlbOp::InvalidatePages;
+    op.am = std::min(d.am, 63u);
+  }
+  return op;
 }
 
 std::vector<IotlbOp> linux_dma_ops_to_iotlb_ops(const std::vector<LinuxDmaOp>& ops,
                                                 uint16_t domain) {
   std::vector<IotlbOp> out;
   out.reserve(ops.size());
-  for (const LinuxDmaOp& d : ops) {
-    IotlbOp op;
-    op.entry.domain = domain;
-    op.entry.vpn = d.vpn & kPageNumberMask;
-    if (d.kind == LinuxDmaOp::Access) {
-      op.kind = IotlbOp::Access;
-      op.entry.pfn = d.entry_pfn & kPageNumberMask;
-      op.entry.read = true;
-      op.entry.write = d.write;
-      op.entry.size = d.page_order == 18   ? PageSize::Size1G
-                      : d.page_order == 9 ? PageSize::Size2M
-                                          : PageSize::Size4K;
-    } else {
-      op.kind = IotlbOp::InvalidatePages;
-      op.am = std::min(d.am, 63u);
-    }
-    out.push_back(op);
-  }
+  for (const LinuxDmaOp& d : ops) out.push_back(linux_dma_op_to_iotlb_op(d, domain));
   return out;
 }
 

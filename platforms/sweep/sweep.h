@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "iommu/caches/iotlb_trace.h"
-#include "host/linux_iommu_trace.h"
+#include "iommu_sim/iommu/caches/iotlb_trace.h"
+#include "iommu_sim/host/linux_iommu_trace.h"
 
 namespace iommu_sim {
 
@@ -21,6 +21,7 @@ int sweep_main(const std::vector<std::string>& args, const std::string& self_exe
 // lines with the translation of each page, and page invalidations.
 std::vector<IotlbOp> linux_dma_ops_to_iotlb_ops(const std::vector<LinuxDmaOp>& ops,
                                                 uint16_t domain);
+IotlbOp linux_dma_op_to_iotlb_op(const LinuxDmaOp& op, uint16_t domain);
 
 // The columns every sweep CSV has after the grid keys, in order.
 const std::vector<std::string>& sweep_result_columns();

@@ -1,4 +1,4 @@
-#include "sweep/table.h"
+#include "iommu_sim/platform/sweep/table.h"
 
 #include <algorithm>
 #include <iomanip>

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "rtl/cosim/iotlb_lockstep.h"
+#include "iommu_sim/rtl/cosim/iotlb_lockstep.h"
 
 using namespace iommu_sim;
 

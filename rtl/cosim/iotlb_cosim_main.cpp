@@ -1,10 +1,12 @@
 // iotlb-cosim: drives the Verilated IOTLB and the C++ IOTLB in lockstep with one stream and
-// compares every output. Exit status 0 when all equal, 1 on a mismatch, 2 on a usage error.
+// compares every output. Exit status 0 when all equal, 1 on a mismatch (and only then), 2 on bad
+// input: a usage error, a trace that cannot be read or is malformed, a geometry not built.
 #include <cstdlib>
 #include <iostream>
 #include <string>
 
-#include "rtl/cosim/iotlb_lockstep.h"
+#include "iommu_sim/common/parse_number.h"
+#include "iommu_sim/rtl/cosim/iotlb_lockstep.h"
 
 using namespace iommu_sim;
 
@@ -29,11 +31,7 @@ void usage(std::ostream& os) {
         "  --no-probe               skip the content probes after invalidations\n";
 }
 
-bool parse_u64(const char* s, uint64_t& out) {
-  char* end = nullptr;
-  out = std::strtoull(s, &end, 0);
-  return end && *end == '\0' && *s != '\0';
-}
+bool parse_u64(const char* s, uint64_t& out) { return iommu_sim::parse_u64(s, out); }
 
 bool parse_p(const char* s, double& out) {
   char* end = nullptr;
@@ -114,9 +112,9 @@ int sc_main(int argc, char* argv[]) {
 
   const CosimReport report = run_cosim(opt);
   if (!report.ok) {
-    std::cerr << report.message;
+    std::cerr << (report.bad_input ? "iotlb-cosim: " : "") << report.message;
     if (report.message.empty() || report.message.back() != '\n') std::cerr << "\n";
-    return 1;
+    return report.bad_input ? 2 : 1;
   }
   std::cout << report.message << "\n"
             << "  " << report.seconds << " s, "

@@ -1,4 +1,4 @@
-#include "rtl/cosim/iotlb_lockstep.h"
+#include "iommu_sim/rtl/cosim/iotlb_lockstep.h"
 
 #include <chrono>
 #include <sstream>
@@ -249,6 +249,7 @@ CosimReport run_cosim(const CosimOptions& options) {
   std::string error;
   std::unique_ptr<RtlIotlb> rtl = make_rtl_iotlb_adapter(options.iotlb, error, "dut");
   if (!rtl) {
+    report.bad_input = true;
     report.message = error;
     return report;
   }
@@ -261,6 +262,7 @@ CosimReport run_cosim(const CosimOptions& options) {
     stream = directed_stimulus(options.iotlb);
   } else if (options.stimulus == CosimOptions::Trace) {
     if (!trace_stimulus(options.trace_path, stream, error)) {
+      report.bad_input = true;
       report.message = error;
       return report;
     }

@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "iommu/caches/iotlb.h"
-#include "rtl/cosim/iotlb_stimulus.h"
-#include "rtl/rtl_iotlb.h"
+#include "iommu_sim/iommu/caches/iotlb.h"
+#include "iommu_sim/rtl/cosim/iotlb_stimulus.h"
+#include "iommu_sim/rtl/rtl_iotlb.h"
 
 namespace iommu_sim {
 
@@ -78,6 +78,9 @@ struct CosimOptions {
 
 struct CosimReport {
   bool ok = false;
+  // Not ok because of the input (a trace that cannot be read or is malformed, a geometry no
+  // variant was built for), not because the RTL and the reference differ.
+  bool bad_input = false;
   std::string message;  // the error or mismatch report; a one-line summary when ok
   uint64_t transactions = 0, probes = 0, rtl_cycles = 0;
   CacheStats stats;     // the reference's (equal to the RTL's when ok)

@@ -1,4 +1,4 @@
-#include "rtl/cosim/iotlb_stimulus.h"
+#include "iommu_sim/rtl/cosim/iotlb_stimulus.h"
 
 #include <fstream>
 #include <sstream>

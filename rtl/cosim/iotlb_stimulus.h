@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "iommu/caches/iotlb.h"
-#include "iommu/caches/iotlb_trace.h"
-#include "rtl/rtl_iotlb.h"
+#include "iommu_sim/iommu/caches/iotlb.h"
+#include "iommu_sim/iommu/caches/iotlb_trace.h"
+#include "iommu_sim/rtl/rtl_iotlb.h"
 
 namespace iommu_sim {
 

@@ -7,7 +7,7 @@
 #include <fstream>
 #include <string>
 
-#include "rtl/cosim/iotlb_lockstep.h"
+#include "iommu_sim/rtl/cosim/iotlb_lockstep.h"
 
 using namespace iommu_sim;
 
@@ -168,7 +168,17 @@ TEST_CASE("Cosim reports a malformed trace", "[cosim]") {
   opt.trace_path = path;
   const CosimReport r = run_cosim(opt);
   CHECK_FALSE(r.ok);
+  CHECK(r.bad_input);  // iotlb-cosim exits 2: bad input, not a mismatch
   CHECK(r.message.find("line 2") != std::string::npos);
+}
+
+TEST_CASE("Cosim calls a missing trace bad input", "[cosim]") {
+  CosimOptions opt;
+  opt.stimulus = CosimOptions::Trace;
+  opt.trace_path = "/nonexistent/trace.iotlb";
+  const CosimReport r = run_cosim(opt);
+  CHECK_FALSE(r.ok);
+  CHECK(r.bad_input);
 }
 
 // The checker must be able to fail: an RTL PLRU against a reference LRU of the same geometry

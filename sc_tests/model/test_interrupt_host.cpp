@@ -4,7 +4,7 @@
 // vCPUs; and the configuration checks.
 #include <catch2/catch.hpp>
 
-#include "host/apic_system.h"
+#include "iommu_sim/host/apic_system.h"
 #include "test_interrupt_tb.h"
 
 using namespace iommu_sim;

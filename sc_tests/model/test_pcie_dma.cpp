@@ -7,9 +7,9 @@
 #include <systemc>
 #include <tlm_utils/simple_target_socket.h>
 
-#include "common/memory_target.h"
-#include "pcie/dma_engine.h"
-#include "pcie/random_workload.h"
+#include "iommu_sim/common/memory_target.h"
+#include "iommu_sim/pcie/dma_engine.h"
+#include "iommu_sim/pcie/random_workload.h"
 
 using namespace iommu_sim;
 using sc_core::sc_time;

@@ -1,8 +1,8 @@
 // Host driver against the configuration-space model through a fake ECAM bus (the kernel links in through the workload headers).
 #include <catch2/catch.hpp>
 
-#include "host/host_driver.h"
-#include "pcie/sriov_device.h"
+#include "iommu_sim/host/host_driver.h"
+#include "iommu_sim/pcie/sriov_device.h"
 
 using namespace iommu_sim;
 
@@ -69,4 +69,70 @@ TEST_CASE("host driver enumerates assigns BARs enables VFs and maps domains", "[
   drv.start_devices();
   CHECK(dev.may_dma(0));
   CHECK(dev.may_dma(3));
+}
+
+TEST_CASE("host driver enables ATS where asked: STU into the PF, Enable everywhere, TT=01b", "[model]") {
+  SriovDeviceConfig dc;
+  dc.sriov.total_vfs = 2;
+  dc.pf.ats.present = true;
+  dc.pf.ats.invalidate_queue_depth = 4;
+  SriovDevice dev(dc, 0x0100);
+  FakeBus bus(dev);
+  SparseMemory mem;
+  VtdTableBuilder tables(mem, 0x1000000, 16 << 20);
+  MapOnceStrategy strategy(tables);
+  HostDriverConfig cfg;
+  cfg.num_vfs = 2;
+  cfg.ats = {{0x0100, 9}};  // 2 MiB STU
+  namespace a = pci::ats;
+  {
+    // An IOMMU without device TLBs: nothing is enabled.
+    HostDriver drv(cfg, bus, mem, tables, strategy);
+    drv.enumerate();
+    drv.enable_ats(false);
+    for (const auto& f : drv.functions()) CHECK_FALSE(f.ats);
+    CHECK_FALSE(dev.function(0).ats_enabled());
+  }
+  HostDriver drv(cfg, bus, mem, tables, strategy);
+  drv.enumerate();
+  drv.enable_ats(true);
+  const auto& fns = drv.functions();
+  REQUIRE(fns.size() == 3);
+  for (const auto& f : fns) {
+    CHECK(f.ats);
+    CHECK(f.ats_queue_depth == 4);
+  }
+  CHECK(fns[0].ats_cap == SriovPf::kAtsCap);
+  CHECK(fns[1].ats_cap == PcieFunction::kAtsCapVf);
+  CHECK(dev.function(0).ats_enabled());
+  CHECK(dev.function(2).ats_enabled());
+  CHECK(dev.pf().ats_stu_field() == 9);
+  CHECK(dev.ats_stu_log2() == 21);
+  drv.assign_domains();
+  const uint64_t ce = tables.context_entry_address(0x0102);
+  CHECK(get_bits(mem.read64(ce), vtd::kCtxTtHi, vtd::kCtxTtLo) ==
+        static_cast<uint64_t>(TranslationType::AllowAts));
+
+  // A device that is not asked for keeps ATS off.
+  SriovDevice other(dc, 0x0200);
+  FakeBus other_bus(other);
+  HostDriverConfig none = cfg;
+  none.ats = {{0x0300, 0}};
+  HostDriver drv2(none, other_bus, mem, tables, strategy);
+  drv2.enumerate();
+  drv2.enable_ats(true);
+  for (const auto& f : drv2.functions()) CHECK_FALSE(f.ats);
+  CHECK_FALSE(other.function(0).ats_enabled());
+  // A PF without Page Aligned Request stays off (Linux enables ATS only on such functions), and
+  // so do its VFs, which would need its STU.
+  SriovDevice unaligned(dc, 0x0300);
+  PcieFunction& upf = unaligned.function(0);
+  upf.set_raw(upf.ats_capability() + a::kCapability, 2, 4);
+  FakeBus unaligned_bus(unaligned);
+  HostDriver drv3(none, unaligned_bus, mem, tables, strategy);
+  drv3.enumerate();
+  drv3.enable_ats(true);
+  REQUIRE(drv3.functions().size() == 3);
+  for (const auto& f : drv3.functions()) CHECK_FALSE(f.ats);
+  CHECK_FALSE(unaligned.function(1).ats_enabled());
 }

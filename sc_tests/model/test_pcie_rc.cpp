@@ -8,8 +8,8 @@
 #include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/simple_target_socket.h>
 
-#include "pcie/random_workload.h"
-#include "pcie/sriov_endpoint.h"
+#include "iommu_sim/pcie/random_workload.h"
+#include "iommu_sim/pcie/sriov_endpoint.h"
 
 using namespace iommu_sim;
 using sc_core::SC_NS;

@@ -5,11 +5,11 @@
 
 #include <systemc>
 
-#include "common/memory_target.h"
-#include "pcie/dma_engine.h"
-#include "pcie/nic_workload.h"
-#include "pcie/storage_workload.h"
-#include "pcie/trace_workload.h"
+#include "iommu_sim/common/memory_target.h"
+#include "iommu_sim/pcie/dma_engine.h"
+#include "iommu_sim/pcie/nic_workload.h"
+#include "iommu_sim/pcie/storage_workload.h"
+#include "iommu_sim/pcie/trace_workload.h"
 
 using namespace iommu_sim;
 using sc_core::SC_NS;
@@ -178,4 +178,41 @@ TEST_CASE("trace workload replays its requester's lines at their times", "[model
   CHECK(stats.value("mem.writes") == 1);
   // The last access starts at 1000 ns and takes the memory's 80 ns.
   CHECK(sc_core::sc_time_stamp() == sc_time(1080, SC_NS));
+}
+
+TEST_CASE("trace numbers are decimal or 0x hex, never octal, and never wrap", "[model]") {
+  std::vector<TraceEntry> e;
+  std::string err;
+  std::istringstream octal("0 0x0100 0755 64 R\n");
+  REQUIRE(parse_dma_trace(octal, "t.txt", e, err));
+  CHECK(e[0].iova == 755u);  // a leading zero is still decimal
+  const char* bad[] = {"99999999999999999999 0x0100 0x1000 64 R\n",  // time past 2^64
+                       "0 0x0100 0x10000000000000000 64 R\n",       // iova past 2^64
+                       "0 0x0100 0xFFFFFFFFFFFFFFC0 128 R\n",       // iova + size past 2^64
+                       "0 0x0100 0x0x10 64 R\n",                    // a second prefix
+                       "0 0x0100 0x-10 64 R\n",                     // a sign after the prefix
+                       "0 0x10000 0x1000 64 R\n"};                  // routing ID past 16 bits
+  const char* expect[] = {"t.txt:1: time_ns", "t.txt:1: iova", "t.txt:1: iova + size",
+                          "t.txt:1: iova", "t.txt:1: iova", "t.txt:1: requester"};
+  for (int i = 0; i < 6; ++i) {
+    std::istringstream in(bad[i]);
+    e.clear();
+    err.clear();
+    CHECK_FALSE(parse_dma_trace(in, "t.txt", e, err));
+    CHECK(err.rfind(expect[i], 0) == 0);
+  }
+}
+
+TEST_CASE("trace lines may mark a request as translated", "[model]") {
+  std::vector<TraceEntry> e;
+  std::string err;
+  std::istringstream in("0 0x0100 0x1000 64 W T\n10 0x0100 0x1000 64 R U\n20 0x0100 0x1000 64 R\n");
+  REQUIRE(parse_dma_trace(in, "t.txt", e, err));
+  REQUIRE(e.size() == 3);
+  CHECK(e[0].translated);
+  CHECK_FALSE(e[1].translated);
+  CHECK_FALSE(e[2].translated);
+  std::istringstream bad("0 0x0100 0x1000 64 W X\n");
+  CHECK_FALSE(parse_dma_trace(bad, "t.txt", e, err));
+  CHECK(err.rfind("t.txt:1: address type", 0) == 0);
 }

@@ -580,3 +580,71 @@ TEST_CASE("SNP (bit 11) and TM (bit 62) are reserved without snoop control and d
   tb.prog.invalidate_iotlb_register(fmt::InvalidationScope::Global);
   expect_fault(tb, kRid, kIova, false, fmt::kFaultPagingReserved, 2, AddressType::Untranslated, 2);
 }
+
+// A request whose last byte lies past 2^64 wraps to address 0: it is above every address width,
+// whatever its wrapped last byte says, and nothing of it may reach memory.
+TEST_CASE("a translated request that wraps past 2^64 is an address-width fault", "[model]") {
+  RemapperTb tb;
+  simple_setup(tb);
+  // The two pages the wrapped halves would otherwise reach through the table's top and bottom
+  // entries: the top page of the 48-bit space, and IOVA 0.
+  tb.tables.map(1, 0xFFFFFFFFF000ULL, kData + 0x10000, 0x1000, true, true);
+  tb.tables.map(1, 0, kData + 0x20000, 0x1000, true, true);
+  uint8_t buf[128];
+  std::memset(buf, 0xAB, sizeof buf);
+  sc_core::sc_time d;
+  const double writes = tb.stats.value("tb.mem.writes");
+  CHECK(tb.access(kRid, 0xFFFFFFFFFFFFFFC0ULL, buf, 128, true, d) == tlm::TLM_ADDRESS_ERROR_RESPONSE);
+  CHECK(tb.stats.value("tb.mem.writes") == writes);
+  CHECK(tb.mem.storage().read64(kData + 0x10FC0) == 0);
+  CHECK(tb.mem.storage().read64(kData + 0x20000) == 0);
+  CHECK(get_bits(tb.frcd_hi(0), fmt::kFrcdFrHi, fmt::kFrcdFrLo) == fmt::kFaultAddressWidth);
+  CHECK(tb.frcd_lo(0) == 0xFFFFFFFFFFFFF000ULL);
+  // The debug path refuses it too.
+  tlm::tlm_generic_payload p;
+  PcieExtension ext(kRid, AddressType::Untranslated);
+  p.set_extension(&ext);
+  p.set_command(tlm::TLM_READ_COMMAND);
+  p.set_address(0xFFFFFFFFFFFFFFC0ULL);
+  p.set_data_ptr(buf);
+  p.set_data_length(128);
+  p.set_streaming_width(128);
+  CHECK(tb.dma->transport_dbg(p) == 0);
+  p.clear_extension(&ext);
+}
+
+TEST_CASE("a pass-through request that wraps past 2^64 is an address-width fault", "[model]") {
+  RemapperTb tb;
+  simple_setup(tb);
+  const uint16_t rid = make_requester_id(0, 6, 0);
+  tb.tables.set_context(rid, 3, 4, TranslationType::PassThrough);
+  uint8_t buf[128];
+  std::memset(buf, 0xAB, sizeof buf);
+  sc_core::sc_time d;
+  const double writes = tb.stats.value("tb.mem.writes");
+  CHECK(tb.access(rid, 0xFFFFFFFFFFFFFFC0ULL, buf, 128, true, d) == tlm::TLM_ADDRESS_ERROR_RESPONSE);
+  CHECK(tb.stats.value("tb.mem.writes") == writes);
+  CHECK(tb.mem.storage().read64(0) == 0);
+  CHECK(tb.mem.storage().read64(0x38) == 0);
+  CHECK(get_bits(tb.frcd_hi(0), fmt::kFrcdFrHi, fmt::kFrcdFrLo) == fmt::kFaultAddressWidth);
+}
+
+TEST_CASE("with translation off a request that wraps past 2^64 is refused", "[model]") {
+  RemapperTb tb;
+  tb.start();
+  uint8_t buf[128];
+  std::memset(buf, 0xAB, sizeof buf);
+  sc_core::sc_time d;
+  CHECK(tb.access(make_requester_id(0, 2, 0), 0xFFFFFFFFFFFFFFC0ULL, buf, 128, true, d) ==
+        tlm::TLM_ADDRESS_ERROR_RESPONSE);
+  CHECK(tb.mem.storage().read64(0) == 0);
+}
+
+TEST_CASE("the table builder refuses a range above its table's width", "[model]") {
+  RemapperTb tb;
+  tb.start();
+  tb.tables.create_domain(1, 4);
+  CHECK_THROWS_AS(tb.tables.map(1, 1ULL << 48, kData, 0x1000, true, true), std::invalid_argument);
+  CHECK_THROWS_AS(tb.tables.map(1, 0xFFFFFFFFFFFFF000ULL, kData, 0x2000, true, true), std::invalid_argument);
+  CHECK_NOTHROW(tb.tables.map(1, (1ULL << 48) - 0x1000, kData, 0x1000, true, true));
+}

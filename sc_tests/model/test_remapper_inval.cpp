@@ -5,7 +5,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "iommu/caches/iotlb_trace.h"
+#include "iommu_sim/iommu/caches/iotlb_trace.h"
 #include "test_remapper_tb.h"
 
 using namespace iommu_sim;

@@ -6,7 +6,7 @@
 
 #include <memory>
 
-#include "host/vtd_tables_scalable.h"
+#include "iommu_sim/host/vtd_tables_scalable.h"
 #include "test_remapper_tb.h"
 
 using namespace iommu_sim;

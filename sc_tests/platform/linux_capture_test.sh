@@ -2,7 +2,8 @@
 # ctest linux_capture: captures Linux 6.1 driving QEMU's VT-d with tools/linux-capture/capture.sh
 # (e1000e and NVMe, strict invalidation, a short workload), in legacy and in scalable mode, and
 # replays each with iommu-sim: every comparison must agree and at least 90% of the translations
-# must be compared. Skipped (exit 77)
+# must be compared. Then the same with a virtio NIC on which Linux enables ATS (QEMU's VT-d with
+# device TLBs): its device-TLB invalidations must reach it as QEMU's did. Skipped (exit 77)
 # with a message when QEMU or the other packages are missing; CI installs them
 # (scripts/bootstrap --linux-capture).
 #   linux_capture_test.sh SOURCE_DIR IOMMU_SIM WORK_DIR
@@ -37,3 +38,13 @@ for scalable in 0 1; do
   grep -q "^  MSIs .* not comparable 0$" "$out.replay.txt" || { echo "FAILED: not every MSI was compared"; exit 1; }
   echo "linux_capture (scalable $scalable): $compared of $total translations compared, every comparison agreed"
 done
+
+# PCIe ATS: Linux enables it on the virtio NIC and invalidates its device-TLB (descriptor 0x3).
+rm -rf "$work/capture-ats"
+"$src/tools/linux-capture/capture.sh" --out "$work/capture-ats" --work "$work/cache" \
+    --device virtio-net-ats --strict 1 --pings 20
+"$sim" replay "$work/capture-ats" --details 5 | tee "$work/replay-ats.txt"
+read -r inv agreed < <(sed -n 's/^  device-TLB inval\. *\([0-9]*\) in the trace: compared [0-9]* ([0-9.]*%), agreed \([0-9]*\),.*/\1 \2/p' "$work/replay-ats.txt")
+[ -n "${inv:-}" ] && [ "$inv" -gt 0 ] && [ "$inv" = "$agreed" ] ||
+  { echo "FAILED: Linux queued no device-TLB invalidation, or some did not reach the function as QEMU's"; exit 1; }
+echo "linux_capture: with ATS, $agreed of $inv device-TLB invalidations agreed"

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "config_reader.h"
-#include "platform_config.h"
+#include "iommu_sim/platform/config_reader.h"
+#include "iommu_sim/platform/platform_config.h"
 
 namespace iommu_sim {
 namespace test {
@@ -29,6 +29,23 @@ inline PlatformConfig load(const std::string& text, const std::vector<std::strin
   reader.finish();
   return pc;
 }
+
+// Two VFs of one NIC, each in its own domain: VF1 reads a buffer at IOVA 0x50000000 in its own
+// domain; VF0 writes its own buffer, and every second write goes to 0x50000000 + offset instead:
+// mapped for VF1, never for VF0.
+inline const char* const kStrayVfYaml = R"(
+pcie:
+  endpoints:
+    - name: nic0
+      total_vfs: 4
+      pf_workload: {kind: none}
+      vf_workloads:
+        - {kind: random, base: 0x10000000, window: 64K, size: 64, direction: write, count: 400,
+           stray_every: 2, stray_base: 0x50000000}
+        - {kind: random, base: 0x50000000, window: 64K, size: 64, direction: read, count: 400}
+host:
+  driver: {num_vfs: 2}
+)";
 
 }  // namespace test
 }  // namespace iommu_sim

@@ -2,9 +2,12 @@
 // and the invalidation queue, two devices run DMA, the stray writes of one are blocked.
 #include <catch2/catch.hpp>
 
-#include "config_reader.h"
+#include "iommu_sim/platform/config_reader.h"
 #include "default_platform.h"
-#include "platform.h"
+#include "iommu_sim/common/messages.h"
+#include "iommu_sim/platform/exit_codes.h"
+#include "iommu_sim/platform/platform.h"
+#include "iommu_sim/platform/report_handler.h"
 #include "platform_test_util.h"
 
 using namespace iommu_sim;
@@ -66,4 +69,24 @@ TEST_CASE("a bigger IOTLB hits more on the same traffic", "[platform]") {
   REQUIRE(platform.run().ok);
   // All 256 + 1 pages fit: only compulsory misses (257) and the 25 stray lookups remain.
   CHECK(stats.value("platform.iommu.iotlb.misses") <= 257 + 25);
+}
+
+// The program maps the report that stopped a run to its exit code: a model's rejected
+// configuration is bad input (2), any other error a simulation failure (1).
+TEST_CASE("a model's configuration error maps to exit 2, a host error to exit 1", "[platform]") {
+  IommuConfig bad;
+  bad.address_width = 30;
+  StatsRegistry stats;
+  try {
+    Iommu iommu("iommu", bad, stats);
+    FAIL("the IOMMU was built");
+  } catch (const sc_core::sc_report& e) {
+    CHECK(exit_code_for(e) == kExitBadInput);
+  }
+  try {
+    SC_REPORT_ERROR(msg::kHost, "the IOMMU did not enable translation");
+    FAIL("the error did not throw");
+  } catch (const sc_core::sc_report& e) {
+    CHECK(exit_code_for(e) == kExitFailure);
+  }
 }

@@ -10,7 +10,7 @@
 #include <map>
 #include <string>
 
-#include "sweep/csv.h"
+#include "iommu_sim/platform/sweep/csv.h"
 
 using namespace iommu_sim;
 namespace fs = std::filesystem;

@@ -6,11 +6,11 @@
 #define SC_INCLUDE_DYNAMIC_PROCESSES
 #include <systemc>
 
-#include "config_reader.h"
+#include "iommu_sim/platform/config_reader.h"
 #include "platform_test_util.h"
-#include "iommu/irte.h"
-#include "pcie/nic_workload.h"
-#include "platform.h"
+#include "iommu_sim/iommu/irte.h"
+#include "iommu_sim/pcie/nic_workload.h"
+#include "iommu_sim/platform/platform.h"
 
 using namespace iommu_sim;
 using iommu_sim::test::load;

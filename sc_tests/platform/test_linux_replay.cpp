@@ -8,10 +8,10 @@
 #include <fstream>
 #include <sstream>
 
-#include "linux_capture.h"
-#include "replay.h"
-#include "iommu/vtd_format.h"
-#include "iommu/vtd_format_scalable.h"
+#include "iommu_sim/platform/linux_capture.h"
+#include "iommu_sim/platform/replay.h"
+#include "iommu_sim/iommu/vtd_format.h"
+#include "iommu_sim/iommu/vtd_format_scalable.h"
 
 using namespace iommu_sim;
 
@@ -112,6 +112,34 @@ TEST_CASE("the committed scalable-mode capture replays with no disagreement", "[
     }
   }
   CHECK(r.capabilities_note.empty());
+}
+
+TEST_CASE("a Linux capture with ATS: device-TLB invalidations reach the function as QEMU's did", "[platform]") {
+  // A virtio NIC with the ATS capability behind a root port, and QEMU's VT-d with device TLBs
+  // (tools/linux-capture/capture.sh --device virtio-net-ats --strict 1 --pings 20): Linux
+  // enables ATS on it, gives its context TT = 01b and, being strict, follows every IOTLB
+  // invalidation with a device-TLB invalidation (descriptor 0x3).
+  const LinuxCapture cap =
+      read_linux_capture(std::string(IOMMU_SIM_SOURCE_DIR) + "/sc_tests/platform/data/linux-virtio-ats-strict");
+  CHECK(cap.get("device") == "virtio-net-ats");
+  CHECK(get_bit(cap.reg(vtd::kRegEcap), vtd::kEcapDt));
+  StatsRegistry stats;
+  const IommuConfig config = iommu_config_from_capabilities(cap.reg(vtd::kRegCap), cap.reg(vtd::kRegEcap), IommuConfig{});
+  CHECK(config.device_tlbs);
+  const ReplayResult r = replay_capture(cap, config, ReplayOptions{}, stats);
+  CHECK(r.translations.total == 1115);
+  CHECK(r.translations.compared() == r.translations.total);
+  CHECK(r.msis.total == 310);
+  CHECK(r.descriptors == 588);
+  CHECK(r.devtlb_invalidations.total == 131);
+  CHECK(r.devtlb_invalidations.agreed() == 131);
+  CHECK(stats.value("platform.iommu.ats.invalidations") == 131);
+  CHECK(stats.value("platform.iommu.ats.invalidation_timeouts") == 0);
+  for (const RegisterCheck& c : r.registers) {
+    INFO(c.name << " model " << c.model << " QEMU " << c.qemu);
+    CHECK(c.equal());
+  }
+  CHECK(r.ok());
 }
 
 TEST_CASE("a malformed capture is refused with its file and line", "[platform]") {

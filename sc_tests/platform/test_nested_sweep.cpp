@@ -10,8 +10,8 @@
 #include <map>
 #include <string>
 
-#include "sweep/csv.h"
-#include "sweep/stats_json.h"
+#include "iommu_sim/platform/sweep/csv.h"
+#include "iommu_sim/platform/sweep/stats_json.h"
 
 using namespace iommu_sim;
 namespace fs = std::filesystem;

@@ -4,8 +4,8 @@
 
 #include <sstream>
 
-#include "config_reader.h"
-#include "platform.h"
+#include "iommu_sim/platform/config_reader.h"
+#include "iommu_sim/platform/platform.h"
 #include "platform_test_util.h"
 
 using namespace iommu_sim;

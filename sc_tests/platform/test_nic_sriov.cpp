@@ -2,9 +2,9 @@
 // isolation the IOMMU gives between the VFs' domains.
 #include <catch2/catch.hpp>
 
-#include "config_reader.h"
+#include "iommu_sim/platform/config_reader.h"
 #include "platform_test_util.h"
-#include "platform.h"
+#include "iommu_sim/platform/platform.h"
 
 using namespace iommu_sim;
 using iommu_sim::test::load;
@@ -45,23 +45,8 @@ TEST_CASE("nic_sriov gives every function its own domain and reports each", "[pl
 }
 
 TEST_CASE("a VF cannot reach an IOVA mapped only in another VF's domain", "[platform]") {
-  // VF1 reads a buffer at IOVA 0x50000000 in its own domain. VF0 writes its own buffer, and every
-  // second write goes to 0x50000000 + offset instead: mapped for VF1, never for VF0.
-  const std::string yaml = R"(
-pcie:
-  endpoints:
-    - name: nic0
-      total_vfs: 4
-      pf_workload: {kind: none}
-      vf_workloads:
-        - {kind: random, base: 0x10000000, window: 64K, size: 64, direction: write, count: 400,
-           stray_every: 2, stray_base: 0x50000000}
-        - {kind: random, base: 0x50000000, window: 64K, size: 64, direction: read, count: 400}
-host:
-  driver: {num_vfs: 2}
-)";
   StatsRegistry stats;
-  Platform platform("platform", load(yaml), stats);
+  Platform platform("platform", load(iommu_sim::test::kStrayVfYaml), stats);
   SparseMemory& memory = platform.memory().storage();
   const PlatformOutcome outcome = platform.run();
   REQUIRE(outcome.ok);

@@ -2,34 +2,26 @@
 // one-pass exploration of one run's IOTLB stream checked against per-geometry replay.
 #include <catch2/catch.hpp>
 
-#include <sys/wait.h>
-
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <string>
 
-#include "iommu/caches/iotlb_trace.h"
-#include "sweep/csv.h"
-#include "sweep/one_pass.h"
+#include "iommu_sim/iommu/caches/iotlb_trace.h"
+#include "iommu_sim/platform/sweep/csv.h"
+#include "iommu_sim/platform/sweep/one_pass.h"
+#include "program_test_util.h"
+#include "iommu_sim/platform/sweep/stats_json.h"
 
 using namespace iommu_sim;
 namespace fs = std::filesystem;
 
 namespace {
 
-std::string scratch(const std::string& name) {
-  const fs::path p = fs::current_path() / "sweep_platform_out" / name;
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p.string();
-}
+std::string scratch(const std::string& name) { return test::scratch("sweep_platform_out", name); }
 
-int run(const std::string& args) {
-  const std::string cmd = std::string(IOMMU_SIM_EXE) + " " + args + " >/dev/null 2>&1";
-  const int status = std::system(cmd.c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+int run(const std::string& args) { return test::run_iommu_sim(args); }
 
 std::vector<CsvRow> load_csv(const std::string& path) {
   std::ifstream in(path);
@@ -127,4 +119,54 @@ TEST_CASE("sweeps take a capture of Linux under QEMU like a platform", "[platfor
   CHECK(g[1][column(g[0], "status")] == "ok");
   CHECK(g[1][column(g[0], "dmas")] == "1032");  // 647 translations and 385 MSIs
   CHECK(std::stod(g[2][column(g[0], "hit_rate")]) > std::stod(g[1][column(g[0], "hit_rate")]));
+}
+
+TEST_CASE("sweeps cover device-TLB geometry: a grid axis and the one-pass of every function", "[platform]") {
+  const std::string platform = std::string(IOMMU_SIM_SOURCE_DIR) + "/yaml/nic_sriov_ats.yaml";
+  // One pass: the recording run writes the functions' device-TLB streams too; the 4 sets x 4 ways
+  // row is what the platform's own device-TLBs of that geometry counted.
+  const std::string one = scratch("devtlb-one-pass");
+  REQUIRE(run("sweep " + platform + " --one-pass --out " + one +
+              " --max-sets 16 --max-ways 4 --max-entries 64 --no-plots") == 0);
+  const std::vector<CsvRow> rows = load_csv(one + "/devtlb_one_pass.csv");
+  const CsvRow& h = rows[0];
+  REQUIRE(rows.size() == 1 + 5 * 4 + 7);
+  std::ifstream stats_in(one + "/run.json");
+  std::map<std::string, double> stats;
+  std::string error;
+  REQUIRE(read_stats_json(stats_in, stats, error));
+  double hits = 0;
+  for (const char* f : {"pf", "vf0", "vf1", "vf2", "vf3"})
+    hits += stats.at(std::string("platform.nic0.") + f + ".ats.devtlb.hits");
+  bool found = false;
+  for (size_t i = 1; i < rows.size(); ++i) {
+    CHECK(rows[i][column(h, "functions")] == "5");
+    if (rows[i][column(h, "devtlb_sets")] != "4" || rows[i][column(h, "devtlb_ways")] != "4") continue;
+    found = true;
+    CHECK(std::stod(rows[i][column(h, "hits")]) == hits);
+    CHECK(rows[i][column(h, "accesses")] == "30000");
+  }
+  CHECK(found);
+  // The IOTLB's stream holds the translation requests only.
+  const std::vector<CsvRow> iotlb = load_csv(one + "/one_pass.csv");
+  CHECK(std::stod(iotlb[1][column(iotlb[0], "accesses")]) == stats.at("platform.iommu.ats.translation_requests"));
+  // The same stream explored again from the file alone.
+  const std::string again = scratch("devtlb-file");
+  REQUIRE(run("sweep --one-pass --devtlb-trace " + one + "/devtlb.trace --out " + again +
+              " --max-sets 16 --max-ways 4 --max-entries 64 --no-plots") == 0);
+  CHECK(load_csv(again + "/devtlb_one_pass.csv") == rows);
+  CHECK_FALSE(fs::exists(again + "/one_pass.csv"));
+
+  // A grid over the device-TLBs' sets: the CSV says the geometry and the hit rate of each point.
+  const std::string grid = scratch("devtlb-grid");
+  REQUIRE(run("sweep " + platform + " --grid pcie.endpoints.0.ats.devtlb.sets=1,64 --out " + grid +
+              " --set pcie.endpoints.0.workload.packets=200 --jobs 2 --no-plots") == 0);
+  const std::vector<CsvRow> g = load_csv(grid + "/sweep.csv");
+  REQUIRE(g.size() == 3);
+  CHECK(g[1][column(g[0], "devtlb_entries")] == "4");
+  CHECK(g[2][column(g[0], "devtlb_entries")] == "256");
+  CHECK(std::stod(g[2][column(g[0], "devtlb_hit_rate")]) >= std::stod(g[1][column(g[0], "devtlb_hit_rate")]));
+  CHECK_FALSE(g[1][column(g[0], "translation_requests_per_1000_dmas")].empty());
+  // A Linux map/unmap trace has no device-TLB stream to go with.
+  CHECK(run("sweep --one-pass --devtlb-trace " + one + "/devtlb.trace --linux-trace x --out " + again) == 2);
 }

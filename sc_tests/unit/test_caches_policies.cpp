@@ -4,8 +4,8 @@
 
 #include <vector>
 
-#include "iommu/caches/iotlb.h"
-#include "iommu/caches/replacement_policy.h"
+#include "iommu_sim/iommu/caches/iotlb.h"
+#include "iommu_sim/iommu/caches/replacement_policy.h"
 
 using namespace iommu_sim;
 

@@ -3,7 +3,7 @@
 
 #include <set>
 
-#include "iommu/caches/translation_cache.h"
+#include "iommu_sim/iommu/caches/translation_cache.h"
 
 using namespace iommu_sim;
 

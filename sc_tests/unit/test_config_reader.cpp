@@ -2,8 +2,8 @@
 // naming where the bad value came from.
 #include <catch2/catch.hpp>
 
-#include "config_reader.h"
-#include "platform_config.h"
+#include "iommu_sim/platform/config_reader.h"
+#include "iommu_sim/platform/platform_config.h"
 
 using namespace iommu_sim;
 
@@ -225,4 +225,122 @@ traffic:
   // user is a first-level key: elsewhere an unknown key.
   CHECK(error_of("host:\n  domains: [{id: 1, mappings: [{iova: 0, phys: 0, user: true}]}]\n")
             .find("user") != std::string::npos);
+}
+
+// ---- Values that must be refused, not read some other way ----
+
+TEST_CASE("a key given twice is an error at its second place", "[unit]") {
+  const std::string e = error_of("iommu:\n  walkers: 2\n  walkers: 3\n");
+  CHECK(e.rfind("test.yaml:3:3: ", 0) == 0);
+  CHECK(e.find("'walkers' appears twice (first at line 2:3)") != std::string::npos);
+  CHECK(error_of("iommu: {walkers: 2}\niommu: {walkers: 3}\n").find("appears twice") != std::string::npos);
+}
+
+TEST_CASE("a key with a dot is an error, in the file and in a --set value", "[unit]") {
+  const std::string e = error_of("iommu.walkers: 2\n");
+  CHECK(e.rfind("test.yaml:1:1: ", 0) == 0);
+  CHECK(e.find("contains a dot") != std::string::npos);
+  CHECK(error_of("", {"iommu={a.b: 1}"}).rfind("--set iommu={a.b: 1}: ", 0) == 0);
+  CHECK(error_of("", {"iommu={walkers: 1, walkers: 2}"}).find("appears twice") != std::string::npos);
+}
+
+namespace {
+std::string domain_with(const std::string& mappings, const std::string& host_extra = "") {
+  return "host:\n" + host_extra + "  domains:\n    - id: 1\n      devices: [\"00:02.0\"]\n      mappings:\n" +
+         mappings;
+}
+}  // namespace
+
+TEST_CASE("mappings that overlap in one domain are refused", "[unit]") {
+  const std::string e = error_of(domain_with(
+      "        - {iova: 0x10000000, phys: 0x80000000, size: 1M}\n"
+      "        - {iova: 0x10080000, phys: 0x90000000, size: 4K}\n"));
+  CHECK(e.rfind("test.yaml:7:", 0) == 0);
+  CHECK(e.find("overlaps mapping 0") != std::string::npos);
+  // A 4 KiB mapping inside a 2 MiB one.
+  CHECK(error_of(domain_with("        - {iova: 0x200000, phys: 0x80000000, size: 2M, page: 2M}\n"
+                             "        - {iova: 0x201000, phys: 0x90000000, size: 4K}\n"))
+            .find("overlaps mapping 0") != std::string::npos);
+}
+
+TEST_CASE("a mapping whose IOVA or physical range wraps past 2^64 is refused", "[unit]") {
+  CHECK(error_of(domain_with("        - {iova: 0xFFFFFFFFFFFFF000, phys: 0x80000000, size: 8K}\n"))
+            .find("key 'host.domains.0.mappings.0.iova'") != std::string::npos);
+  CHECK(error_of(domain_with("        - {iova: 0x1000, phys: 0xFFFFFFFFFFFFF000, size: 8K}\n"))
+            .find("key 'host.domains.0.mappings.0.phys'") != std::string::npos);
+  // Below 2^64 but above what a 3-level domain's table indexes (39 bits).
+  CHECK(error_of("host:\n  domains:\n    - {id: 1, levels: 3, mappings: [{iova: 0x8000000000, phys: 0x80000000}]}\n")
+            .find("39-bit input address width of a 3-level domain") != std::string::npos);
+}
+
+TEST_CASE("a mapping that exposes the VT-d tables to the device is refused", "[unit]") {
+  const std::string e = error_of(domain_with("        - {iova: 0x10000000, phys: 0x1000000, size: 4K}\n"));
+  CHECK(e.find("key 'host.domains.0.mappings.0.phys'") != std::string::npos);
+  CHECK(e.find("exposes the VT-d table region") != std::string::npos);
+}
+
+TEST_CASE("table and buffer regions must lie in memory, apart, below 2^64", "[unit]") {
+  CHECK(error_of("host: {table_base: 0xFFFFFFFFFFFF0000, table_size: 1M}\n").find("runs past 2^64") !=
+        std::string::npos);
+  CHECK(error_of("host: {table_base: 0xC0000000}\n").find("is not in memory") != std::string::npos);
+  const std::string endpoint = "pcie:\n  endpoints: [{name: nic0, bus: 1}]\n";
+  const std::string e = error_of(endpoint + "host:\n  table_base: 0x40000000\n");
+  CHECK(e.find("key 'host.driver.buffer_base'") != std::string::npos);
+  CHECK(e.find("overlap the VT-d table region") != std::string::npos);
+}
+
+TEST_CASE("domain IDs the hardware cannot hold are refused", "[unit]") {
+  // nd 0: 16 domains (0-15); the PF and 16 VFs would need domains 1 to 17.
+  const std::string e = error_of(
+      "iommu: {nd: 0}\npcie:\n  endpoints: [{name: nic0, bus: 1, total_vfs: 16}]\n"
+      "host:\n  driver: {num_vfs: 16}\n");
+  CHECK(e.find("key 'host.driver.num_vfs'") != std::string::npos);
+  CHECK(e.find("17 PCIe functions") != std::string::npos);
+  CHECK(error_of("iommu: {nd: 0}\npcie:\n  endpoints: [{name: nic0, bus: 1}]\nhost:\n  driver: {domains: [16]}\n")
+            .find("domain 16 is beyond the 16 domains") != std::string::npos);
+  // Page-table depths the hardware does not offer.
+  CHECK(error_of("iommu: {levels: [4]}\nhost:\n  domains: [{id: 1, levels: 3}]\n")
+            .find("3-level tables are not among iommu.levels") != std::string::npos);
+}
+
+TEST_CASE("vCPU schedules shorter than 0.1 us are refused", "[unit]") {
+  const std::string base =
+      "iommu:\n  interrupt_remapping: {enabled: true}\npcie:\n  endpoints: [{name: nic0, bus: 1}]\n"
+      "host:\n  driver: {num_vfs: 1}\ninterrupts:\n  guests:\n    - vcpus: [{cpu: 1, ";
+  CHECK(error_of(base + "run_us: 0.000001, preempted_us: 0.000001}]\n").find("at least 0.1 us") !=
+        std::string::npos);
+  CHECK(error_of(base + "run_us: 10, halted_us: 0.05}]\n").find("key 'interrupts.guests.0.vcpus.0.halted_us'") !=
+        std::string::npos);
+  CHECK(error_of(base + "run_us: 10, preempted_us: 5}]\n").empty());
+}
+
+TEST_CASE("the effective configuration reads back any name and any number unchanged", "[unit]") {
+  const std::string text =
+      "traffic:\n"
+      "  - {name: \"[x\", requester: \"00:02.0\", workload: random, gap_ns: 1234567.891}\n"
+      "  - {name: \"null\", requester: \"00:03.0\", workload: random}\n"
+      "  - {name: \"yes # not a comment\", requester: \"00:04.0\", workload: random}\n"
+      "  - {name: \"{a: 1}\", requester: \"00:05.0\", workload: random, gap_ns: 0.1}\n";
+  ConfigReader reader = ConfigReader::from_text(text, "a.yaml");
+  const PlatformConfig first = read_platform_config(reader.root());
+  reader.finish();
+  const std::string effective = reader.effective_yaml();
+  ConfigReader again = ConfigReader::from_text(effective, "effective.yaml");
+  const PlatformConfig second = read_platform_config(again.root());
+  again.finish();
+  REQUIRE(second.traffic.size() == 4);
+  CHECK(second.traffic[0].name == "[x");
+  CHECK(second.traffic[1].name == "null");
+  CHECK(second.traffic[2].name == "yes # not a comment");
+  CHECK(second.traffic[3].name == "{a: 1}");
+  CHECK(second.traffic[0].workload.random.gap == first.traffic[0].workload.random.gap);
+  CHECK(second.traffic[3].workload.random.gap == first.traffic[3].workload.random.gap);
+  CHECK(again.effective_yaml() == effective);  // a fixed point
+}
+
+TEST_CASE("workload regions that wrap or lie above the address width are refused", "[unit]") {
+  CHECK(error_of("traffic: [{workload: random, base: 0xFFFFFFFFFFFFF000, window: 8K}]\n")
+            .find("above the 48-bit input address width") != std::string::npos);
+  CHECK(error_of("pcie:\n  endpoints: [{name: nic0, workload: {kind: nic, rx_ring: 0x1000000000000}}]\n")
+            .find("'pcie.endpoints.0.workload': nic workload: touches 0x1000000000000") != std::string::npos);
 }

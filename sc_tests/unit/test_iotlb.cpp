@@ -1,8 +1,8 @@
 // IOTLB reference model: lookups of every page size, fills, geometry, invalidation, counters.
 #include <catch2/catch.hpp>
 
-#include "common/stats.h"
-#include "iommu/caches/iotlb.h"
+#include "iommu_sim/common/stats.h"
+#include "iommu_sim/iommu/caches/iotlb.h"
 
 using namespace iommu_sim;
 

@@ -3,7 +3,7 @@
 
 #include <sstream>
 
-#include "iommu/caches/iotlb_trace.h"
+#include "iommu_sim/iommu/caches/iotlb_trace.h"
 
 using namespace iommu_sim;
 

@@ -3,7 +3,7 @@
 
 #include <sstream>
 
-#include "host/linux_iommu_trace.h"
+#include "iommu_sim/host/linux_iommu_trace.h"
 
 using namespace iommu_sim;
 
@@ -121,4 +121,49 @@ TEST_CASE("linux trace rule uses a 2 MiB translation where both sides are aligne
   CHECK(ops[0].page_order == 0);
   rule.max_pages_per_map = 10;
   CHECK(linux_trace_to_dma_ops(ev, rule).size() == 10);
+}
+
+TEST_CASE("linux trace numbers are strict: no second prefix, no sign, nothing past 2^64", "[unit]") {
+  LinuxIommuEvent e;
+  std::string error;
+  const std::string head = "ip-86 [000] .....  6.589934: map: IOMMU: ";
+  CHECK(parse_linux_iommu_trace_line(head + "iova=0x1000 paddr=0x2000 size=4096", e, error) == 1);
+  CHECK(parse_linux_iommu_trace_line(head + "iova=0x0x1000 paddr=0x2000 size=4096", e, error) == -1);
+  CHECK(parse_linux_iommu_trace_line(head + "iova=0x-1000 paddr=0x2000 size=4096", e, error) == -1);
+  CHECK(parse_linux_iommu_trace_line(head + "iova=0x1000 paddr=0x2000 size=18446744073709551616", e, error) == -1);
+  CHECK(parse_linux_iommu_trace_line(head + "iova=0x1000 paddr=0x2000 size= 4096", e, error) == -1);
+  CHECK(parse_linux_iommu_trace_line(head + "iova=0x1000 paddr=0x2000 size=0100", e, error) == 1);
+  CHECK(e.size == 100);  // decimal, not octal
+}
+
+TEST_CASE("linux trace streams events and their accesses one at a time", "[unit]") {
+  // A 1 GiB map is 262,144 accesses: the streaming interface hands them over one by one and
+  // can stop at any point.
+  std::istringstream in(
+      "a-1 [000] ..... 1.000000: map: IOMMU: iova=0x0000000040000000 - 0x0000000080000000 "
+      "paddr=0x0000000100000000 size=1073741824\n"
+      "a-1 [000] ..... 2.000000: unmap: IOMMU: iova=0x0000000040000000 - 0x0000000080000000 "
+      "size=1073741824 unmapped_size=1073741824\n");
+  LinuxAccessRule rule;
+  uint64_t accesses = 0, invalidations = 0, events = 0;
+  const LinuxTraceParseResult r = parse_linux_iommu_trace(in, [&](const LinuxIommuEvent& e) {
+    ++events;
+    return linux_event_to_dma_ops(e, rule, [&](const LinuxDmaOp& op) {
+      (op.kind == LinuxDmaOp::Access ? accesses : invalidations) += 1;
+      return true;
+    });
+  });
+  CHECK(r.events.empty());  // nothing kept
+  CHECK(r.event_count == 2);
+  CHECK(events == 2);
+  CHECK(accesses == 262144);
+  CHECK(invalidations == 1);  // one aligned 1 GiB block
+  LinuxIommuEvent map;
+  map.kind = LinuxIommuEvent::Map;
+  map.iova = 0x40000000;
+  map.paddr = 0x100000000ULL;
+  map.size = 1ULL << 30;
+  uint64_t seen = 0;
+  CHECK_FALSE(linux_event_to_dma_ops(map, rule, [&](const LinuxDmaOp&) { return ++seen < 10; }));
+  CHECK(seen == 10);
 }

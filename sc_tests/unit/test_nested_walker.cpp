@@ -5,11 +5,11 @@
 
 #include <memory>
 
-#include "common/sparse_memory.h"
-#include "host/vtd_tables.h"
-#include "host/vtd_tables_scalable.h"
-#include "iommu/nested_walker.h"
-#include "iommu/vtd_format_scalable.h"
+#include "iommu_sim/common/sparse_memory.h"
+#include "iommu_sim/host/vtd_tables.h"
+#include "iommu_sim/host/vtd_tables_scalable.h"
+#include "iommu_sim/iommu/nested_walker.h"
+#include "iommu_sim/iommu/vtd_format_scalable.h"
 
 using namespace iommu_sim;
 namespace fmt = iommu_sim::vtd;

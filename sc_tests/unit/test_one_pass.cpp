@@ -5,9 +5,9 @@
 #include <random>
 #include <sstream>
 
-#include "iommu/caches/iotlb.h"
-#include "iommu/caches/iotlb_trace.h"
-#include "sweep/one_pass.h"
+#include "iommu_sim/iommu/caches/iotlb.h"
+#include "iommu_sim/iommu/caches/iotlb_trace.h"
+#include "iommu_sim/platform/sweep/one_pass.h"
 
 using namespace iommu_sim;
 

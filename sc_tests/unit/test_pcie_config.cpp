@@ -1,8 +1,8 @@
 // Configuration-space conformance of the endpoint function and the SR-IOV device (no kernel).
 #include <catch2/catch.hpp>
 
-#include "pcie/msix.h"
-#include "pcie/sriov_device.h"
+#include "iommu_sim/pcie/msix.h"
+#include "iommu_sim/pcie/sriov_device.h"
 
 using namespace iommu_sim;
 namespace sr = pci::sriov;

@@ -7,12 +7,12 @@
 #include <fstream>
 #include <sstream>
 
-#include "iommu/caches/iotlb_trace.h"
-#include "sweep/csv.h"
-#include "sweep/grid.h"
-#include "sweep/one_pass.h"
-#include "sweep/stats_json.h"
-#include "sweep/sweep.h"
+#include "iommu_sim/iommu/caches/iotlb_trace.h"
+#include "iommu_sim/platform/sweep/csv.h"
+#include "iommu_sim/platform/sweep/grid.h"
+#include "iommu_sim/platform/sweep/one_pass.h"
+#include "iommu_sim/platform/sweep/stats_json.h"
+#include "iommu_sim/platform/sweep/sweep.h"
 
 using namespace iommu_sim;
 namespace fs = std::filesystem;
@@ -257,6 +257,19 @@ TEST_CASE("shards merged give the same rows as one run", "[unit]") {
   const std::vector<CsvRow> b = without_seconds(load_csv(sharded + "/sweep.csv"));
   REQUIRE(a.size() == 10);
   CHECK(a == b);
+
+  // A partial set of shards does not merge: by name, and by the hole in the point numbers.
+  const Run partial = sweep({"merge", sharded + "/partial.csv", inputs[0], inputs[1], inputs[3], "--no-plots"});
+  CHECK(partial.code == 2);
+  CHECK(partial.err.find("sweep-shard-3-of-4.csv is missing") != std::string::npos);
+  const std::string renamed = sharded + "/renamed.csv";
+  std::filesystem::copy_file(inputs[0], renamed, std::filesystem::copy_options::overwrite_existing);
+  const Run hole = sweep({"merge", sharded + "/partial.csv", renamed, "--no-plots"});
+  CHECK(hole.code == 2);
+  CHECK(hole.err.find("point 1 is in none of the inputs") != std::string::npos);
+  // The last shard alone leaves no hole (its points come last): its name gives it away.
+  const Run tail = sweep({"merge", sharded + "/partial.csv", inputs[0], inputs[1], inputs[2], "--no-plots"});
+  CHECK(tail.code == 2);
 
   // A shard of another grid does not merge.
   const std::string other = scratch("other");

@@ -5,7 +5,7 @@
 # busybox-static, cpio, python3, and a linux-image-6.1.*-amd64 package fetched with
 # `apt-get download` and unpacked with `dpkg-deb -x` (never installed).
 #
-#   tools/linux-capture/capture.sh --out DIR [--device e1000e|nvme|both] [--strict 1|0]
+#   tools/linux-capture/capture.sh --out DIR [--device e1000e|nvme|both|virtio-net-ats] [--strict 1|0]
 #       [--scalable 0|1] [--pings N] [--ping-size BYTES] [--disk-kib N] [--memory MIB]
 #       [--work DIR] [--keep]
 #
@@ -38,7 +38,8 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ -n "$out" ] || { usage >&2; die "--out DIR is required" 2; }
-case "$device" in e1000e|nvme|both) ;; *) die "--device: '$device' is not accepted; expected e1000e, nvme or both" 2 ;; esac
+case "$device" in e1000e|nvme|both|virtio-net-ats) ;;
+  *) die "--device: '$device' is not accepted; expected e1000e, nvme, both or virtio-net-ats" 2 ;; esac
 case "$strict" in 0|1) ;; *) die "--strict: '$strict' is not accepted; expected 1 (strict) or 0 (lazy)" 2 ;; esac
 case "$scalable" in 0|1) ;; *) die "--scalable: '$scalable' is not accepted; expected 0 (legacy) or 1 (x-scalable-mode=on)" 2 ;; esac
 for n in "$pings" "$ping_size" "$disk_kib" "$memory_mib"; do
@@ -93,7 +94,10 @@ cp "$busybox" "$root/bin/busybox"
 for m in lib/crc64.ko lib/crc64-rocksoft.ko lib/crc-t10dif.ko crypto/crct10dif_common.ko \
          crypto/crct10dif_generic.ko crypto/crc64_rocksoft_generic.ko block/t10-pi.ko \
          drivers/nvme/host/nvme-core.ko drivers/nvme/host/nvme.ko \
-         drivers/net/ethernet/intel/e1000e/e1000e.ko; do
+         drivers/net/ethernet/intel/e1000e/e1000e.ko \
+         drivers/virtio/virtio.ko drivers/virtio/virtio_ring.ko drivers/virtio/virtio_pci_modern_dev.ko \
+         drivers/virtio/virtio_pci_legacy_dev.ko drivers/virtio/virtio_pci.ko net/core/failover.ko \
+         drivers/net/net_failover.ko drivers/net/virtio_net.ko; do
   [ -f "$moddir/$m" ] || die "the kernel package has no $m" 1
   cp "$moddir/$m" "$root/lib/modules/"
 done
@@ -105,12 +109,20 @@ chmod +x "$root/init"
 
 # ---- The machine.
 devices=()
-if [ "$device" != nvme ]; then devices+=(-netdev user,id=n0 -device e1000e,netdev=n0); fi
-if [ "$device" != e1000e ]; then
+iommu=intel-iommu,intremap=on
+case "$device" in
+  e1000e|both) devices+=(-netdev user,id=n0 -device e1000e,netdev=n0) ;;
+  virtio-net-ats)
+    # A PCIe virtio NIC with the ATS capability, behind a root port, and a VT-d with device TLBs
+    # (ECAP.DT; QEMU then reports every root port in its DMAR ATSR): Linux enables ATS on the
+    # NIC, gives its context TT = 01b and invalidates its device-TLB (descriptor 0x3).
+    iommu+=,device-iotlb=on
+    devices+=(-device pcie-root-port,id=rp0,chassis=1 -netdev user,id=n0
+              -device virtio-net-pci,netdev=n0,bus=rp0,disable-legacy=on,iommu_platform=on,ats=on) ;;
+esac
+if [ "$device" = nvme ] || [ "$device" = both ]; then
   truncate -s 64M "$work/disk.img"
   devices+=(-drive file="$work/disk.img",if=none,id=d0,format=raw -device nvme,drive=d0,serial=capture0)
-else
-  devices+=()
 fi
 trace_args=()
 for e in vtd_reg_write vtd_inv_desc vtd_dmar_translate vtd_dmar_fault vtd_iotlb_page_update \
@@ -121,11 +133,10 @@ done
 rm -f "$work/vtd.log" "$work/console.log" "$work/qmp.sock"
 # Scalable mode: QEMU offers it (ECAP.SMTS, second-level translation), and Debian's kernel,
 # built with CONFIG_INTEL_IOMMU_SCALABLE_MODE_DEFAULT_ON, takes it.
-iommu_device="intel-iommu,intremap=on"
-[ "$scalable" = 1 ] && iommu_device="$iommu_device,x-scalable-mode=on"
+[ "$scalable" = 1 ] && iommu+=,x-scalable-mode=on
 append="console=ttyS0 intel_iommu=on iommu.strict=$strict quiet panic=-1 no_timer_check"
 qemu_cmd=(qemu-system-x86_64 -machine q35,kernel-irqchip=split -m "$memory_mib" -smp 1
-          -nographic -no-reboot -device "$iommu_device" "${devices[@]}"
+          -nographic -no-reboot -device "$iommu" "${devices[@]}"
           -kernel "$vmlinuz" -initrd "$work/initrd.gz" -append "$append"
           "${trace_args[@]}" -msg timestamp=on -D "$work/vtd.log" -qmp unix:"$work/qmp.sock",server=on,wait=off)
 echo "capture: booting Linux $kver ($device, iommu.strict=$strict, scalable=$scalable) under QEMU (TCG)"

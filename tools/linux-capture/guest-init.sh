@@ -1,6 +1,7 @@
 #!/bin/busybox sh
 # /init of the capture initramfs: runs inside the Linux guest. The capture script fills in
-# @PINGS@, @PINGSIZE@, @DISK_BLOCKS@ and @DEVICES@ (e1000e, nvme or both) before packing it.
+# @PINGS@, @PINGSIZE@, @DISK_BLOCKS@ and @DEVICES@ (e1000e, nvme, both or virtio-net-ats) before
+# packing it.
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
@@ -24,13 +25,14 @@ say "@@CAPTURE-DMESG-END"
 
 # The drivers are modules of the kernel package; their dependencies first.
 for m in crct10dif_common crct10dif_generic crc-t10dif crc64 crc64_rocksoft_generic crc64-rocksoft \
-         t10-pi nvme-core nvme e1000e; do
+         t10-pi nvme-core nvme e1000e virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev \
+         virtio_pci failover net_failover virtio_net; do
   f=$(find /lib/modules -name "$m.ko" | head -1)
   [ -n "$f" ] && insmod "$f" 2>/dev/null
 done
 sleep 1
 
-case "@DEVICES@" in *e1000e*|both)
+case "@DEVICES@" in *e1000e*|both|virtio-net-ats)
   ip link set eth0 up
   ip addr add 10.0.2.15/24 dev eth0
   sleep 1

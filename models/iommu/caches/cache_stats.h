@@ -14,9 +14,9 @@ struct CacheStats {
            invalidated_entries = 0;  // valid entries they made invalid
 };
 
-// Registers gauges "<prefix>.lookups", ".hits", ".misses", ".fills", ".evictions",
-// ".invalidations", ".invalidated_entries" and ".hit_rate" that read `stats` when the registry is
-// read. The cache owning `stats` must outlive every read of the registry.
+// Registers cumulative values "<prefix>.lookups", ".hits", ".misses", ".fills", ".evictions",
+// ".invalidations", ".invalidated_entries" that read `stats` when the registry is read, and the
+// ratio ".hit_rate". The cache owning `stats` must outlive every read of the registry.
 void register_cache_stats(StatsRegistry& registry, const std::string& prefix,
                           const CacheStats& stats);
 

@@ -1,4 +1,4 @@
-#include "iommu/caches/iotlb.h"
+#include "iommu_sim/iommu/caches/iotlb.h"
 
 #include <algorithm>
 #include <stdexcept>

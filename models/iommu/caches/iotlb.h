@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "iommu/caches/cache_stats.h"
-#include "iommu/caches/replacement_policy.h"
+#include "iommu_sim/iommu/caches/cache_stats.h"
+#include "iommu_sim/iommu/caches/replacement_policy.h"
 
 namespace iommu_sim {
 

@@ -1,4 +1,4 @@
-#include "iommu/caches/iotlb_trace.h"
+#include "iommu_sim/iommu/caches/iotlb_trace.h"
 
 #include <cstdio>
 #include <sstream>

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "iommu/caches/iotlb.h"
+#include "iommu_sim/iommu/caches/iotlb.h"
 
 namespace iommu_sim {
 

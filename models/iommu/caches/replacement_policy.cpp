@@ -1,9 +1,9 @@
-#include "iommu/caches/replacement_policy.h"
+#include "iommu_sim/iommu/caches/replacement_policy.h"
 
 #include <algorithm>
 #include <stdexcept>
 
-#include "common/bits.h"
+#include "iommu_sim/common/bits.h"
 
 namespace iommu_sim {
 

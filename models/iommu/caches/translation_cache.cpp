@@ -1,4 +1,4 @@
-#include "iommu/caches/translation_cache.h"
+#include "iommu_sim/iommu/caches/translation_cache.h"
 
 namespace iommu_sim {
 
