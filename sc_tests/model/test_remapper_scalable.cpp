@@ -6,6 +6,7 @@
 
 #include <memory>
 
+#include "iommu_sim/common/messages.h"
 #include "iommu_sim/host/vtd_tables_scalable.h"
 #include "test_remapper_tb.h"
 
@@ -563,7 +564,14 @@ class UntaggedIotlb : public Iotlb {
 TEST_CASE("first-level and nested translation need an IOTLB with PASID tags", "[model][scalable]") {
   StatsRegistry stats;
   IommuConfig c = scalable_config();
-  CHECK_THROWS_AS(Iommu("tagless", c, stats, std::make_unique<UntaggedIotlb>()), std::invalid_argument);
+  // A configuration error, reported through sc_report (msg::kConfig).
+  try {
+    Iommu tagless("tagless", c, stats, std::make_unique<UntaggedIotlb>());
+    FAIL("the IOMMU was built");
+  } catch (const sc_core::sc_report& e) {
+    CHECK(std::string(e.get_msg_type()) == msg::kConfig);
+    CHECK(std::string(e.get_msg()).find("PASID tags") != std::string::npos);
+  }
   c.scalable.first_level = false;
   c.scalable.nested = false;
   Iommu second_level_only("second_level_only", c, stats, std::make_unique<UntaggedIotlb>());
