@@ -31,16 +31,13 @@ std::string ps_rate(const StatsRegistry& s, const std::string& prefix) {
 }  // namespace
 
 void register_scalable_summary(StatsRegistry& stats, const std::string& iommu) {
-  const Histogram* refs = stats.find_histogram(iommu + ".walk_refs");
   const Histogram* latency = stats.find_histogram(iommu + ".walk_latency");
-  if (!refs || !latency) return;
-  const double walks = static_cast<double>(refs->count());
-  const double fl = get(stats, iommu + ".walk_reads.first_level");
-  const double sl = get(stats, iommu + ".walk_reads.second_level");
-  const auto per_walk = [walks](double n) { return walks > 0 ? n / walks : 0.0; };
-  stats.gauge("summary.walk_reads_per_walk", [per_walk, fl, sl] { return per_walk(fl + sl); });
-  stats.gauge("summary.walk_first_level_reads_per_walk", [per_walk, fl] { return per_walk(fl); });
-  stats.gauge("summary.walk_second_level_reads_per_walk", [per_walk, sl] { return per_walk(sl); });
+  if (!latency || !stats.has(iommu + ".walk_reads.page_tables")) return;
+  // Ratios of counts over the measurement (a warm-up left out), as the IOMMU's own.
+  const std::string walks = iommu + ".walks";
+  stats.ratio("summary.walk_reads_per_walk", iommu + ".walk_reads.page_tables", walks);
+  stats.ratio("summary.walk_first_level_reads_per_walk", iommu + ".walk_reads.first_level", walks);
+  stats.ratio("summary.walk_second_level_reads_per_walk", iommu + ".walk_reads.second_level", walks);
   stats.gauge("summary.walk_latency_p50_ns", [latency] { return latency->quantile(0.5) / 1000.0; });
   stats.gauge("summary.walk_latency_p99_ns", [latency] { return latency->quantile(0.99) / 1000.0; });
 }

@@ -88,6 +88,15 @@ struct Iommu::ScalableState {
         walk_refs(stats.histogram(base + ".walk_refs", "reads")),
         walk_latency(stats.histogram(base + ".walk_latency", "ps")) {
     register_cache_stats(stats, base + ".pasid_cache", pasid_cache.stats());
+    // Page-table reads of both dimensions, and per walk (every walk in scalable mode is counted
+    // in <base>.walks): over the measurement, so that a warm-up leaves them out.
+    stats.cumulative(base + ".walk_reads.page_tables", [&fl = first_level_reads, &sl = second_level_reads] {
+      return static_cast<double>(fl.value() + sl.value());
+    });
+    const std::string walks = base + ".walks";
+    stats.ratio(base + ".walk_reads_per_walk", base + ".walk_reads.page_tables", walks);
+    stats.ratio(base + ".walk_reads_per_walk.first_level", base + ".walk_reads.first_level", walks);
+    stats.ratio(base + ".walk_reads_per_walk.second_level", base + ".walk_reads.second_level", walks);
     make_ps_caches(first_level, c.first_level_pscache, stats, base + ".first_level_pscache");
     make_ps_caches(nested, c.nested_pscache, stats, base + ".nested_pscache");
   }

@@ -34,6 +34,14 @@ TEST_CASE("nested_vm translates through second-level, nested and PASID-selected 
   const double per_walk = stats.value("summary.walk_reads_per_walk");
   CHECK(per_walk > 1.0);
   CHECK(per_walk < 24.0);
+  // The same ratio of counts as the IOMMU's own, and the two dimensions add up.
+  CHECK(stats.value("platform.iommu.walk_reads_per_walk") == Approx(per_walk));
+  CHECK(stats.value("summary.walk_first_level_reads_per_walk") +
+            stats.value("summary.walk_second_level_reads_per_walk") ==
+        Approx(per_walk));
+  CHECK(per_walk == Approx((stats.value("platform.iommu.walk_reads.first_level") +
+                            stats.value("platform.iommu.walk_reads.second_level")) /
+                           stats.value("platform.iommu.walks")));
   const auto sources = platform.dma_sources();
   REQUIRE(sources.size() == 3);
   CHECK(sources[1].domain == 11);
