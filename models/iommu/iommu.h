@@ -222,8 +222,8 @@ class Iommu : public sc_core::sc_module {
                              Translation& t, sc_core::sc_time* delay, int& walker);
   uint8_t fetch_scalable_context(uint16_t rid, ContextInfo& c, sc_core::sc_time* delay);
   void scalable_capabilities(uint64_t& cap, uint64_t& ecap) const;
-  // Descriptors 0x6 and 0x7; kIqeiDescriptorType for the types scalable mode does not add.
-  vtd::QueueErrorInfo execute_scalable_descriptor(const uint64_t* qw);
+  // Descriptors 0x6, 0x7 and, with device TLBs, 0x8; kIqeiDescriptorType for the others.
+  vtd::QueueErrorInfo execute_scalable_descriptor(const uint64_t* qw, sc_core::sc_time& delay);
   // What an IOTLB invalidation (descriptor 0x2, IOTLB register) does beyond the legacy caches.
   void invalidate_scalable_iotlb(vtd::InvalidationScope g, uint16_t did, uint64_t addr, unsigned am,
                                  bool ih);
@@ -260,12 +260,14 @@ class Iommu : public sc_core::sc_module {
                                   sc_core::sc_time& delay);
   // Descriptor 0x3.
   vtd::QueueErrorInfo execute_device_tlb_descriptor(const uint64_t* qw, sc_core::sc_time& delay);
+  // Descriptor 0x8 (scalable mode).
+  vtd::QueueErrorInfo execute_pasid_device_tlb_descriptor(const uint64_t* qw, sc_core::sc_time& delay);
   // Sends one invalidate request to function `sid` for `range` and notes when its completion
   // arrives (honouring the function's queue depth, 0 = 32). False when no completion can come:
-  // the invalidation timed out (FSTS.ITE). For every device-TLB invalidation descriptor,
-  // with or without a PASID.
+  // the invalidation timed out (FSTS.ITE). For every device-TLB invalidation descriptor: 0x3
+  // without a PASID, 0x8 with one (and its Global Invalidate bit).
   bool invalidate_device_tlb(uint16_t sid, unsigned queue_depth, const ats::Range& range,
-                             bool has_pasid, uint32_t pasid, sc_core::sc_time& delay);
+                             bool has_pasid, uint32_t pasid, bool global, sc_core::sc_time& delay);
   // A wait descriptor: delay grows until every device-TLB invalidation sent so far completed.
   void wait_device_tlb_invalidations(sc_core::sc_time& delay);
   void trace_ats_to(VcdWriter& vcd, const std::string& scope);

@@ -167,7 +167,7 @@ fmt::QueueErrorInfo Iommu::execute_descriptor(const uint64_t* qw, sc_time& delay
   // 0x3 needs ECAP.DT; 0x6 and up are scalable mode's (iommu_scalable.cpp), as are the extended
   // type bits 11:9, which no type this unit processes uses; 0x0 is invalid.
   if (get_bits(qw[0], fmt::kDescTypeHighHi, fmt::kDescTypeHighLo)) return fmt::kIqeiDescriptorType;
-  if (type >= fmt::kDescPasidIotlb) return execute_scalable_descriptor(qw);
+  if (type >= fmt::kDescPasidIotlb) return execute_scalable_descriptor(qw, delay);
   // The upper half of a 256-bit descriptor of the legacy types is reserved.
   if (qw[2] || qw[3]) return fmt::kIqeiReservedField;
   const unsigned g = static_cast<unsigned>(get_bits(qw[0], fmt::kDescGHi, fmt::kDescGLo));

@@ -401,9 +401,11 @@ uint8_t Iommu::translate_scalable(const PcieExtension& ext, uint64_t iova, uint6
   return f;
 }
 
-fmt::QueueErrorInfo Iommu::execute_scalable_descriptor(const uint64_t* qw) {
+fmt::QueueErrorInfo Iommu::execute_scalable_descriptor(const uint64_t* qw, sc_time& delay) {
   const unsigned type = static_cast<unsigned>(get_bits(qw[0], fmt::kDescTypeHi, fmt::kDescTypeLo));
-  // 0x8 (PASID-based device-TLB) and beyond need device TLBs or page requests.
+  // 0x8 (PASID-based device-TLB) needs device TLBs (iommu_ats.cpp); 0x9 and beyond page requests.
+  if (m_sm && type == fmt::kDescPasidDeviceTlb && m_config.device_tlbs)
+    return execute_pasid_device_tlb_descriptor(qw, delay);
   if (!m_sm || (type != fmt::kDescPasidIotlb && type != fmt::kDescPasidCache))
     return fmt::kIqeiDescriptorType;
   ScalableState& sm = *m_sm;

@@ -243,6 +243,19 @@ constexpr uint64_t kDescPasidIotlbReserved1 = bit_mask(11, 7);
 // PASID-cache granularity (G, 5:4); 2 is reserved.
 enum class PasidCacheScope : uint8_t { Domain = 0, Pasid = 1, Global = 3 };
 
+// PASID-based device-TLB invalidation (0x8; VT-d 6.5.2.8, Linux qi_flush_dev_iotlb_pasid(), QEMU
+// VTD_INV_DESC_PASID_DEVICE_IOTLB_*): qw0 MIP (the function's Invalidate Queue Depth, 0 = 32)
+// 8:4, PFSID 3:0 in 15:12 and 15:4 in 63:52, SID 31:16, PASID 51:32; qw1 the range's address
+// field 63:12 and S 11 (the range encoding of descriptor 0x3 and the invalidate request,
+// common/ats_format.h), G 0 (Global Invalidate), 10:1 reserved. Not the field places of 0x3: SID
+// and the queue depth sit lower, the PASID where 0x3 has its SID.
+constexpr unsigned kDescPdevMipLo = 4, kDescPdevMipHi = 8;
+constexpr unsigned kDescPdevPfsidLowLo = 12, kDescPdevPfsidLowHi = 15;
+constexpr unsigned kDescPdevSidLo = 16, kDescPdevSidHi = 31;
+constexpr unsigned kDescPdevPfsidHighLo = 52, kDescPdevPfsidHighHi = 63;
+constexpr unsigned kDescPdevS = 11, kDescPdevG = 0;  // qw1
+constexpr uint64_t kDescPdevReserved1 = bit_mask(10, 1);
+
 // A descriptor of either width: 128-bit ones use qw[0] and qw[1], the rest is zero.
 struct WideDescriptor {
   uint64_t qw[4] = {0, 0, 0, 0};
@@ -260,6 +273,18 @@ inline WideDescriptor make_pasid_iotlb_desc(PasidIotlbScope g, uint16_t did, uin
   d.qw[0] = kDescPasidIotlb | (uint64_t(g) << kDescGLo) | (uint64_t(did) << kDescDidLo) |
             (uint64_t(pasid & kPasidMask) << kDescPasidLo);
   d.qw[1] = (addr & kTableAddrMask) | (uint64_t(ih) << kDescIotlbIh) | (am & 0x3F);
+  return d;
+}
+// `range_address` and `size_bit` as ats::encode_range() gives them.
+inline WideDescriptor make_pasid_device_tlb_desc(uint16_t sid, uint16_t pfsid, unsigned queue_depth,
+                                                 uint32_t pasid, uint64_t range_address, bool size_bit,
+                                                 bool global = false) {
+  WideDescriptor d;
+  d.qw[0] = kDescPasidDeviceTlb | (uint64_t(queue_depth & 0x1F) << kDescPdevMipLo) |
+            (uint64_t(pfsid & 0xF) << kDescPdevPfsidLowLo) | (uint64_t(sid) << kDescPdevSidLo) |
+            (uint64_t(pasid & kPasidMask) << kDescPasidLo) | (uint64_t(pfsid >> 4) << kDescPdevPfsidHighLo);
+  d.qw[1] = (range_address & kTableAddrMask) | (uint64_t(size_bit) << kDescPdevS) |
+            (uint64_t(global) << kDescPdevG);
   return d;
 }
 inline WideDescriptor make_pasid_cache_desc(PasidCacheScope g, uint16_t did = 0, uint32_t pasid = 0) {

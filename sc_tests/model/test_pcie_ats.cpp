@@ -222,3 +222,35 @@ TEST_CASE("ATS client: STU-sized translation requests and invalidations, and the
   CHECK(b.stat("invalidate_requests") == 1);
   CHECK(b.stat("devtlb.invalidated_entries") == 1);
 }
+
+TEST_CASE("ATS client: an invalidate request with a PASID is completed and leaves the PASID-less entries", "[model]") {
+  // The function translates without a PASID only; descriptor 0x8's requests (with a PASID, here
+  // with Global Invalidate too) find nothing of theirs in its device-TLB.
+  Bench* bench = nullptr;
+  Bench b([&](DmaPort& p) {
+    uint8_t buf[64] = {};
+    CHECK(p.read(0x40123000, buf, 64) == tlm::TLM_OK_RESPONSE);
+    tlm::tlm_generic_payload inv;
+    PcieExtension ext(kRid);
+    ext.has_pasid = true;
+    ext.pasid = 5;
+    uint64_t body = set_bit(ats::encode_invalidate({0x40123000, 12}), ats::kInvGlobal, true);
+    inv.set_extension(&ext);
+    inv.set_command(tlm::TLM_WRITE_COMMAND);
+    inv.set_data_ptr(reinterpret_cast<unsigned char*>(&body));
+    inv.set_data_length(8);
+    sc_time d = sc_core::SC_ZERO_TIME;
+    bench->client->handle_invalidation(inv, d);
+    inv.clear_extension(&ext);
+    CHECK(inv.is_response_ok());
+    CHECK(d == bench->config.invalidation_latency);
+    CHECK(p.read(0x40123000, buf, 64) == tlm::TLM_OK_RESPONSE);
+  });
+  bench = &b;
+  b.agent.map[0x40123000] = page(0x40123000, 0xA0123000, 12, true, true);
+  sc_core::sc_start();
+  CHECK(b.agent.count(AddressType::TranslationRequest) == 1);  // the second read hit
+  CHECK(b.stat("invalidate_requests") == 1);
+  CHECK(b.stat("devtlb.invalidated_entries") == 0);
+  CHECK(b.stat("devtlb.hits") == 1);
+}

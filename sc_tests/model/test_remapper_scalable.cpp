@@ -1,11 +1,14 @@
 // DMA remapper in scalable mode: capability registers and RTADDR.TTM, scalable-mode root,
 // context and PASID entries built by the host's table builder, second-level, first-level,
 // nested and pass-through translation, requests with and without PASID, the caches' tags, the
-// fault reasons of scalable mode, and invalidation (descriptors 0x2, 0x6, 0x7, 256-bit queue).
+// fault reasons of scalable mode, and invalidation (descriptors 0x2, 0x6, 0x7, 256-bit queue);
+// with device TLBs, DTE, translation and translated requests, and descriptor 0x8.
 #include <catch2/catch.hpp>
 
 #include <memory>
 
+#include "ats_functions_tb.h"
+#include "iommu_sim/common/ats_format.h"
 #include "iommu_sim/common/messages.h"
 #include "iommu_sim/host/vtd_tables_scalable.h"
 #include "test_remapper_tb.h"
@@ -637,4 +640,200 @@ TEST_CASE("formats: entries written bit by bit as Linux writes them translate, a
     CHECK(m.read64(pe0 + 8 * q) == m.read64(table + 8 * q));
     CHECK(m.read64(pe5 + 8 * q) == m.read64(table + 64 * 5 + 8 * q));
   }
+}
+
+// ---- PCIe ATS in scalable mode: DTE, translation and translated requests, descriptor 0x8 ----
+
+namespace {
+
+IommuConfig scalable_ats_config() {
+  IommuConfig c = scalable_config();
+  c.device_tlbs = true;
+  return c;
+}
+
+const uint16_t kNoDte = make_requester_id(0, 3, 0);
+
+// A scalable-mode unit with device TLBs: kRid's context has DTE, kNoDte's does not; both reach
+// domain 5's second level (one 4 KiB read-write page at kIova, one write-only page after it) at
+// RID_PASID. The functions below the unit take its invalidate requests; `timed` is a register
+// path that keeps the annotated delay of each access (the IQT write's covers the descriptors).
+struct ScalableAtsTb {
+  ScalableTb s{scalable_ats_config()};
+  AtsFunctions functions{"functions"};
+  sc_core::sc_time iqt_delay = sc_core::SC_ZERO_TIME;
+  SocketMmio timed{s.tb.mmio, 0, [this](const sc_core::sc_time& d) { iqt_delay = d; }};
+  VtdRegisterProgrammer timed_prog{timed, s.tb.mem.storage()};
+
+  ScalableAtsTb() {
+    s.tb.iommu.ats_invalidation.bind(functions.socket);
+    s.enable();
+    s.tb.tables.create_domain(5, 4);
+    s.tb.tables.map(5, kIova, kData, 0x1000, true, true);
+    s.tb.tables.map(5, kIova + 0x1000, kData + 0x1000, 0x1000, false, true);
+    s.sm.set_context(kRid, true, false, 2, true);
+    s.sm.set_pasid_entry(kRid, 0, s.sl_entry(5));
+    s.sm.set_context(kNoDte, true, false, 2, false);
+    s.sm.set_pasid_entry(kNoDte, 0, s.sl_entry(5));
+  }
+  // A translation request for one entry: the status, and the entry decoded.
+  tlm::tlm_response_status request(uint16_t rid, uint64_t addr, ats::Translation& x, int pasid = -1) {
+    uint64_t e = 0;
+    const tlm::tlm_response_status st = s.access(rid, addr, e, false, pasid, false, AddressType::TranslationRequest);
+    x = ats::decode_completion(e, addr);
+    return st;
+  }
+  // The queue handed over to the timed register path: queued invalidation off (enable() left
+  // the queue empty, its head past the base), then on again with a fresh queue of 256-bit
+  // descriptors, fetched from its base.
+  VtdRegisterProgrammer& timed_queue() {
+    s.tb.reg_write(fmt::kRegGcmd, s.tb.reg_read(fmt::kRegGsts, 4) & fmt::kGcmdTe, 4);
+    REQUIRE_FALSE(s.tb.reg_read(fmt::kRegGsts, 4) & fmt::kGcmdQie);
+    REQUIRE(timed_prog.enable_queued_invalidation(s.tb.tables.allocate_page(), 0, s.tb.tables.allocate_page(), true));
+    return timed_prog;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("scalable mode with device TLBs: DTE lets translation and translated requests through", "[model][scalable][ats]") {
+  ScalableAtsTb t;
+  ScalableTb& s = t.s;
+  CHECK(get_bit(s.tb.reg_read(fmt::kRegEcap, 8), fmt::kEcapDt));
+  // A translation request through RID_PASID's PASID entry and the second level.
+  ats::Translation x;
+  REQUIRE(t.request(kRid, kIova, x) == tlm::TLM_OK_RESPONSE);
+  CHECK(x.phys == kData);
+  CHECK(x.range.log2_bytes == 12);
+  CHECK((x.read && x.write));
+  CHECK(s.tb.stat("ats.translations") == 1);
+  // A write-only page: the completion carries W alone, and the second request is answered from
+  // the IOTLB (any cached permission answers a translation request): no second walk.
+  REQUIRE(t.request(kRid, kIova + 0x1000, x) == tlm::TLM_OK_RESPONSE);
+  CHECK((!x.read && x.write));
+  CHECK(x.phys == kData + 0x1000);
+  const double walks = s.tb.stat("walks");
+  REQUIRE(t.request(kRid, kIova + 0x1000, x) == tlm::TLM_OK_RESPONSE);
+  CHECK((!x.read && x.write));
+  CHECK(s.tb.stat("walks") == walks);
+  // A translated request passes at the host physical address: no IOTLB lookup, no walk.
+  s.tb.mem.storage().write64(kData + 0x40, 0x1122334455667788ULL);
+  const double lookups = s.tb.stat("iotlb.lookups");
+  uint64_t v = 0;
+  REQUIRE(s.access(kRid, kData + 0x40, v, false, -1, false, AddressType::Translated) == tlm::TLM_OK_RESPONSE);
+  CHECK(v == 0x1122334455667788ULL);
+  CHECK(s.tb.stat("iotlb.lookups") == lookups);
+  CHECK(s.tb.stat("walks") == walks);
+  CHECK(s.tb.stat("ats.translated_requests") == 1);
+  // Without DTE: the translation request is Unsupported Request, the translated request is
+  // blocked; both recorded as 0x44 with their address types.
+  REQUIRE(t.request(kNoDte, kIova, x) == ats::kUnsupportedRequest);
+  CHECK(get_bits(s.tb.frcd_hi(0), fmt::kFrcdFrHi, fmt::kFrcdFrLo) == fmt::kSmFaultDteClear);
+  CHECK(get_bits(s.tb.frcd_hi(0), fmt::kFrcdAtHi, fmt::kFrcdAtLo) == 1);
+  s.next_record = 1;
+  s.expect_fault(kNoDte, kData, false, fmt::kSmFaultDteClear, -1, false, AddressType::Translated);
+  CHECK(get_bits(s.tb.frcd_hi(1), fmt::kFrcdAtHi, fmt::kFrcdAtLo) == 2);
+  // Nothing mapped there: a successful completion with R = W = 0, no fault.
+  REQUIRE(t.request(kRid, kIova + 0x100000, x) == tlm::TLM_OK_RESPONSE);
+  CHECK((!x.read && !x.write));
+  CHECK_FALSE(get_bit(s.tb.frcd_hi(2), fmt::kFrcdF));
+}
+
+TEST_CASE("scalable mode with device TLBs: a pass-through PASID entry completes with the address itself", "[model][scalable][ats]") {
+  ScalableAtsTb t;
+  const uint16_t rid = make_requester_id(0, 4, 0);
+  PasidEntrySpec pt;
+  pt.pgtt = fmt::Pgtt::PassThrough;
+  pt.did = 6;
+  t.s.sm.set_context(rid, true, false, 2, true);
+  t.s.sm.set_pasid_entry(rid, 0, pt);
+  ats::Translation x;
+  REQUIRE(t.request(rid, 0x7654000, x) == tlm::TLM_OK_RESPONSE);
+  CHECK(x.phys == 0x7654000);
+  CHECK((x.read && x.write));
+}
+
+TEST_CASE("DTE without device TLBs is a reserved bit of the scalable-mode context entry", "[model][scalable][ats]") {
+  ScalableTb s;
+  s.enable();
+  s.second_level(kRid, 0, 5, kData);
+  s.sm.set_context(kRid, true, false, 2, true);
+  s.sm.set_pasid_entry(kRid, 0, s.sl_entry(5));
+  s.expect_fault(kRid, kIova, false, fmt::kSmFaultContextReserved);
+}
+
+TEST_CASE("descriptor 0x8: fields as Linux writes them, forwarded with the PASID and G, waited for", "[model][scalable][ats]") {
+  ScalableAtsTb t;
+  VtdRegisterProgrammer& prog = t.timed_queue();
+  REQUIRE(prog.sync());
+  const sc_core::sc_time plain = t.iqt_delay;
+  CHECK(plain < t.functions.latency);
+  // As Linux's qi_flush_dev_iotlb_pasid() builds it (QI_DEV_EIOTLB_PASID(p) = p << 32, _SID(s) =
+  // s << 16, _QDEP(q) = q << 4, _PFSID(f) = (f & 0xf) << 12 | (f >> 4) << 52, type 8; qw1 the
+  // address with ones below the size and S = bit 11), here 2 MiB at 0x40000000 for PASID 0x12345
+  // of 00:02.0, whose PF is 0x1234 (made up: 4 bits in each PFSID field), queue depth 3, G set.
+  const uint16_t sid = kRid, pfsid = 0x1234;
+  const uint32_t pasid = 0x12345;
+  fmt::WideDescriptor d;
+  d.qw[0] = (uint64_t(pasid) << 32) | (uint64_t(sid) << 16) | (3ULL << 4) | 0x8 | (uint64_t(pfsid & 0xF) << 12) |
+            (uint64_t(pfsid >> 4) << 52);
+  d.qw[1] = 0x40000000ULL | 0xFF000ULL | (1ULL << 11) | 1;
+  bool s_bit = false;
+  const uint64_t range = ats::encode_range({0x40000000, 21}, s_bit);
+  const fmt::WideDescriptor built = fmt::make_pasid_device_tlb_desc(sid, pfsid, 3, pasid, range, s_bit, true);
+  CHECK(built.qw[0] == d.qw[0]);
+  CHECK(built.qw[1] == d.qw[1]);
+  prog.submit(d);
+  CHECK_FALSE(t.s.tb.reg_read(fmt::kRegFsts, 4) & fmt::kFstsIqe);
+  REQUIRE(t.functions.requests.size() == 1);
+  const AtsFunctions::Request& r = t.functions.requests[0];
+  CHECK(r.rid == sid);
+  CHECK(r.has_pasid);
+  CHECK(r.pasid == pasid);
+  CHECK(r.global);
+  CHECK(r.range.base == 0x40000000);
+  CHECK(r.range.log2_bytes == 21);
+  CHECK(t.s.tb.stat("ats.invalidations") == 1);
+  // The descriptor does not wait; the wait descriptor behind it does.
+  CHECK(t.iqt_delay < t.functions.latency);
+  REQUIRE(prog.sync());
+  CHECK(sc_core::sc_time_stamp() + t.iqt_delay >= r.completed);
+  sc_core::sc_start(t.iqt_delay);
+  // G clear, a 4 KiB range: the body's G bit stays clear. MIP 1: the second request waits for
+  // the first's completion before it is sent.
+  const uint64_t page = ats::encode_range({kIova, 12}, s_bit);
+  prog.submit(fmt::make_pasid_device_tlb_desc(sid, 0, 1, 7, page, s_bit));
+  prog.submit(fmt::make_pasid_device_tlb_desc(sid, 0, 1, 7, page, s_bit));
+  REQUIRE(t.functions.requests.size() == 3);
+  CHECK_FALSE(t.functions.requests[1].global);
+  CHECK(t.functions.requests[1].range.log2_bytes == 12);
+  CHECK(t.functions.requests[2].arrived >= t.functions.requests[1].completed);
+  CHECK(t.s.tb.stat("ats.queue_depth_stalls") == 1);
+  REQUIRE(prog.sync());
+  CHECK(sc_core::sc_time_stamp() + t.iqt_delay >= t.functions.requests[2].completed);
+}
+
+TEST_CASE("descriptor 0x8: reserved bits, and a function that never completes", "[model][scalable][ats]") {
+  ScalableAtsTb t;
+  const auto iqei = [&t] { return get_bits(t.s.tb.reg_read(fmt::kRegIqer, 8), fmt::kIqerIqeiHi, fmt::kIqerIqeiLo); };
+  bool s_bit = false;
+  const uint64_t page = ats::encode_range({kIova, 12}, s_bit);
+  fmt::WideDescriptor d = fmt::make_pasid_device_tlb_desc(kRid, 0, 0, 9, page, s_bit);
+  d.qw[1] |= 1ULL << 5;  // 10:1 reserved
+  t.s.tb.prog.submit(d);
+  CHECK(t.s.tb.reg_read(fmt::kRegFsts, 4) & fmt::kFstsIqe);
+  CHECK(iqei() == fmt::kIqeiReservedField);
+  CHECK(t.functions.requests.empty());
+  // Software repairs it in place and clears IQE: the queue resumes there.
+  const uint64_t queue = t.s.tb.reg_read(fmt::kRegIqa, 8) & fmt::kTableAddrMask;
+  const uint64_t head = t.s.tb.reg_read(fmt::kRegIqh, 8);
+  t.s.tb.mem.storage().write64(queue + head + 8, d.qw[1] & ~(1ULL << 5));
+  t.s.tb.reg_write(fmt::kRegFsts, fmt::kFstsIqe, 4);
+  REQUIRE(t.functions.requests.size() == 1);
+  // No function answers: ITE, and the wait behind it is not carried out.
+  t.functions.present = false;
+  t.s.tb.prog.submit(fmt::make_pasid_device_tlb_desc(kRid, 0, 0, 9, page, s_bit));
+  CHECK(t.s.tb.reg_read(fmt::kRegFsts, 4) & fmt::kFstsIte);
+  CHECK(t.s.tb.stat("ats.invalidation_timeouts") == 1);
+  CHECK_FALSE(t.s.tb.prog.sync());
 }
