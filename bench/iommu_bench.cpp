@@ -9,7 +9,6 @@
 //   iommu-bench [--dmas N] [--repeats R] [--only hit|pass|miss|ats]
 // (--only runs one stream: for instruction counts under callgrind, which are repeatable.)
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -28,8 +27,10 @@
 #include "iommu_sim/host/vtd_tables.h"
 #include "iommu_sim/iommu/iommu.h"
 #include "iommu_sim/pcie/ats_client.h"
+#include "dma_stream.h"
 
 using namespace iommu_sim;
+using iommu_sim::bench::median;
 
 namespace {
 
@@ -91,11 +92,13 @@ class Rig : public sc_core::sc_module {
   // Issues the DMAs to the given pages (IOVA page numbers relative to kIova) and returns the
   // host seconds it took.
   double run(const std::vector<uint32_t>& pages) {
-    tlm::tlm_generic_payload p;
     PcieExtension ext(kRid);
+    const uint64_t base = m_tt == vtd::TranslationType::PassThrough ? kPhys : kIova;
+    if (!m_ats) return bench::timed_reads(dma, ext, base, pages, name());
+    // With ATS: the device-TLB first; the request goes translated.
+    tlm::tlm_generic_payload p;
     p.set_extension(&ext);
     uint8_t data[64];
-    const uint64_t base = m_tt == vtd::TranslationType::PassThrough ? kPhys : kIova;
     sc_core::sc_time delay;
     const AtsClient::Send upstream = [this](tlm::tlm_generic_payload& t, sc_core::sc_time& d) {
       dma->b_transport(t, d);
@@ -104,11 +107,9 @@ class Rig : public sc_core::sc_module {
     for (uint32_t page : pages) {
       uint64_t addr = base + uint64_t(page) * 4096 + 64;
       delay = sc_core::SC_ZERO_TIME;
-      if (m_ats) {  // the device-TLB first; the request goes translated
-        const AtsClient::Route r = m_ats->route(kRid, addr, false, upstream, delay);
-        addr = r.address;
-        ext.address_type = r.type;
-      }
+      const AtsClient::Route r = m_ats->route(kRid, addr, false, upstream, delay);
+      addr = r.address;
+      ext.address_type = r.type;
       p.set_command(tlm::TLM_READ_COMMAND);
       p.set_address(addr);
       p.set_data_ptr(data);
@@ -141,38 +142,15 @@ class Rig : public sc_core::sc_module {
   std::unique_ptr<AtsClient> m_ats;
 };
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
 }  // namespace
 
 int sc_main(int argc, char* argv[]) {
-  uint64_t dmas = 1000000;
-  unsigned repeats = 5;
-  std::string only;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--dmas" && i + 1 < argc) {
-      dmas = std::strtoull(argv[++i], nullptr, 10);
-    } else if (a == "--repeats" && i + 1 < argc) {
-      repeats = static_cast<unsigned>(std::strtoul(argv[++i], nullptr, 10));
-    } else if (a == "--only" && i + 1 < argc) {
-      only = argv[++i];
-      if (only != "hit" && only != "pass" && only != "miss" && only != "ats") {
-        std::fprintf(stderr, "iommu-bench: --only takes hit, pass, miss or ats\n");
-        return 2;
-      }
-    } else {
-      std::fprintf(stderr, "usage: iommu-bench [--dmas N] [--repeats R] [--only hit|pass|miss|ats]\n");
-      return 2;
-    }
-  }
-  if (dmas == 0 || repeats == 0) {
-    std::fprintf(stderr, "iommu-bench: --dmas and --repeats must be positive\n");
-    return 2;
-  }
+  bench::Options options;
+  options.dmas = 1000000;
+  if (!bench::parse_options(argc, argv, "iommu-bench", "hit|pass|miss|ats", options)) return 2;
+  const uint64_t dmas = options.dmas;
+  const unsigned repeats = options.repeats;
+  const std::string& only = options.only;
   // Hit stream: 16 pages, well inside the default 128-entry IOTLB. Miss stream: random pages out
   // of 65536 (256 MiB), so nearly every DMA walks (the paging-structure caches still help).
   constexpr uint64_t kMissPages = 65536;
@@ -186,15 +164,8 @@ int sc_main(int argc, char* argv[]) {
   miss.enable();
   ats.enable();
 
-  std::vector<uint32_t> hot(dmas), cold(dmas);
-  uint64_t x = 0x9E3779B97F4A7C15ULL;
-  for (uint64_t i = 0; i < dmas; ++i) {
-    hot[i] = static_cast<uint32_t>(i % 16);
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    cold[i] = static_cast<uint32_t>(x % kMissPages);
-  }
+  std::vector<uint32_t> hot, cold;
+  bench::page_streams(dmas, kMissPages, hot, cold);
   if (!only.empty()) {
     Rig& rig = only == "hit" ? hit : only == "pass" ? pass : only == "ats" ? ats : miss;
     const double t = rig.run(only == "miss" ? cold : hot);

@@ -97,6 +97,7 @@ Platform::Platform(sc_core::sc_module_name name, const PlatformConfig& config, S
     auto workload = std::make_unique<GatedWorkload>(std::move(inner), m_host.ready_event(), m_host.ready());
     m_engines.push_back(std::make_unique<DmaEngine>(t.name.c_str(), t.requester_id,
                                                     std::move(workload), stats));
+    if (t.has_pasid) m_engines.back()->set_pasid(t.pasid, t.privileged);
     m_engines.back()->socket.bind(m_upstream.target);
     m_active.push_back(m_engines.back().get());
   }
@@ -279,6 +280,7 @@ PlatformOutcome Platform::run(const IntervalSink& on_interval) {
   std::vector<std::string> engines;
   for (DmaEngine* e : m_active) engines.push_back(e->name());
   register_summary(m_stats, m_iommu->name(), engines, outcome);
+  if (m_config.iommu.scalable.enabled) register_scalable_summary(m_stats, m_iommu->name());
   if (m_apic) {
     m_apic->settle(sc_core::sc_time_stamp());
     std::vector<std::string> guests;
@@ -290,17 +292,18 @@ PlatformOutcome Platform::run(const IntervalSink& on_interval) {
 
 std::vector<DmaSource> Platform::dma_sources() const {
   std::vector<DmaSource> out;
-  auto domain_of = [this](uint16_t rid) -> uint16_t {
+  auto domain_of = [this](uint16_t rid, uint32_t pasid = 0) -> uint16_t {
     for (const DomainSpec& d : m_config.host.domains)
       for (uint16_t dev : d.devices)
-        if (dev == rid) return d.id;
+        if (dev == rid && d.pasid == pasid) return d.id;
     for (const DiscoveredFunction& f : m_host.functions())
       if (f.rid == rid) return f.domain;
     return 0;
   };
   for (size_t i = 0; i < m_engines.size(); ++i) {
     const DmaEngine& e = *m_engines[i];
-    out.push_back(DmaSource{e.basename(), e.name(), e.requester_id(), domain_of(e.requester_id())});
+    out.push_back(DmaSource{e.basename(), e.name(), e.requester_id(),
+                            domain_of(e.requester_id(), e.has_pasid() ? e.pasid() : 0)});
   }
   for (const auto& ep : m_endpoints) {
     for (unsigned f = 0; f < ep->function_count(); ++f) {

@@ -7,6 +7,7 @@
 #include "iommu_sim/common/bits.h"
 #include "iommu_sim/platform/config_reader.h"
 #include "iommu_sim/iommu/vtd_format.h"
+#include "iommu_sim/platform/platform_config_scalable.h"
 
 namespace iommu_sim {
 
@@ -16,11 +17,6 @@ using sc_core::SC_NS;
 using sc_core::sc_time;
 
 sc_time ns(double v) { return sc_time(v, SC_NS); }
-
-PageSize read_page_size(Section& s, const std::string& key, const std::string& def = "4K") {
-  const std::string p = s.get_enum(key, def, {"4K", "2M", "1G"});
-  return p == "1G" ? PageSize::Size1G : p == "2M" ? PageSize::Size2M : PageSize::Size4K;
-}
 
 uint16_t read_requester(Section& s, const std::string& key, const std::string& text) {
   uint16_t rid = 0;
@@ -63,6 +59,13 @@ void check_memory_region(Section& s, const std::string& key, const std::string& 
                     " is not in memory (0-0xbfffffff or 0x100000000-2^52)");
 }
 
+}  // namespace
+
+PageSize read_page_size(Section& s, const std::string& key, const std::string& def) {
+  const std::string p = s.get_enum(key, def, {"4K", "2M", "1G"});
+  return p == "1G" ? PageSize::Size1G : p == "2M" ? PageSize::Size2M : PageSize::Size4K;
+}
+
 CacheGeometry read_cache(Section s, const CacheGeometry& def) {
   CacheGeometry g = def;
   g.enabled = s.get_bool("enabled", def.enabled);
@@ -77,6 +80,8 @@ CacheGeometry read_cache(Section s, const CacheGeometry& def) {
     s.fail("ways", "plru needs a power-of-two number of ways (got " + std::to_string(g.ways) + ")");
   return g;
 }
+
+namespace {
 
 void read_iotlb(Section s, PlatformConfig& pc) {
   IotlbConfig& c = pc.iommu.iotlb;
@@ -145,6 +150,7 @@ void read_iommu(Section s, PlatformConfig& pc) {
   c.context_cache = read_cache(s.section("context_cache"), c.context_cache);
   c.pscache = read_cache(s.section("pscache"), c.pscache);
   read_interrupt_remapping(s.section("interrupt_remapping"), c);
+  read_scalable_iommu(s.section("scalable"), pc);
   const std::string problem = validate_iommu_config(c);
   if (!problem.empty()) s.fail("", problem);
 }
@@ -215,9 +221,12 @@ void read_host(Section s, PlatformConfig& pc) {
     if (ep.ats_enabled && pc.iommu.device_tlbs && h.invalidation != "queued")
       s.fail("invalidation", "endpoint '" + ep.name + "' has ATS enabled: device-TLBs are invalidated "
                              "through the invalidation queue only (use queued)");
+  read_host_tables(s, h, pc.iommu);
+  const bool scalable = h.tables == "scalable";
   h.pcie = !pc.pcie.endpoints.empty();
   if (h.pcie) read_driver(s.section("driver"), pc);
-  std::set<uint16_t> ids, devices;
+  std::set<uint16_t> ids;
+  std::set<uint64_t> devices;  // requester ID << 32 | PASID
   for (Section d : s.list("domains")) {
     DomainSpec dom;
     const unsigned max_domain = (1u << (4 + 2 * pc.iommu.domain_bits_nd)) - 1;
@@ -225,11 +234,13 @@ void read_host(Section s, PlatformConfig& pc) {
     if (!ids.insert(dom.id).second) d.fail("id", "domain " + std::to_string(dom.id) + " is defined twice");
     dom.levels = d.get_uint("levels", 4, 3, 5);
     check_levels(d, "levels", dom.levels, pc.iommu);
-    dom.translation = d.get_enum("translation", "translate", {"translate", "pass-through", "blocked"});
+    dom.translation = d.get_enum("translation", "translate", domain_translations(scalable));
     dom.fault_processing_disable = d.get_bool("fault_processing_disable", false);
+    if (scalable) read_scalable_domain(d, dom, h.domains, pc.iommu);
     for (const std::string& text : d.get_string_list("devices")) {
       const uint16_t rid = read_requester(d, "devices", text);
-      if (!devices.insert(rid).second) d.fail("devices", text + " is in more than one domain");
+      if (!devices.insert(uint64_t(rid) << 32 | dom.pasid).second)
+        d.fail("devices", text + " is in more than one domain" + (scalable ? " at this PASID" : ""));
       dom.devices.push_back(rid);
     }
     for (Section m : d.list("mappings")) {
@@ -244,23 +255,33 @@ void read_host(Section s, PlatformConfig& pc) {
       if (map.iova % align) m.fail("iova", "must be aligned to the page size");
       if (map.phys % align) m.fail("phys", "must be aligned to the page size");
       if (map.size % align) m.fail("size", "must be a multiple of the page size");
-      // The table indexes the IOVA bits below its own width (and the hardware's); the frame
-      // bits stop at the host address width.
-      const unsigned width = std::min(pc.iommu.address_width, vtd::levels_to_width(dom.levels));
+      // First-level tables: `user`, and addresses in one canonical half of their width.
+      read_mapping_scalable(m, map, dom);
+      const bool first_level = dom.translation == "first-level" || dom.translation == "nested";
       uint64_t iova_last = 0, phys_last = 0;
-      if (!range_of(map.iova, map.size, iova_last) || (iova_last >> width) != 0)
-        m.fail("iova", "the mapping " + hex(map.iova) + " + " + hex(map.size) + " ends above the " +
-                           std::to_string(width) + "-bit input address width of a " +
-                           std::to_string(dom.levels) + "-level domain");
-      if (!range_of(map.phys, map.size, phys_last) || (phys_last >> pc.iommu.host_address_width) != 0)
-        m.fail("phys", "the mapping's physical range " + hex(map.phys) + " + " + hex(map.size) +
-                           " ends above the " + std::to_string(pc.iommu.host_address_width) +
-                           "-bit host address width");
-      // A device that could write the remapping structures could rewrite its own permissions.
-      if (overlaps(map.phys, phys_last, h.table_base, table_last))
-        m.fail("phys", "the mapping " + hex(map.phys) + "-" + hex(phys_last) +
-                           " exposes the VT-d table region " + hex(h.table_base) + "-" +
-                           hex(table_last) + " (host.table_base, host.table_size) to the device");
+      if (!range_of(map.iova, map.size, iova_last)) {
+        m.fail("iova", "the mapping " + hex(map.iova) + " + " + hex(map.size) + " runs past 2^64");
+      } else if (!first_level) {
+        // The table indexes the IOVA bits below its own width (and the hardware's).
+        const unsigned width = std::min(pc.iommu.address_width, vtd::levels_to_width(dom.levels));
+        if ((iova_last >> width) != 0)
+          m.fail("iova", "the mapping " + hex(map.iova) + " + " + hex(map.size) + " ends above the " +
+                             std::to_string(width) + "-bit input address width of a " +
+                             std::to_string(dom.levels) + "-level domain");
+      }
+      // The frame bits stop at the host address width. A nested domain's frames are guest
+      // physical: its parent's mappings are checked against the host.
+      if (dom.translation != "nested") {
+        if (!range_of(map.phys, map.size, phys_last) || (phys_last >> pc.iommu.host_address_width) != 0)
+          m.fail("phys", "the mapping's physical range " + hex(map.phys) + " + " + hex(map.size) +
+                             " ends above the " + std::to_string(pc.iommu.host_address_width) +
+                             "-bit host address width");
+        // A device that could write the remapping structures could rewrite its own permissions.
+        if (overlaps(map.phys, phys_last, h.table_base, table_last))
+          m.fail("phys", "the mapping " + hex(map.phys) + "-" + hex(phys_last) +
+                             " exposes the VT-d table region " + hex(h.table_base) + "-" +
+                             hex(table_last) + " (host.table_base, host.table_size) to the device");
+      }
       for (size_t i = 0; i < dom.mappings.size(); ++i) {
         const MappingSpec& o = dom.mappings[i];
         if (overlaps(map.iova, iova_last, o.iova, o.iova + o.size - 1))
@@ -371,6 +392,7 @@ void read_traffic(Section root, PlatformConfig& pc) {
     if (!names.insert(spec.name).second) t.fail("name", "'" + spec.name + "' is used twice");
     spec.requester_id = read_requester(t, "requester", t.get_string("requester", "00:02.0"));
     spec.workload.kind = t.get_enum("workload", "random", kWorkloadKinds);
+    read_traffic_pasid(t, spec, pc);
     read_workload_fields(t, spec.workload, pc.simulation.seed + pc.traffic.size(), pc.iommu.address_width);
     pc.traffic.push_back(spec);
   }

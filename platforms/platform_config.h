@@ -48,6 +48,9 @@ struct TrafficSpec {
   std::string name;
   uint16_t requester_id = 0;
   WorkloadSpec workload;
+  bool has_pasid = false;   // scalable mode: DMA carries this PASID
+  uint32_t pasid = 0;
+  bool privileged = false;  // ... as supervisor requests
 };
 
 // An SR-IOV endpoint behind the root complex: its PF and VFs each run a workload.

@@ -23,6 +23,7 @@
 #include "iommu_sim/iommu/vtd_format.h"
 #include "iommu_sim/platform/platform_config.h"
 #include "iommu_sim/platform/report.h"
+#include "iommu_sim/iommu/vtd_format_scalable.h"
 
 namespace iommu_sim {
 
@@ -176,17 +177,25 @@ class Replayer : public sc_core::sc_module {
   // The model's answer to a DMA: response and the physical address its data access went to.
   tlm::tlm_response_status issue(uint16_t rid, uint64_t address, bool write, uint32_t data,
                                  uint64_t& phys);
-  // Puts back the context entry QEMU used; false if the root entry leads nowhere.
+  // Where the model reads sid's context entry (scalable mode: the lower or upper context table
+  // of 256-bit entries), 0 if the root entry leads nowhere.
+  uint64_t context_entry_address(uint16_t sid);
+  // The second-level table sid's requests without PASID go through: legacy, the context entry's;
+  // scalable mode, the PASID entry of RID_PASID's. False if there is none (pass-through: true,
+  // with pass_through set).
+  bool second_level_of(uint16_t sid, uint64_t& table, unsigned& levels, bool& pass_through);
+  bool scalable() { return get_bits(m_iommu.peek_register(fmt::kRegRtaddr, 8), fmt::kRtaddrTtmHi, fmt::kRtaddrTtmLo) != 0; }
+  // Puts back the context entry QEMU used (its low 128 bits); false if the root entry leads nowhere.
   bool restore_context(uint16_t sid, uint64_t lo, uint64_t hi, bool& restored);
   // Puts back the leaf entry QEMU used; false if the path to it is gone from the snapshot.
   bool restore_leaf(uint16_t sid, uint64_t iova, uint64_t slpte, unsigned level, bool& restored);
   // Faults by reason so far (index = reason): which one a DMA raised, recorded or not.
   std::vector<double> fault_counts() const {
-    std::vector<double> v(fmt::kMaxDmaFaultReason + 1, 0.0);
-    for (unsigned r = 1; r <= fmt::kMaxDmaFaultReason; ++r) {
+    std::vector<double> v(fmt::kMaxScalableFaultReason + 1, 0.0);
+    for (unsigned r = 1; r <= fmt::kMaxScalableFaultReason; ++r) {
       char n[64];
       std::snprintf(n, sizeof n, "%s.faults.reason_0x%X", m_iommu.name(), r);
-      v[r] = m_stats.value(n);
+      if (m_stats.has(n)) v[r] = m_stats.value(n);
     }
     return v;
   }
@@ -278,11 +287,14 @@ void Replayer::reg_write(size_t i) {
     const uint64_t iqa = m_iommu.peek_register(fmt::kRegIqa, 8);
     const uint64_t base = iqa & fmt::kTableAddrMask;
     const uint64_t bytes = 4096ULL << get_bits(iqa, fmt::kIqaQsHi, fmt::kIqaQsLo);
+    // 256-bit descriptors (IQA.DW): QEMU traces the low 128 bits; the rest is reserved, zero.
+    const unsigned slot = get_bit(iqa, fmt::kIqaDw) ? 32 : 16;
     uint64_t head = m_iommu.peek_register(fmt::kRegIqh, 8);
     for (size_t j = i + 1; j < m_capture.events.size() && m_capture.events[j].kind == K::InvDesc; ++j) {
       write64(base + head, m_capture.events[j].a);
       write64(base + head + 8, m_capture.events[j].b);
-      head = (head + 16) % bytes;
+      for (unsigned q = 16; q < slot; q += 8) write64(base + head + q, 0);
+      head = (head + slot) % bytes;
     }
   }
   uint8_t data[8];
@@ -328,11 +340,45 @@ tlm::tlm_response_status Replayer::issue(uint16_t rid, uint64_t address, bool wr
   return p.get_response_status();
 }
 
-bool Replayer::restore_context(uint16_t sid, uint64_t lo, uint64_t hi, bool& restored) {
+uint64_t Replayer::context_entry_address(uint16_t sid) {
   const uint64_t root = m_iommu.peek_register(fmt::kRegRtaddr, 8) & fmt::kTableAddrMask;
-  const uint64_t re = read64(root + 16ULL * (sid >> 8));
-  if (!get_bit(re, fmt::kEntryPresent)) return false;
-  const uint64_t ce = (re & kAddrMask) + 16ULL * (sid & 0xFF);
+  const uint8_t devfn = sid & 0xFF;
+  if (!scalable()) {
+    const uint64_t re = read64(root + 16ULL * (sid >> 8));
+    return get_bit(re, fmt::kEntryPresent) ? (re & kAddrMask) + 16ULL * devfn : 0;
+  }
+  const uint64_t re = read64(root + 16ULL * (sid >> 8) + 8 * (devfn >> 7));
+  return get_bit(re, fmt::kSmRootPresent) ? (re & kAddrMask) + uint64_t(fmt::kSmContextBytes) * (devfn & 0x7F) : 0;
+}
+
+bool Replayer::second_level_of(uint16_t sid, uint64_t& table, unsigned& levels, bool& pass_through) {
+  const uint64_t ce = context_entry_address(sid);
+  if (ce == 0) return false;
+  const uint64_t lo = read64(ce), hi = read64(ce + 8);
+  pass_through = false;
+  if (!scalable()) {
+    pass_through = get_bits(lo, fmt::kCtxTtHi, fmt::kCtxTtLo) ==
+                   static_cast<uint64_t>(fmt::TranslationType::PassThrough);
+    table = lo & kAddrMask;
+    levels = fmt::aw_to_levels(static_cast<unsigned>(get_bits(hi, fmt::kCtxAwHi, fmt::kCtxAwLo)));
+    return get_bit(lo, fmt::kEntryPresent);
+  }
+  // Scalable mode: RID_PASID's PASID entry.
+  const auto pasid = static_cast<uint32_t>(get_bits(hi, fmt::kSmCtxRidPasidHi, fmt::kSmCtxRidPasidLo));
+  const uint64_t dir = read64((lo & kAddrMask) + 8 * fmt::pasid_dir_index(pasid));
+  if (!get_bit(lo, fmt::kSmCtxPresent) || !get_bit(dir, fmt::kPasidDirPresent)) return false;
+  const uint64_t pe = read64((dir & kAddrMask) + fmt::kPasidEntryBytes * fmt::pasid_table_index(pasid));
+  if (!get_bit(pe, fmt::kPePresent)) return false;
+  const auto pgtt = static_cast<fmt::Pgtt>(get_bits(pe, fmt::kPePgttHi, fmt::kPePgttLo));
+  pass_through = pgtt == fmt::Pgtt::PassThrough;
+  table = pe & kAddrMask;
+  levels = fmt::aw_to_levels(static_cast<unsigned>(get_bits(pe, fmt::kPeAwHi, fmt::kPeAwLo)));
+  return pass_through || pgtt == fmt::Pgtt::SecondLevel;
+}
+
+bool Replayer::restore_context(uint16_t sid, uint64_t lo, uint64_t hi, bool& restored) {
+  const uint64_t ce = context_entry_address(sid);
+  if (ce == 0) return false;
   if (read64(ce) != lo || read64(ce + 8) != hi) {
     write64(ce, lo);
     write64(ce + 8, hi);
@@ -343,13 +389,11 @@ bool Replayer::restore_context(uint16_t sid, uint64_t lo, uint64_t hi, bool& res
 
 bool Replayer::restore_leaf(uint16_t sid, uint64_t iova, uint64_t slpte, unsigned leaf_level,
                             bool& restored) {
-  const uint64_t root = m_iommu.peek_register(fmt::kRegRtaddr, 8) & fmt::kTableAddrMask;
-  const uint64_t re = read64(root + 16ULL * (sid >> 8));
-  const uint64_t ce = (re & kAddrMask) + 16ULL * (sid & 0xFF);
-  const uint64_t lo = read64(ce), hi = read64(ce + 8);
-  uint64_t table = lo & kAddrMask;
-  for (unsigned l = fmt::aw_to_levels(static_cast<unsigned>(get_bits(hi, fmt::kCtxAwHi, fmt::kCtxAwLo)));
-       l > leaf_level; --l) {
+  uint64_t table = 0;
+  unsigned levels = 0;
+  bool pass_through = false;
+  if (!second_level_of(sid, table, levels, pass_through) || pass_through) return false;
+  for (unsigned l = levels; l > leaf_level; --l) {
     const uint64_t e = read64(table + 8ULL * fmt::pte_index(iova, l));
     if (!(e & 3) || get_bit(e, fmt::kPteSuperpage)) return false;
     table = e & kAddrMask;
@@ -398,13 +442,11 @@ void Replayer::translation(const CaptureEvent& t, const Pending& leaf, const Pen
     // buffers write-only).
     write = !get_bit(leaf.e.b, fmt::kPteRead);
   } else if (comparable) {
-    // No leaf event: a pass-through context translates without one.
-    const uint64_t root = m_iommu.peek_register(fmt::kRegRtaddr, 8) & fmt::kTableAddrMask;
-    const uint64_t re = read64(root + 16ULL * (t.sid >> 8));
-    const uint64_t lo = read64((re & kAddrMask) + 16ULL * (t.sid & 0xFF));
-    comparable = get_bit(re, 0) &&
-                 get_bits(lo, fmt::kCtxTtHi, fmt::kCtxTtLo) ==
-                     static_cast<uint64_t>(fmt::TranslationType::PassThrough);
+    // No leaf event: a pass-through context (or PASID entry) translates without one.
+    uint64_t table = 0;
+    unsigned levels = 0;
+    bool pass_through = false;
+    comparable = second_level_of(t.sid, table, levels, pass_through) && pass_through;
   }
   uint64_t phys = 0;
   const tlm::tlm_response_status r = issue(t.sid, t.a, write, 0, phys);
@@ -547,6 +589,12 @@ void check_registers(const LinuxCapture& cap, Iommu& iommu, ReplayResult& result
     c.size = r.size;
     c.qemu = r.size == 8 ? cap.reg(r.offset) : cap.reg32(r.offset);
     c.model = iommu.peek_register(r.offset, r.size);
+    // Scalable mode: QEMU 7.2 reports version 1.0 (scalable mode came with 3.0), and reads IQA
+    // back without DW (its vtd_mem_read keeps QS only; later QEMU keeps DW).
+    if (r.offset == fmt::kRegVer && c.qemu == fmt::kVersion && c.model == fmt::kVersionScalable)
+      c.qemu_deviation = "QEMU 7.2 reports version 1.0 with scalable mode offered";
+    if (r.offset == fmt::kRegIqa && get_bit(c.model, fmt::kIqaDw) && c.qemu == set_bit(c.model, fmt::kIqaDw, false))
+      c.qemu_deviation = "QEMU 7.2 reads IQA.DW back as 0";
     result.registers.push_back(c);
   }
   // Linux reads fault records from CAP.FRO.
@@ -579,7 +627,11 @@ std::string capability_differences(uint64_t qcap, uint64_t qecap, uint64_t mcap,
       {"CAP.DRD", false, 55, 55},  {"CAP.PI", false, 59, 59},     {"ECAP.C", true, 0, 0},
       {"ECAP.QI", true, 1, 1},     {"ECAP.DT", true, 2, 2},       {"ECAP.IR", true, 3, 3},
       {"ECAP.EIM", true, 4, 4},    {"ECAP.PT", true, 6, 6},       {"ECAP.SC", true, 7, 7},
-      {"ECAP.IRO", true, 17, 8},   {"ECAP.MHMV", true, 23, 20},
+      {"ECAP.IRO", true, 17, 8},   {"ECAP.MHMV", true, 23, 20},   {"ECAP.NEST", true, 26, 26},
+      {"ECAP.PRS", true, 29, 29},  {"ECAP.ERS", true, 30, 30},    {"ECAP.SRS", true, 31, 31},
+      {"ECAP.PSS", true, 39, 35},  {"ECAP.PASID", true, 40, 40},  {"ECAP.SMTS", true, 43, 43},
+      {"ECAP.SLADS", true, 45, 45}, {"ECAP.SLTS", true, 46, 46},  {"ECAP.FLTS", true, 47, 47},
+      {"ECAP.SMPWC", true, 48, 48}, {"CAP.FL1GP", false, 56, 56}, {"CAP.FL5LP", false, 60, 60},
   };
   std::string out;
   for (const Field& f : fields) {
@@ -611,7 +663,8 @@ void print_replay_report(std::ostream& os, const LinuxCapture& cap, const Replay
                          const IommuConfig& config, const StatsRegistry& stats, unsigned max_details) {
   os << "iommu-sim replay: " << cap.dir << "\n";
   os << "  capture              Linux " << cap.get("kernel", "?") << ", " << cap.get("device", "?")
-     << ", iommu.strict=" << cap.get("strict", "?") << ", " << cap.get("qemu", "QEMU") << "\n";
+     << ", iommu.strict=" << cap.get("strict", "?") << (cap.get("scalable", "0") == "1" ? ", scalable mode" : "")
+     << ", " << cap.get("qemu", "QEMU") << "\n";
   os << "  capabilities         CAP " << hex(cap.reg(fmt::kRegCap)) << " ECAP " << hex(cap.reg(fmt::kRegEcap))
      << (r.capabilities_note.empty() ? ": the model reports the same"
                                      : ": the model differs in " + r.capabilities_note)
@@ -625,17 +678,21 @@ void print_replay_report(std::ostream& os, const LinuxCapture& cap, const Replay
      << r.msis_passed << "\n";
   if (r.devtlb_invalidations.total)
     print_counts(os, "device-TLB inval.", r.devtlb_invalidations);
-  unsigned same = 0;
+  unsigned same = 0, deviations = 0;
   std::string differ;
   for (const RegisterCheck& c : r.registers) {
     if (c.equal()) {
       ++same;
     } else {
-      differ += "\n    " + c.name + " model " + hex(c.model) + ", QEMU " + hex(c.qemu);
+      deviations += c.qemu_deviation.empty() ? 0 : 1;
+      differ += "\n    " + c.name + " model " + hex(c.model) + ", QEMU " + hex(c.qemu) +
+                (c.qemu_deviation.empty() ? "" : " (" + c.qemu_deviation + ")");
     }
   }
   os << "  registers            " << same << " of " << r.registers.size()
-     << " Linux reads are equal to QEMU's at the end" << differ << "\n";
+     << " Linux reads are equal to QEMU's at the end"
+     << (deviations ? ", " + std::to_string(deviations) + " more where QEMU departs from the specification" : "")
+     << differ << "\n";
   os << "  guest map/unmap      " << r.guest_maps << " map, " << r.guest_unmaps << " unmap events\n";
   const double lookups = stats.has("platform.iommu.iotlb.lookups") ? stats.value("platform.iommu.iotlb.lookups") : 0;
   const double hits = stats.has("platform.iommu.iotlb.hits") ? stats.value("platform.iommu.iotlb.hits") : 0;
@@ -686,8 +743,19 @@ IommuConfig iommu_config_from_capabilities(uint64_t cap, uint64_t ecap, const Io
     throw CaptureError("CAP/ECAP: the fault-recording (FRO) or IOTLB (IRO) registers are not where "
                        "the model has them (0x220, 0xF0)");
   c.device_tlbs = get_bit(ecap, fmt::kEcapDt);
-  if (get_bit(ecap, 43))
-    throw CaptureError("ECAP " + hex(ecap) + ": scalable mode, which the model does not offer");
+  // Scalable mode as QEMU offers it (x-scalable-mode=on: second-level translation, supervisor
+  // requests).
+  ScalableConfig& s = c.scalable;
+  s.enabled = get_bit(ecap, fmt::kEcapSmts);
+  s.first_level = get_bit(ecap, fmt::kEcapFlts);
+  s.second_level = get_bit(ecap, fmt::kEcapSlts);
+  s.nested = get_bit(ecap, fmt::kEcapNest);
+  s.pasid = get_bit(ecap, fmt::kEcapPasid);
+  if (s.pasid) s.pasid_bits = static_cast<unsigned>(get_bits(ecap, fmt::kEcapPssHi, fmt::kEcapPssLo)) + 1;
+  s.supervisor_requests = get_bit(ecap, fmt::kEcapSrs);
+  s.second_level_ad = get_bit(ecap, fmt::kEcapSlads);
+  s.first_level_1g = get_bit(cap, fmt::kCapFl1gp);
+  s.first_level_5level = get_bit(cap, fmt::kCapFl5lp);
   const std::string err = validate_iommu_config(c);
   if (!err.empty()) throw CaptureError("CAP/ECAP give a configuration the model rejects: " + err);
   return c;

@@ -6,6 +6,7 @@
 #include <map>
 #include <sstream>
 
+#include "iommu_sim/iommu/vtd_format_scalable.h"
 
 namespace iommu_sim {
 
@@ -114,7 +115,10 @@ const char* fault_reason_name(unsigned reason) {
     case 0x24: return "IRTE reserved field";
     case 0x25: return "compatibility-format interrupt blocked";
     case 0x26: return "source-ID check failed";
-    default: return "unknown reason";
+    default: {
+      const char* scalable = vtd::scalable_fault_reason_name(reason);
+      return scalable ? scalable : "unknown reason";
+    }
   }
 }
 
@@ -258,6 +262,7 @@ void print_report(std::ostream& os, const std::string& source, const PlatformCon
      << ")\n";
   os << "  context cache        hit rate "
      << percent(get(s, iommu + ".context_cache.hits"), get(s, iommu + ".context_cache.lookups")) << "\n";
+  if (config.iommu.scalable.enabled) print_scalable_report(os, config, s);
   if (const Histogram* h = s.find_histogram("summary.dma_latency")) {
     os << "  DMA latency          mean " << ns_text(h->mean()) << ", p50 " << quantile_text(*h, 0.5)
        << ", p99 " << quantile_text(*h, 0.99) << ", max " << ns_text(h->max()) << "\n";
@@ -358,7 +363,7 @@ void print_report(std::ostream& os, const std::string& source, const PlatformCon
   };
   if (dma_faults + interrupt_faults > 0) {
     os << ":";
-    by_reason("DMA", dma_faults, iommu + ".faults.", 1, 0x1F);
+    by_reason("DMA", dma_faults, iommu + ".faults.", 1, vtd::kMaxScalableFaultReason);
     if (config.iommu.interrupt_remapping) {
       os << ",";
       by_reason("interrupt", interrupt_faults, iommu + ".ir.faults.", 0x20, 0x2F);

@@ -62,6 +62,14 @@ void register_summary(StatsRegistry& stats, const std::string& iommu_name,
 void register_interrupt_summary(StatsRegistry& stats, const std::string& iommu_name,
                                 const std::string& apic_name, const std::vector<std::string>& guests);
 
+// With scalable mode offered, registers summary.walk_reads_per_walk,
+// summary.walk_first_level_reads_per_walk, summary.walk_second_level_reads_per_walk and
+// summary.walk_latency_{p50,p99}_ns from the remapper's per-walk figures (report_scalable.cpp).
+void register_scalable_summary(StatsRegistry& stats, const std::string& iommu_name);
+// The report's scalable-mode lines: PASID cache, first-level and nested paging-structure caches,
+// table reads per walk by dimension, the walk-latency distribution.
+void print_scalable_report(std::ostream& os, const PlatformConfig& config, const StatsRegistry& stats);
+
 void print_report(std::ostream& os, const std::string& source, const PlatformConfig& config,
                   const StatsRegistry& stats, const PlatformOutcome& outcome,
                   const std::vector<FaultRecord>& records, const std::vector<DmaSource>& sources);

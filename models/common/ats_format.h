@@ -16,9 +16,9 @@
 //                         at the translated (host physical) address.
 //   invalidate request    IOMMU -> device, routed by ID: a write of 8 bytes (the body below)
 //                         whose PcieExtension names the function (requester_id) and, for the
-//                         PASID form, the PASID. The transaction returns once the function has
-//                         sent its Invalidate Completion; the annotated delay says when that
-//                         arrived. A response other than TLM_OK_RESPONSE: no completion came.
+//                         PASID form, the PASID (with Global Invalidate in the body's bit 0).
+//                         The transaction returns once the function has sent its Invalidate
+//                         Completion; the annotated delay says when that arrived. A response other than TLM_OK_RESPONSE: no completion came.
 #pragma once
 
 #include <cstdint>
@@ -41,6 +41,8 @@ constexpr uint64_t kAddressMask = ~0xFFFULL;   // 63:12 of an entry or an invali
 
 // ---- Invalidate request message body ----
 constexpr unsigned kInvSize = 11;              // S, with the same range encoding
+constexpr unsigned kInvGlobal = 0;             // Global Invalidate: with a PASID, the range's
+                                               // global translations of every PASID too
 
 // ---- Range encoding ----
 // A naturally aligned range of 2^log2_bytes bytes (12 <= log2_bytes <= 64) is an address field

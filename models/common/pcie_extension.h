@@ -13,7 +13,7 @@ enum class AddressType : uint8_t {
   Translated = 2,          // AT=10: already translated by the device (ATS)
 };
 
-// Requester ID (bus<<8 | device<<3 | function), optional PASID, address type.
+// Requester ID (bus<<8 | device<<3 | function), optional PASID (with its privilege), address type.
 class PcieExtension : public tlm::tlm_extension<PcieExtension> {
  public:
   PcieExtension() = default;
@@ -22,7 +22,8 @@ class PcieExtension : public tlm::tlm_extension<PcieExtension> {
 
   uint16_t requester_id = 0;
   bool has_pasid = false;
-  uint32_t pasid = 0;  // 20 bits
+  uint32_t pasid = 0;       // 20 bits
+  bool privileged = false;  // with a PASID: privileged-mode requested (a supervisor request)
   AddressType address_type = AddressType::Untranslated;
 
   uint8_t bus() const { return requester_id >> 8; }

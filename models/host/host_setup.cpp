@@ -28,18 +28,24 @@ HostSetup::HostSetup(sc_core::sc_module_name name, const HostSetupConfig& config
       m_faults_handled(stats.counter(std::string(this->name()) + ".faults_handled")) {
   // Tables first: they are plain memory contents, ready before time 0.
   try {
-    for (const DomainSpec& d : m_config.domains) {
-      m_tables.create_domain(d.id, d.levels);
-      for (uint16_t rid : d.devices) {
-        m_tables.set_context(rid, d.id, d.levels, translation_type(d.translation),
-                             d.fault_processing_disable);
-      }
-      for (const MappingSpec& m : d.mappings) {
-        m_tables.map(d.id, m.iova, m.phys, m.size, m.read, m.write, m.page);
+    if (m_config.tables == "scalable") {
+      build_scalable_tables();
+    } else {
+      for (const DomainSpec& d : m_config.domains) {
+        m_tables.create_domain(d.id, d.levels);
+        for (uint16_t rid : d.devices) {
+          m_tables.set_context(rid, d.id, d.levels, translation_type(d.translation),
+                               d.fault_processing_disable);
+        }
+        for (const MappingSpec& m : d.mappings) {
+          m_tables.map(d.id, m.iova, m.phys, m.size, m.read, m.write, m.page);
+        }
       }
     }
   } catch (const TableMemoryExhausted& e) {
     fail_table_memory(e);
+  } catch (const std::runtime_error& e) {
+    fail_input("host.domains", e.what());  // a guest's table region is full
   }
   SC_THREAD(setup_thread);
   SC_THREAD(fault_handler_thread);
@@ -109,15 +115,17 @@ void HostSetup::set_up() {
   m_iommu_regs.write(vtd::kRegFeuaddr, 0, 4);
   m_iommu_regs.write(vtd::kRegFectl, 0, 4);
   if (m_config.pcie && !run_pcie_driver()) return;
+  if (m_scalable) attach_functions_scalable();
   if (m_config.invalidation == "queued") {
     const uint64_t queue = m_tables.allocate_page();
     const uint64_t status = m_tables.allocate_page();
-    if (!vtd.enable_queued_invalidation(queue, 0, status)) {
+    // Scalable mode: 256-bit descriptors (IQA.DW), as the PASID-based ones may need.
+    if (!vtd.enable_queued_invalidation(queue, 0, status, m_scalable != nullptr)) {
       fail("the IOMMU did not enable its invalidation queue (GSTS.QIES)");
       return;
     }
   }
-  if (!vtd.enable(m_tables.root_table())) {
+  if (!vtd.enable(m_scalable ? m_scalable->root_table() : m_tables.root_table(), m_scalable != nullptr)) {
     fail("the IOMMU did not enable translation (GSTS.RTPS/TES)");
     return;
   }

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,12 +21,14 @@
 #include "iommu_sim/host/socket_mmio.h"
 #include "iommu_sim/host/vtd_tables.h"
 #include "iommu_sim/iommu/caches/iotlb.h"
+#include "iommu_sim/host/vtd_tables_scalable.h"
 
 namespace iommu_sim {
 
 struct MappingSpec {
-  uint64_t iova = 0, phys = 0, size = 0;
+  uint64_t iova = 0, phys = 0, size = 0;  // phys: guest physical for a nested domain
   bool read = true, write = true;
+  bool user = true;  // first level: U/S (user requests allowed)
   PageSize page = PageSize::Size4K;
 };
 
@@ -34,10 +37,20 @@ struct MappingSpec {
 struct DomainSpec {
   uint16_t id = 1;
   unsigned levels = 4;
-  std::string translation = "translate";  // translate | pass-through | blocked
+  // translate (second level) | pass-through | blocked; with scalable-mode tables also
+  // first-level and nested (a guest's first level in guest memory over `parent`'s second level)
+  std::string translation = "translate";
   bool fault_processing_disable = false;
   std::vector<uint16_t> devices;
   std::vector<MappingSpec> mappings;
+  // Scalable-mode tables only.
+  uint32_t pasid = 0;               // the PASID the devices' requests carry; 0: none (RID_PASID)
+  unsigned first_level_levels = 4;  // first-level and nested: 4 or 5
+  uint16_t parent = 0;              // nested: the second-level domain beneath (its DID is this one's)
+  uint64_t guest_tables_base = 0;   // nested: guest-physical pages for the first-level tables
+  uint64_t guest_tables_size = 0;
+  bool supervisor_requests = false; // the PASID entry's SRE
+  bool second_level_ad = false;     // the PASID entry's SLADE
 };
 
 // What the host's driver sets up for one PCIe function: the IOVA regions to map and, once
@@ -52,6 +65,7 @@ struct HostSetupConfig {
   uint64_t table_base = 0x1000000;      // physical range the host builds VT-d tables in
   uint64_t table_size = 64ULL << 20;
   std::string invalidation = "queued";  // queued | register
+  std::string tables = "legacy";        // legacy | scalable (RTADDR.TTM; scalable needs queued)
   std::vector<DomainSpec> domains;
   // PCIe: when enabled, the driver enumerates the hierarchy, enables SR-IOV, gives every
   // function a domain and maps what its software needs, before translation is switched on.
@@ -93,6 +107,9 @@ class HostSetup : public sc_core::sc_module {
   const std::string& error_key() const { return m_error_key; }
 
   VtdTableBuilder& tables() { return m_tables; }
+  // The scalable-mode tables (null with legacy tables) and a domain's first-level tables.
+  ScalableTables* scalable_tables() { return m_scalable.get(); }
+  FirstLevelTables* first_level_tables(uint16_t domain);
 
   // PCIe software per discovered function (called once per function after enumeration, in
   // discovery order: the platform answers by requester ID).
@@ -121,10 +138,16 @@ class HostSetup : public sc_core::sc_module {
   // Records the failure (ok(), error()) and reports it (msg::kHost, SC_ERROR).
   void fail(const std::string& what);
   void synchronise(const sc_core::sc_time& delay);
+  // Scalable mode (host_setup_scalable.cpp): the tables of the configured domains, and the
+  // PCIe functions' contexts at RID_PASID once the driver has given them domains.
+  void build_scalable_tables();
+  void attach_functions_scalable();
 
   HostSetupConfig m_config;
   SparseMemory& m_memory;
   VtdTableBuilder m_tables;
+  std::unique_ptr<ScalableTables> m_scalable;
+  std::map<uint16_t, std::unique_ptr<FirstLevelTables>> m_first_level;  // by domain
   SocketMmio m_iommu_regs;  // the IOMMU's registers, at offsets from their base
   SocketMmio m_bus;         // absolute addresses (ECAM, BARs)
   SoftwareFor m_software_for;

@@ -3,6 +3,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "iommu_sim/host/radix_table.h"
+
 namespace iommu_sim {
 
 namespace fmt = vtd;
@@ -141,33 +143,8 @@ void VtdTableBuilder::map(uint16_t dom, uint64_t iova, uint64_t phys, uint64_t s
 
 void VtdTableBuilder::unmap(uint16_t dom, uint64_t iova, uint64_t size) {
   const Domain& d = domain(dom);
-  if ((iova | size) & (kPage - 1))
-    throw std::invalid_argument("VtdTableBuilder::unmap: iova and size must be 4 KiB aligned");
-  const uint64_t end = iova + size;
-  uint64_t va = iova;
-  while (va < end) {
-    uint64_t table = d.root;
-    unsigned l = d.levels;
-    uint64_t step = kPage;
-    for (;; --l) {
-      const uint64_t slot = table + fmt::pte_index(va, l) * 8ULL;
-      const uint64_t e = m_memory.read64(slot);
-      const uint64_t span = fmt::level_span(l);
-      if (!(e & kRw)) {  // nothing mapped below: skip the rest of this entry's span
-        step = span - (va & (span - 1));
-        break;
-      }
-      if (l == 1 || get_bit(e, fmt::kPteSuperpage)) {
-        if ((va & (span - 1)) || va + span > end)
-          throw std::invalid_argument("VtdTableBuilder::unmap: a superpage must be unmapped whole");
-        m_memory.write64(slot, 0);
-        step = span;
-        break;
-      }
-      table = e & kAddrBits;
-    }
-    va += step;
-  }
+  clear_leaves(m_memory, d.root, d.levels, iova, size, [](uint64_t e) { return (e & kRw) != 0; },
+               [](uint64_t a) { return a; }, "VtdTableBuilder::unmap");
 }
 
 std::optional<uint64_t> VtdTableBuilder::translate(uint16_t dom, uint64_t iova) const {
@@ -206,11 +183,16 @@ bool VtdRegisterProgrammer::command(uint32_t cmd_bit, bool set) {
   return poll32(fmt::kRegGsts, cmd_bit, set ? cmd_bit : 0);
 }
 
-bool VtdRegisterProgrammer::enable(uint64_t root_table) {
-  m_mmio.write(fmt::kRegRtaddr, root_table, 8);
+bool VtdRegisterProgrammer::enable(uint64_t root_table, bool scalable) {
+  if (scalable && !m_qi) return false;  // scalable mode is invalidated through the queue only
+  uint64_t rtaddr = root_table & fmt::kTableAddrMask;
+  if (scalable)
+    rtaddr = set_bits(rtaddr, fmt::kRtaddrTtmHi, fmt::kRtaddrTtmLo, uint64_t(fmt::TableMode::Scalable));
+  m_mmio.write(fmt::kRegRtaddr, rtaddr, 8);
   if (!command(fmt::kGcmdSrtp, true)) return false;
   if (m_qi) {
     submit(fmt::make_context_cache_desc(fmt::InvalidationScope::Global));
+    if (scalable) submit(fmt::make_pasid_cache_desc(fmt::PasidCacheScope::Global));
     submit(fmt::make_iotlb_desc(fmt::InvalidationScope::Global));
     if (!sync()) return false;
   } else {
@@ -223,13 +205,15 @@ bool VtdRegisterProgrammer::enable(uint64_t root_table) {
 bool VtdRegisterProgrammer::disable() { return command(fmt::kGcmdTe, false); }
 
 bool VtdRegisterProgrammer::enable_queued_invalidation(uint64_t queue_base, unsigned qs,
-                                                       uint64_t status_addr) {
+                                                       uint64_t status_addr, bool wide) {
   m_queue_base = queue_base;
   m_queue_bytes = 4096ULL << qs;
   m_status_addr = status_addr;
   m_tail = 0;
+  m_wide = wide;
   m_mmio.write(fmt::kRegIqt, 0, 8);
-  m_mmio.write(fmt::kRegIqa, (queue_base & fmt::kTableAddrMask) | (qs & 7), 8);
+  m_mmio.write(fmt::kRegIqa,
+               (queue_base & fmt::kTableAddrMask) | (uint64_t(wide) << fmt::kIqaDw) | (qs & 7), 8);
   m_qi = command(fmt::kGcmdQie, true);
   return m_qi;
 }
@@ -273,10 +257,12 @@ unsigned VtdRegisterProgrammer::invalidate_iotlb_register(fmt::InvalidationScope
   return 0;
 }
 
-void VtdRegisterProgrammer::submit(const fmt::Descriptor& d) {
-  m_memory.write64(m_queue_base + m_tail, d.lo);
-  m_memory.write64(m_queue_base + m_tail + 8, d.hi);
-  m_tail = (m_tail + 16) % m_queue_bytes;
+void VtdRegisterProgrammer::submit(const fmt::WideDescriptor& d) {
+  const unsigned qwords = m_wide ? 4 : 2;
+  if (!m_wide && (d.qw[2] || d.qw[3]))
+    throw std::invalid_argument("VtdRegisterProgrammer::submit: a 256-bit descriptor needs a wide queue");
+  for (unsigned i = 0; i < qwords; ++i) m_memory.write64(m_queue_base + m_tail + 8 * i, d.qw[i]);
+  m_tail = (m_tail + 8 * qwords) % m_queue_bytes;
   m_mmio.write(fmt::kRegIqt, m_tail, 8);
 }
 

@@ -14,6 +14,7 @@
 #include "iommu_sim/common/sparse_memory.h"
 #include "iommu_sim/iommu/caches/iotlb.h"
 #include "iommu_sim/iommu/vtd_format.h"
+#include "iommu_sim/iommu/vtd_format_scalable.h"
 
 namespace iommu_sim {
 
@@ -99,12 +100,14 @@ class VtdRegisterProgrammer {
   uint64_t ecap() { return m_mmio.read(vtd::kRegEcap, 8); }
 
   // RTADDR, SRTP/RTPS, global context and IOTLB invalidation, TE/TES. False if a status bit
-  // never came up.
-  bool enable(uint64_t root_table);
+  // never came up. `scalable`: RTADDR.TTM selects scalable-mode tables, and the PASID cache is
+  // invalidated too (queued invalidation only).
+  bool enable(uint64_t root_table, bool scalable = false);
   bool disable();
   // IQT = 0, IQA, QIE/QIES. The queue is 2^qs pages at queue_base; status_addr is a 4-byte word
-  // the wait descriptors write.
-  bool enable_queued_invalidation(uint64_t queue_base, unsigned qs, uint64_t status_addr);
+  // the wait descriptors write. `wide`: 256-bit descriptors (IQA.DW, scalable mode).
+  bool enable_queued_invalidation(uint64_t queue_base, unsigned qs, uint64_t status_addr,
+                                  bool wide = false);
   bool queued_invalidation_enabled() const { return m_qi; }
 
   // Register-based invalidation (CCMD / IOTLB+IVA). Return the granularity the hardware
@@ -114,8 +117,10 @@ class VtdRegisterProgrammer {
   unsigned invalidate_iotlb_register(vtd::InvalidationScope g, uint16_t did = 0,
                                      uint64_t addr = 0, unsigned am = 0, bool ih = false);
 
-  // Queued invalidation: descriptors go into the queue at IQT, then IQT is bumped.
-  void submit(const vtd::Descriptor& d);
+  // Queued invalidation: descriptors go into the queue at IQT, then IQT is bumped. A 128-bit
+  // descriptor fills a 256-bit slot with zeros; a 256-bit one needs a wide queue.
+  void submit(const vtd::Descriptor& d) { submit(vtd::widen(d)); }
+  void submit(const vtd::WideDescriptor& d);
   // Submits a wait descriptor with a status write and polls the status word. False on timeout
   // (e.g. the queue stopped with FSTS.IQE).
   bool sync(bool interrupt = false);
@@ -132,6 +137,7 @@ class VtdRegisterProgrammer {
   SparseMemory& m_memory;
   unsigned m_max_polls;
   bool m_qi = false;
+  bool m_wide = false;
   uint64_t m_queue_base = 0, m_queue_bytes = 0, m_tail = 0, m_status_addr = 0;
   uint32_t m_sequence = 0;
 };

@@ -2,11 +2,10 @@
 #include "iommu_sim/iommu/iommu.h"
 
 #include <cstdio>
-
-#include "iommu_sim/iommu/iommu_ats.h"
 #include <stdexcept>
 
 #include "iommu_sim/common/messages.h"
+#include "iommu_sim/iommu/iommu_ats.h"
 
 namespace iommu_sim {
 
@@ -98,6 +97,7 @@ Iommu::Iommu(sc_core::sc_module_name name, const IommuConfig& config, StatsRegis
   m_ps_per_tick = sc_core::sc_get_time_resolution().to_seconds() * 1e12;
   m_frcd.assign(config.fault_records, {0, 0});
   m_walker_free.assign(config.walkers, sc_core::SC_ZERO_TIME);
+  init_scalable();
   build_capabilities();
 
   m_ir = std::make_unique<InterruptRemapper>(*this, m_config, stats, base);
@@ -171,17 +171,20 @@ void Iommu::finish_request(uint16_t rid, const sc_time& start, const sc_time& de
   if (m_vcd) m_vcd->add(m_sig_outstanding, now_ps(delay), -1);
 }
 
-void Iommu::dma_fault(uint16_t rid, uint8_t reason, uint64_t iova, bool write, bool fpd,
-                      AddressType at, const sc_time& delay) {
+void Iommu::dma_fault(const PcieExtension& ext, uint8_t reason, uint64_t iova, bool write,
+                      bool fpd, const sc_time& delay) {
   m_faults.inc();
-  if (reason <= vtd::kMaxDmaFaultReason) m_reason[reason]->inc();
+  fault_reason_counter(reason).inc();
   if (m_vcd) m_vcd->pulse(m_sig_fault, now_ps(delay));
   FaultInfo f;
-  f.source_id = rid;
+  f.source_id = ext.requester_id;
   f.reason = reason;
   f.fault_info = iova & vtd::kTableAddrMask;
   f.is_read = !write;
-  f.address_type = at;
+  f.address_type = ext.address_type;
+  // PP and PASID: recorded by a unit that knows requests with PASID (scalable mode offered).
+  f.has_pasid = ext.has_pasid && m_config.scalable.enabled;
+  f.pasid = f.has_pasid ? (ext.pasid & vtd::kPasidMask) : 0;
   note_fault(f, iova, fpd);
   if (fpd) {
     m_faults_suppressed.inc();
@@ -221,7 +224,7 @@ void Iommu::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
     m_vcd->record(m_sig_rid, now_ps(delay), rid);
   }
   if (ext->address_type == AddressType::TranslationRequest) {
-    answer_translation_request(trans, rid, delay);
+    answer_translation_request(trans, *ext, delay);
     finish_request(rid, start, delay);
     return;
   }
@@ -260,7 +263,7 @@ void Iommu::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
   const bool write = trans.is_write();
   Translation t;
   int walker = -1;
-  uint8_t fault = translate(rid, iova, last, write, ext->address_type, t, delay, walker);
+  uint8_t fault = translate(*ext, iova, last, write, t, delay, walker);
   uint64_t fault_iova = iova;  // the page that faulted, for the fault record
 
   // The common case: the whole access lies in the page that translated its first byte.
@@ -282,7 +285,7 @@ void Iommu::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
       if (end == last) break;
       cur = end + 1;
       tc = Translation{};
-      fault = translate(rid, cur, last, write, ext->address_type, tc, delay, walker);
+      fault = translate(*ext, cur, last, write, tc, delay, walker);
       if (fault) {
         t = tc;
         fault_iova = cur;
@@ -320,7 +323,7 @@ void Iommu::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
   release_walker(walker, delay);
 
   if (fault) {
-    dma_fault(rid, fault, fault_iova, write, t.fpd, ext->address_type, delay);
+    dma_fault(*ext, fault, fault_iova, write, t.fpd, delay);
     trans.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
     finish_request(rid, start, delay);
     return;
@@ -342,8 +345,7 @@ unsigned int Iommu::transport_dbg(tlm::tlm_generic_payload& trans) {
   Translation t;
   uint64_t phys = iova;
   if (m_gsts & vtd::kGcmdTe) {
-    if (translate_debug(ext->requester_id, iova, iova + len - 1, trans.is_write(),
-                        ext->address_type, t) != 0)
+    if (translate_debug(*ext, iova, iova + len - 1, trans.is_write(), t) != 0)
       return 0;
     phys = t.phys;
     // A debug access stays inside one page: the caller can ask again for the rest.
@@ -369,6 +371,8 @@ bool Iommu::get_direct_mem_ptr(tlm::tlm_generic_payload& trans, tlm::tlm_dmi& dm
   bool can_read = true, can_write = true;
 
   if (m_gsts & vtd::kGcmdTe) {
+    if (m_table_mode != vtd::TableMode::Legacy) return false;  // no DMI in scalable mode
+    if (ext->has_pasid && m_config.scalable.enabled) return false;  // faults in legacy mode
     // The context is resolved without touching the context cache (a side trip, not a DMA);
     // the page itself must be in the IOTLB, which is the point of "only when cached".
     Translation t;

@@ -1,5 +1,7 @@
-// The VT-d DMA remapper in legacy mode: register file, root/context/second-level walk, IOTLB,
-// context and paging-structure caches, fault recording, register and queued invalidation.
+// The VT-d DMA remapper: register file, root/context/second-level walk, IOTLB, context and
+// paging-structure caches, fault recording, register and queued invalidation; in scalable mode
+// (RTADDR.TTM, iommu_scalable.cpp) PASID directories and tables, first-level and nested
+// translation, the PASID cache and the first-level and nested paging-structure caches.
 //
 // Sockets: `upstream` takes DMA from the root complex (each payload carries a PcieExtension),
 // `regs` takes MMIO at offsets from the register base, `memory` carries table reads and the
@@ -35,7 +37,9 @@
 #include "iommu_sim/iommu/caches/translation_cache.h"
 #include "iommu_sim/iommu/interrupt_remapper.h"
 #include "iommu_sim/iommu/iommu_config.h"
+#include "iommu_sim/iommu/nested_walker.h"
 #include "iommu_sim/iommu/vtd_format.h"
+#include "iommu_sim/iommu/vtd_format_scalable.h"
 
 namespace iommu_sim {
 
@@ -80,6 +84,8 @@ class Iommu : public sc_core::sc_module {
     uint64_t fault_info = 0;  // FRCD 63:12: the faulting page, or interrupt index << 48
     bool is_read = false;
     AddressType address_type = AddressType::Untranslated;  // FRCD AT, recorded with ECAP.DT
+    bool has_pasid = false;   // FRCD.PP: the request carried a PASID
+    uint32_t pasid = 0;
   };
   // Records a fault in the FRCD ring and raises the fault event (at sc_time_stamp() + delay).
   // Returns false when the record was dropped (overflow: FSTS.PFO).
@@ -101,17 +107,20 @@ class Iommu : public sc_core::sc_module {
  private:
   // A decoded, valid context entry (what the context cache holds).
   struct ContextInfo {
-    uint64_t table = 0;  // second-level page-table root
+    uint64_t table = 0;  // second-level page-table root; scalable mode: the PASID directory
     uint16_t domain = 0;
     uint8_t levels = 0;
     uint8_t tt = 0;
     bool fpd = false;
+    bool scalable = false;      // a scalable-mode context entry: the fields below
+    bool pasid_enable = false;  // PASIDE
+    bool dte = false;           // device-TLB enable: translation and translated requests pass
+    bool rid_priv = false;      // requests without PASID are supervisor requests
+    uint8_t pdts = 0;
+    uint32_t rid_pasid = 0;
   };
   // A paging-structure cache entry: the next-lower table and the permissions gathered so far.
-  struct PsValue {
-    uint64_t table = 0;
-    bool read = false, write = false;
-  };
+  using PsValue = PsEntry;
   // Outcome of one translation.
   struct Translation {
     uint64_t phys = 0;        // physical address of the IOVA
@@ -143,7 +152,8 @@ class Iommu : public sc_core::sc_module {
   void interrupt_request(tlm::tlm_generic_payload& trans, uint16_t rid, sc_core::sc_time& delay);
   void finish_request(uint16_t rid, const sc_core::sc_time& start, const sc_core::sc_time& delay);
   // Counts a DMA-remapping fault and records it unless the context's FPD suppresses it.
-  void dma_fault(uint16_t rid, uint8_t reason, uint64_t iova, bool write, bool fpd, AddressType at,
+  // The request's ID, address type and PASID go into the record (FRCD SID, AT, PP and PASID).
+  void dma_fault(const PcieExtension& ext, uint8_t reason, uint64_t iova, bool write, bool fpd,
                  const sc_core::sc_time& delay);
   // Per-DMA hot path: DMA comes in runs from one requester in one domain, so the last ones are
   // kept at hand and the lookups below run only when the requester or the domain changes.
@@ -169,22 +179,55 @@ class Iommu : public sc_core::sc_module {
   }
 
   // ---- Translation (iommu_walk.cpp). delay == nullptr: debug access, no caches, no stats ----
-  uint8_t translate(uint16_t rid, uint64_t iova, uint64_t last, bool write, AddressType at,
+  uint8_t translate(const PcieExtension& ext, uint64_t iova, uint64_t last, bool write,
                     Translation& t, sc_core::sc_time& delay, int& walker);
-  uint8_t translate_debug(uint16_t rid, uint64_t iova, uint64_t last, bool write, AddressType at,
+  uint8_t translate_debug(const PcieExtension& ext, uint64_t iova, uint64_t last, bool write,
                           Translation& t);
   uint8_t check_context(const ContextInfo& c, uint64_t last, AddressType at, Translation& t) const;
   uint8_t fetch_context(uint16_t rid, ContextInfo& c, sc_core::sc_time* delay);
   uint8_t walk(const ContextInfo& c, uint64_t iova, bool write, Translation& t,
                sc_core::sc_time* delay);
+  // The IOTLB probe of a translation (statistics, trace, waves): true when the entry found allows
+  // the access, with t filled in. A translation request (`at`) asks for whatever the mapping
+  // allows: an entry with any permission answers it.
+  bool iotlb_lookup(uint16_t rid, uint16_t domain, uint32_t pasid, uint64_t iova, bool write,
+                    AddressType at, Translation& t, sc_core::sc_time& delay);
+  // A page walk's bookkeeping: before it the walker slot, the count and the waves; after it the
+  // IOTLB fill of what it found and the access stream. end_walk returns `fault`.
+  void begin_walk(int& walker, sc_core::sc_time& delay);
+  // A walk's leaf, if it found one, as the translation and the IOTLB entry (tagged `pasid`).
+  void take_walk_result(const WalkResult& r, uint64_t iova, uint16_t domain, uint32_t pasid,
+                        Translation& t) const;
+  uint8_t end_walk(Translation& t, uint8_t fault, const sc_core::sc_time& delay);
   bool read_table(uint64_t addr, void* buf, unsigned len, sc_core::sc_time* delay);
   bool write_memory(uint64_t addr, const void* buf, unsigned len, sc_core::sc_time& delay);
   void acquire_walker(int& walker, sc_core::sc_time& delay);
   void release_walker(int walker, const sc_core::sc_time& delay);
-  static uint64_t ps_key(uint16_t domain, uint64_t iova, unsigned level) {
-    return (static_cast<uint64_t>(domain) << 48) | (iova >> (12 + 9 * (level - 1)));
+  // The walker's view of memory: table reads and A/D writes through `memory`, timed unless debug.
+  class WalkPort;
+  // What the walker checks entries against, in legacy [0] and scalable [1] mode.
+  const WalkFeatures& walk_features() const {
+    return m_walk_features[m_table_mode == vtd::TableMode::Legacy ? 0 : 1];
   }
+  WalkFeatures m_walk_features[2];
   void trace_op(IotlbOp::Kind kind, const IotlbEntry& e, unsigned am = 0);
+
+  // ---- Scalable mode (iommu_scalable.cpp) ----
+  struct ScalableState;  // its caches, statistics, and the PASID entries it decodes
+  struct ScalableStateDeleter {
+    void operator()(ScalableState* s) const;
+  };
+  void init_scalable();
+  uint8_t translate_scalable(const PcieExtension& ext, uint64_t iova, uint64_t last, bool write,
+                             Translation& t, sc_core::sc_time* delay, int& walker);
+  uint8_t fetch_scalable_context(uint16_t rid, ContextInfo& c, sc_core::sc_time* delay);
+  void scalable_capabilities(uint64_t& cap, uint64_t& ecap) const;
+  // Descriptors 0x6, 0x7 and, with device TLBs, 0x8; kIqeiDescriptorType for the others.
+  vtd::QueueErrorInfo execute_scalable_descriptor(const uint64_t* qw, sc_core::sc_time& delay);
+  // What an IOTLB invalidation (descriptor 0x2, IOTLB register) does beyond the legacy caches.
+  void invalidate_scalable_iotlb(vtd::InvalidationScope g, uint16_t did, uint64_t addr, unsigned am,
+                                 bool ih);
+  Counter& fault_reason_counter(uint8_t reason);
 
   // ---- Registers and faults (iommu_regs.cpp) ----
   void regs_b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
@@ -213,16 +256,18 @@ class Iommu : public sc_core::sc_module {
 
   // ---- ATS: translation requests and device-TLB invalidation (iommu_ats.cpp) ----
   // Answers a translation request with completion entries or an unsuccessful completion.
-  void answer_translation_request(tlm::tlm_generic_payload& trans, uint16_t rid,
+  void answer_translation_request(tlm::tlm_generic_payload& trans, const PcieExtension& ext,
                                   sc_core::sc_time& delay);
   // Descriptor 0x3.
   vtd::QueueErrorInfo execute_device_tlb_descriptor(const uint64_t* qw, sc_core::sc_time& delay);
+  // Descriptor 0x8 (scalable mode).
+  vtd::QueueErrorInfo execute_pasid_device_tlb_descriptor(const uint64_t* qw, sc_core::sc_time& delay);
   // Sends one invalidate request to function `sid` for `range` and notes when its completion
   // arrives (honouring the function's queue depth, 0 = 32). False when no completion can come:
-  // the invalidation timed out (FSTS.ITE). For every device-TLB invalidation descriptor,
-  // with or without a PASID.
+  // the invalidation timed out (FSTS.ITE). For every device-TLB invalidation descriptor: 0x3
+  // without a PASID, 0x8 with one (and its Global Invalidate bit).
   bool invalidate_device_tlb(uint16_t sid, unsigned queue_depth, const ats::Range& range,
-                             bool has_pasid, uint32_t pasid, sc_core::sc_time& delay);
+                             bool has_pasid, uint32_t pasid, bool global, sc_core::sc_time& delay);
   // A wait descriptor: delay grows until every device-TLB invalidation sent so far completed.
   void wait_device_tlb_invalidations(sc_core::sc_time& delay);
   void trace_ats_to(VcdWriter& vcd, const std::string& scope);
@@ -232,6 +277,7 @@ class Iommu : public sc_core::sc_module {
   std::unique_ptr<Iotlb> m_iotlb;
   TranslationCache<ContextInfo> m_context_cache;
   std::vector<std::unique_ptr<TranslationCache<PsValue>>> m_pscache;  // [0] = L2 .. [3] = L5
+  std::unique_ptr<ScalableState, ScalableStateDeleter> m_sm;  // null unless scalable mode is offered
   unsigned m_sagaw = 0;         // bit n: AW n (levels n+2) supported
   unsigned m_domains = 0;
   uint64_t m_haw_reserved = 0;  // bits 51:HAW of entries and pointers
@@ -241,6 +287,7 @@ class Iommu : public sc_core::sc_module {
   uint64_t m_cap = 0, m_ecap = 0;
   uint32_t m_gsts = 0;
   uint64_t m_rtaddr = 0, m_root_table = 0;  // written value, and the one SRTP latched
+  vtd::TableMode m_table_mode = vtd::TableMode::Legacy;  // RTADDR.TTM as SRTP latched it
   uint64_t m_ccmd = 0;
   uint32_t m_fsts_sticky = 0;  // PFO, IQE, ICE, ITE (PPF and FRI are derived)
   unsigned m_fri = 0;        // FSTS.FRI: the first pending fault's record
@@ -271,7 +318,7 @@ class Iommu : public sc_core::sc_module {
   Counter& m_qi_descriptors;
   Counter& m_dmi_grants;
   Counter& m_dmi_revocations;
-  std::array<Counter*, vtd::kMaxDmaFaultReason + 1> m_reason{};
+  std::array<Counter*, 256> m_reason{};  // by fault reason; made on first use beyond 0xD
   Histogram& m_walker_wait;
   Histogram& m_dma_latency;
     std::array<std::unique_ptr<std::array<RequesterStats, 256>>, 256> m_rid_stats;

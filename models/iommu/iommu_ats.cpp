@@ -54,7 +54,8 @@ enum class Answer { Complete, UnsupportedRequest, CompleterAbort };
 // How VT-d answers a translation request whose translation ended in `reason` (docs/ats.md):
 // conditions of the page walk itself are the device's to know (a successful completion with the
 // permissions found, R = W = 0 when nothing is mapped); the context's refusal to serve it
-// (not present, TT without device TLBs) is UR; errors and invalid programming are CA. UR and CA
+// (not present, TT without device TLBs; in scalable mode also DTE or PASIDE clear, and a PASID
+// directory or table entry not present) is UR; errors and invalid programming are CA. UR and CA
 // are recorded as faults, subject to FPD.
 Answer classify(uint8_t reason) {
   switch (reason) {
@@ -62,10 +63,23 @@ Answer classify(uint8_t reason) {
     case fmt::kFaultAddressWidth:
     case fmt::kFaultWrite:
     case fmt::kFaultRead:
+    case fmt::kSmFaultFlNotPresent:
+    case fmt::kSmFaultSlNotPresent:
+    case fmt::kSmFaultNonCanonical:
+    case fmt::kSmFaultUserSupervisor:
+    case fmt::kSmFaultAddressWidth:
+    case fmt::kSmFaultWrite:
+    case fmt::kSmFaultRead:
       return Answer::Complete;
     case fmt::kFaultRootNotPresent:
     case fmt::kFaultContextNotPresent:
     case fmt::kFaultBlockedByTt:
+    case fmt::kSmFaultRootNotPresent:
+    case fmt::kSmFaultContextNotPresent:
+    case fmt::kSmFaultDteClear:
+    case fmt::kSmFaultPasideClear:
+    case fmt::kSmFaultPasidDirNotPresent:
+    case fmt::kSmFaultPasidNotPresent:
       return Answer::UnsupportedRequest;
     default:
       return Answer::CompleterAbort;
@@ -73,9 +87,10 @@ Answer classify(uint8_t reason) {
 }
 }  // namespace
 
-void Iommu::answer_translation_request(tlm::tlm_generic_payload& trans, uint16_t rid,
+void Iommu::answer_translation_request(tlm::tlm_generic_payload& trans, const PcieExtension& ext,
                                        sc_time& delay) {
   IommuAts& a = *m_ats;
+  const uint16_t rid = ext.requester_id;
   a.translation_requests.inc();
   a.requests_of(rid).inc();
   if (m_vcd) m_vcd->pulse(a.sig_request, now_ps(delay));
@@ -106,18 +121,21 @@ void Iommu::answer_translation_request(tlm::tlm_generic_payload& trans, uint16_t
     } else {
       Translation t;
       int walker = -1;
-      const uint8_t reason =
-          translate(rid, addr, addr, false, AddressType::TranslationRequest, t, delay, walker);
+      const uint8_t reason = translate(ext, addr, addr, false, t, delay, walker);
       release_walker(walker, delay);
       const Answer answer = classify(reason);
       if (answer != Answer::Complete) {
-        dma_fault(rid, reason, addr, false, t.fpd, AddressType::TranslationRequest, delay);
+        dma_fault(ext, reason, addr, false, t.fpd, delay);
         (answer == Answer::UnsupportedRequest ? a.unsupported_requests : a.completer_aborts).inc();
         trans.set_response_status(answer == Answer::UnsupportedRequest ? ats::kUnsupportedRequest
                                                                        : ats::kCompleterAbort);
         return;
       }
-      if (reason == fmt::kFaultNone || t.have_leaf) {  // the mapping's permissions, whatever was asked
+      if (reason == fmt::kFaultNone && t.page_bytes == 0) {
+        // Pass-through (a scalable-mode PASID entry of PGTT 100b): the address itself.
+        x.phys = addr;
+        x.read = x.write = true;
+      } else if (reason == fmt::kFaultNone || t.have_leaf) {  // the mapping's permissions, whatever was asked
         x.range.log2_bytes = 12 + page_shift_pages(t.entry.size);
         x.range.base = t.entry.vpn << 12;
         x.phys = t.entry.pfn << 12;
@@ -144,12 +162,24 @@ fmt::QueueErrorInfo Iommu::execute_device_tlb_descriptor(const uint64_t* qw, sc_
   // PFSID names the VF's PF, for hardware that tracks completions per physical device; here every
   // function answers for itself, so it is read only to be checked for reserved bits.
   const ats::Range range = ats::decode_range(qw[1], get_bit(qw[1], fmt::kDescDevTlbS));
-  invalidate_device_tlb(sid, depth, range, false, 0, delay);
+  invalidate_device_tlb(sid, depth, range, false, 0, false, delay);
+  return fmt::kIqeiNone;
+}
+
+fmt::QueueErrorInfo Iommu::execute_pasid_device_tlb_descriptor(const uint64_t* qw, sc_time& delay) {
+  // The PASID form takes a 256-bit descriptor's upper half as reserved, like the other types.
+  if ((qw[1] & fmt::kDescPdevReserved1) || qw[2] || qw[3]) return fmt::kIqeiReservedField;
+  const auto sid = static_cast<uint16_t>(get_bits(qw[0], fmt::kDescPdevSidHi, fmt::kDescPdevSidLo));
+  const auto depth = static_cast<unsigned>(get_bits(qw[0], fmt::kDescPdevMipHi, fmt::kDescPdevMipLo));
+  const auto pasid = static_cast<uint32_t>(get_bits(qw[0], fmt::kDescPasidHi, fmt::kDescPasidLo));
+  // PFSID, as for 0x3, only names the VF's PF.
+  const ats::Range range = ats::decode_range(qw[1], get_bit(qw[1], fmt::kDescPdevS));
+  invalidate_device_tlb(sid, depth, range, true, pasid, get_bit(qw[1], fmt::kDescPdevG), delay);
   return fmt::kIqeiNone;
 }
 
 bool Iommu::invalidate_device_tlb(uint16_t sid, unsigned queue_depth, const ats::Range& range,
-                                  bool has_pasid, uint32_t pasid, sc_time& delay) {
+                                  bool has_pasid, uint32_t pasid, bool global, sc_time& delay) {
   IommuAts& a = *m_ats;
   const sc_time now = sc_core::sc_time_stamp();
   auto& pending = a.outstanding[sid];
@@ -167,7 +197,7 @@ bool Iommu::invalidate_device_tlb(uint16_t sid, unsigned queue_depth, const ats:
 
   bool completed = false;
   if (ats_invalidation.size() > 0) {
-    uint64_t body = ats::encode_invalidate(range);
+    uint64_t body = set_bit(ats::encode_invalidate(range), ats::kInvGlobal, has_pasid && global);
     tlm::tlm_generic_payload p;
     PcieExtension ext(sid);
     ext.has_pasid = has_pasid;

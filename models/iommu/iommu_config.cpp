@@ -34,7 +34,7 @@ std::string validate_iommu_config(const IommuConfig& c) {
   if (c.device_tlbs && !c.queued_invalidation) return "device_tlbs: needs queued_invalidation";
   if ((c.x2apic || c.posted_interrupts) && !c.interrupt_remapping)
     return "x2apic and posted_interrupts need interrupt_remapping";
-  return "";
+  return validate_scalable_config(c.scalable, c.queued_invalidation);
 }
 
 }  // namespace iommu_sim

@@ -10,6 +10,7 @@
 
 #include "iommu_sim/iommu/caches/iotlb.h"
 #include "iommu_sim/iommu/caches/translation_cache.h"
+#include "iommu_sim/iommu/scalable_config.h"
 
 namespace iommu_sim {
 
@@ -42,6 +43,7 @@ struct IommuConfig {
   sc_core::sc_time cache_latency{2, sc_core::SC_NS};      // one context-cache or pscache probe
   sc_core::sc_time register_latency{1, sc_core::SC_NS};   // one MMIO register access
   std::string iotlb_trace_path;         // non-empty: record the IOTLB access stream there
+  ScalableConfig scalable;              // scalable mode (off: legacy mode only)
 };
 
 // "" when valid, else a message naming the offending field ("address_width: ...").

@@ -1,7 +1,8 @@
 // Iommu: invalidation. Register-based (CCMD, IOTLB/IVA) and queued (descriptors 0x1, 0x2, 0x4,
-// 0x5, and 0x3 with device TLBs (iommu_ats.cpp), fetched from the queue at IQA between IQH and
-// IQT). Every invalidation that could cover a
-// DMI grant revokes it upstream; global and domain invalidations revoke everything.
+// 0x5, 0x3 with device TLBs (iommu_ats.cpp), and in scalable mode 0x6, 0x7 and, with device TLBs,
+// 0x8; fetched from the queue at IQA between IQH and IQT; 128- or, with IQA.DW and scalable mode
+// offered, 256-bit). Every invalidation that could cover a DMI grant revokes it upstream; global
+// and domain invalidations revoke everything.
 #include "iommu_sim/iommu/iommu.h"
 
 namespace iommu_sim {
@@ -44,6 +45,8 @@ void Iommu::invalidate_context(fmt::InvalidationScope g, uint16_t did, uint16_t 
       break;
     case fmt::InvalidationScope::Domain:
       m_context_cache.invalidate_domain(did);
+      // Scalable-mode context entries carry no domain: a domain-selective request drops them all.
+      m_context_cache.invalidate_if([](uint64_t, uint16_t, const ContextInfo& c) { return c.scalable; });
       break;
     case fmt::InvalidationScope::Selective: {
       // FM masks function bits of the source-id: 1 = bit 2, 2 = bits 2:1, 3 = bits 2:0. The
@@ -66,12 +69,14 @@ void Iommu::invalidate_iotlb(fmt::InvalidationScope g, uint16_t did, uint64_t ad
     case fmt::InvalidationScope::Global:
       m_iotlb->invalidate_all();
       for (auto& c : m_pscache) c->invalidate_all();
+      invalidate_scalable_iotlb(g, did, addr, am, ih);
       if (m_trace) trace_op(IotlbOp::InvalidateAll, IotlbEntry{});
       revoke_dmi(0, ~0ULL);
       return;
     case fmt::InvalidationScope::Domain:
       m_iotlb->invalidate_domain(did);
       for (auto& c : m_pscache) c->invalidate_domain(did);
+      invalidate_scalable_iotlb(g, did, addr, am, ih);
       if (m_trace) trace_op(IotlbOp::InvalidateDomain, IotlbEntry{did, 0, 0, false, false, PageSize::Size4K});
       revoke_dmi(0, ~0ULL);
       return;
@@ -82,6 +87,7 @@ void Iommu::invalidate_iotlb(fmt::InvalidationScope g, uint16_t did, uint64_t ad
   const uint64_t base = vpn & ~((1ULL << am) - 1);
   const uint64_t end = base + (1ULL << am);  // exclusive, in pages
   m_iotlb->invalidate_pages(did, vpn, am);
+  invalidate_scalable_iotlb(g, did, addr, am, ih);
   if (m_trace) trace_op(IotlbOp::InvalidatePages, IotlbEntry{did, vpn, 0, false, false, PageSize::Size4K}, am);
   if (!ih) {
     // IH clear: the paging-structure entries over the range may have changed too.
@@ -119,12 +125,13 @@ void Iommu::process_queue(sc_time& delay) {
     return;
   // 256-bit descriptors exist for scalable mode only: with ECAP.SMTS (and ADMS) clear, DW = 1 is
   // an invalid descriptor width (VT-d 11.4.9.9, IQEI 5).
-  if (get_bit(m_iqa, fmt::kIqaDw)) {
+  const bool wide = get_bit(m_iqa, fmt::kIqaDw);
+  if (wide && !m_config.scalable.enabled) {
     queue_error(fmt::kIqeiDescriptorWidth, delay);
     return;
   }
   m_in_queue = true;
-  constexpr unsigned kDescBytes = 16;
+  const unsigned desc_bytes = wide ? 32 : 16;
   const uint64_t queue_bytes = 4096ULL << get_bits(m_iqa, fmt::kIqaQsHi, fmt::kIqaQsLo);
   const uint64_t base = m_iqa & fmt::kTableAddrMask;
   if (m_iqt >= queue_bytes) {
@@ -132,10 +139,15 @@ void Iommu::process_queue(sc_time& delay) {
     m_in_queue = false;
     return;
   }
+  if (m_iqt % desc_bytes) {
+    queue_error(fmt::kIqeiTailMisaligned, delay);  // IQT bit 4 set with 256-bit descriptors
+    m_in_queue = false;
+    return;
+  }
   while (m_iqh != m_iqt) {
-    uint64_t qw[2] = {0, 0};
+    uint64_t qw[4] = {0, 0, 0, 0};
     m_qi_descriptors.inc();
-    if (!read_table(base + m_iqh, qw, kDescBytes, &delay)) {
+    if (!read_table(base + m_iqh, qw, desc_bytes, &delay)) {
       queue_error(fmt::kIqeiFetchFailed, delay);
       break;
     }
@@ -143,7 +155,7 @@ void Iommu::process_queue(sc_time& delay) {
       queue_error(e, delay);
       break;
     }
-    m_iqh = (m_iqh + kDescBytes) % queue_bytes;
+    m_iqh = (m_iqh + desc_bytes) % queue_bytes;
     // A function never completed an invalidation: fetching stops until software clears ITE.
     if (m_fsts_sticky & fmt::kFstsIte) break;
   }
@@ -152,9 +164,12 @@ void Iommu::process_queue(sc_time& delay) {
 
 fmt::QueueErrorInfo Iommu::execute_descriptor(const uint64_t* qw, sc_time& delay) {
   const unsigned type = static_cast<unsigned>(get_bits(qw[0], fmt::kDescTypeHi, fmt::kDescTypeLo));
-  // 0x3 needs ECAP.DT; 0x6 and up are scalable-mode only (with the extended type bits 11:9);
-  // 0x0 is invalid.
+  // 0x3 needs ECAP.DT; 0x6 and up are scalable mode's (iommu_scalable.cpp), as are the extended
+  // type bits 11:9, which no type this unit processes uses; 0x0 is invalid.
   if (get_bits(qw[0], fmt::kDescTypeHighHi, fmt::kDescTypeHighLo)) return fmt::kIqeiDescriptorType;
+  if (type >= fmt::kDescPasidIotlb) return execute_scalable_descriptor(qw, delay);
+  // The upper half of a 256-bit descriptor of the legacy types is reserved.
+  if (qw[2] || qw[3]) return fmt::kIqeiReservedField;
   const unsigned g = static_cast<unsigned>(get_bits(qw[0], fmt::kDescGHi, fmt::kDescGLo));
   const auto did = static_cast<uint16_t>(get_bits(qw[0], fmt::kDescDidHi, fmt::kDescDidLo));
   switch (type) {

@@ -26,7 +26,6 @@ void Iommu::build_capabilities() {
   cap = set_bit(cap, fmt::kCapDwd, true);
   cap = set_bit(cap, fmt::kCapDrd, true);
   cap = set_bit(cap, fmt::kCapPi, c.posted_interrupts);
-  m_cap = cap;
 
   uint64_t ecap = 0;
   ecap = set_bit(ecap, fmt::kEcapC, c.coherent);
@@ -37,6 +36,8 @@ void Iommu::build_capabilities() {
   ecap = set_bit(ecap, fmt::kEcapPt, c.pass_through);
   ecap = set_bits(ecap, fmt::kEcapIroHi, fmt::kEcapIroLo, fmt::kIro);
   if (c.interrupt_remapping) ecap = set_bits(ecap, fmt::kEcapMhmvHi, fmt::kEcapMhmvLo, 0xF);
+  scalable_capabilities(cap, ecap);
+  m_cap = cap;
   m_ecap = ecap;
 }
 
@@ -52,7 +53,7 @@ uint32_t Iommu::fsts() const {
 
 uint64_t Iommu::read_qword(uint64_t off) const {
   switch (off) {
-    case fmt::kRegVer: return fmt::kVersion;
+    case fmt::kRegVer: return m_config.scalable.enabled ? fmt::kVersionScalable : fmt::kVersion;
     case fmt::kRegCap: return m_cap;
     case fmt::kRegEcap: return m_ecap;
     case fmt::kRegGcmd: return static_cast<uint64_t>(m_gsts) << 32;  // GCMD reads 0
@@ -142,9 +143,10 @@ void Iommu::write_dword(uint64_t off, uint32_t v, sc_time& delay) {
       if (!high) write_gcmd(v, delay);
       return;
     case fmt::kRegRtaddr:
-      // Bits 11:0 read as zero: TTM (scalable mode) is not offered, so legacy tables only.
+      // Bits 9:0 read as zero, and TTM (11:10) too unless scalable mode is offered.
       set_half(m_rtaddr, high, v);
-      m_rtaddr &= fmt::kTableAddrMask;
+      m_rtaddr &= fmt::kTableAddrMask |
+                  (m_config.scalable.enabled ? bit_mask(fmt::kRtaddrTtmHi, fmt::kRtaddrTtmLo) : 0);
       return;
     case fmt::kRegCcmd:
       set_half(m_ccmd, high, v);
@@ -247,6 +249,7 @@ void Iommu::write_gcmd(uint32_t v, sc_time& delay) {
     m_iqh = 0;  // enabling the queue starts fetching at its base
   if (v & fmt::kGcmdSrtp) {
     m_root_table = m_rtaddr & fmt::kTableAddrMask;
+    m_table_mode = static_cast<fmt::TableMode>(get_bits(m_rtaddr, fmt::kRtaddrTtmHi, fmt::kRtaddrTtmLo));
     m_gsts |= fmt::kGcmdSrtp;  // RTPS: latched at once
     revoke_dmi(0, ~0ULL);
   }
@@ -320,6 +323,8 @@ bool Iommu::record_fault(const FaultInfo& f, const sc_time& delay) {
   hi = set_bits(hi, fmt::kFrcdSidHi, fmt::kFrcdSidLo, f.source_id);
   hi = set_bits(hi, fmt::kFrcdFrHi, fmt::kFrcdFrLo, f.reason);
   hi = set_bit(hi, fmt::kFrcdT, f.is_read);
+  hi = set_bit(hi, fmt::kFrcdPp, f.has_pasid);
+  if (f.has_pasid) hi = set_bits(hi, fmt::kFrcdPasidHi, fmt::kFrcdPasidLo, f.pasid & fmt::kPasidMask);
   if (m_config.device_tlbs)  // AT is reserved (zero) on a unit without device TLBs
     hi = set_bits(hi, fmt::kFrcdAtHi, fmt::kFrcdAtLo, static_cast<uint64_t>(f.address_type));
   hi = set_bit(hi, fmt::kFrcdF, true);

@@ -2,6 +2,7 @@
 // lookup, and the second-level walk with the paging-structure caches. Every table read is a TLM
 // read through the `memory` socket; the debug path uses transport_dbg and touches no cache.
 #include "iommu_sim/iommu/iommu.h"
+#include "iommu_sim/iommu/iommu_internal.h"
 
 namespace iommu_sim {
 
@@ -120,61 +121,13 @@ uint8_t Iommu::check_context(const ContextInfo& c, uint64_t last, AddressType at
   return fmt::kFaultNone;
 }
 
-uint8_t Iommu::translate(uint16_t rid, uint64_t iova, uint64_t last, bool write, AddressType at,
-                         Translation& t, sc_time& delay, int& walker) {
-  ContextInfo c;
-  const ContextInfo* cached = nullptr;
-  if (m_context_cache.enabled()) {
-    delay += m_config.cache_latency;
-    cached = m_context_cache.lookup(rid);
-  }
-  if (cached) {
-    c = *cached;
-  } else {
-    acquire_walker(walker, delay);
-    const uint8_t f = fetch_context(rid, c, &delay);
-    if (f) {
-      t.fpd = c.fpd && fmt::is_qualified_fault(f);
-      return f;
-    }
-    m_context_cache.insert(rid, c.domain, c);
-  }
-  if (const uint8_t f = check_context(c, last, at, t)) return f;
-  if (c.tt == static_cast<uint8_t>(fmt::TranslationType::PassThrough) ||
-      at == AddressType::Translated) {  // translated by the device: no walk
-    t.phys = iova;
-    t.page_bytes = 0;
-    return fmt::kFaultNone;
-  }
-
-  const uint64_t vpn = iova >> 12;
-  delay += m_config.iotlb_hit_latency;
-  const IotlbHit hit = m_iotlb->lookup(c.domain, vpn);
-  count_iotlb(rid, c.domain, hit.hit);
-  if (m_trace) trace_op(IotlbOp::Lookup, IotlbEntry{c.domain, vpn, 0, false, false, PageSize::Size4K});
-  if (m_vcd) {
-    const uint64_t now = now_ps(delay);
-    m_vcd->pulse(m_sig_lookup, now);
-    m_vcd->pulse(hit.hit ? m_sig_hit : m_sig_miss, now);
-  }
-  // A cached entry that does not allow the access is not trusted: walk again, since software
-  // may have widened the permissions without invalidating. A translation request asks for
-  // whatever the mapping allows: any cached permission answers it.
-  const bool allowed = at == AddressType::TranslationRequest ? (hit.entry.read || hit.entry.write)
-                                                             : (write ? hit.entry.write : hit.entry.read);
-  if (hit.hit && allowed) {
-    t.phys = (hit.frame(vpn) << 12) | (iova & 0xFFF);
-    t.page_bytes = 4096ULL << page_shift_pages(hit.entry.size);
-    t.cacheable = true;
-    t.entry = hit.entry;
-    if (m_trace) trace_op(IotlbOp::Access, hit.entry);
-    return fmt::kFaultNone;
-  }
-
+void Iommu::begin_walk(int& walker, sc_time& delay) {
   acquire_walker(walker, delay);
   m_walks.inc();
   if (m_vcd) m_vcd->add(m_sig_walks, now_ps(delay), 1);
-  const uint8_t f = walk(c, iova, write, t, &delay);
+}
+
+uint8_t Iommu::end_walk(Translation& t, uint8_t f, const sc_time& delay) {
   if (m_vcd) m_vcd->add(m_sig_walks, now_ps(delay), -1);
   if (t.have_leaf) {
     m_iotlb->fill(t.entry);
@@ -187,16 +140,58 @@ uint8_t Iommu::translate(uint16_t rid, uint64_t iova, uint64_t last, bool write,
   return f;
 }
 
-uint8_t Iommu::translate_debug(uint16_t rid, uint64_t iova, uint64_t last, bool write,
-                               AddressType at, Translation& t) {
+uint8_t Iommu::translate(const PcieExtension& ext, uint64_t iova, uint64_t last, bool write,
+                         Translation& t, sc_time& delay, int& walker) {
+  if (m_table_mode != vtd::TableMode::Legacy)
+    return translate_scalable(ext, iova, last, write, t, &delay, walker);
+  // A unit that offers scalable mode knows requests with PASID, and blocks them in legacy mode.
+  if (ext.has_pasid && m_config.scalable.enabled) return fmt::kSmFaultPasidInLegacy;
+  const uint16_t rid = ext.requester_id;
   ContextInfo c;
-  if (const uint8_t f = fetch_context(rid, c, nullptr)) {
+  const ContextInfo* cached = nullptr;
+  if (m_context_cache.enabled()) {
+    delay += m_config.cache_latency;
+    cached = m_context_cache.lookup(rid);
+    if (cached && cached->scalable) cached = nullptr;  // left from scalable mode: not usable
+  }
+  if (cached) {
+    c = *cached;
+  } else {
+    acquire_walker(walker, delay);
+    const uint8_t f = fetch_context(rid, c, &delay);
+    if (f) {
+      t.fpd = c.fpd && fmt::is_qualified_fault(f);
+      return f;
+    }
+    m_context_cache.insert(rid, c.domain, c);
+  }
+  if (const uint8_t f = check_context(c, last, ext.address_type, t)) return f;
+  if (c.tt == static_cast<uint8_t>(fmt::TranslationType::PassThrough) ||
+      ext.address_type == AddressType::Translated) {  // translated by the device: no walk
+    t.phys = iova;
+    t.page_bytes = 0;
+    return fmt::kFaultNone;
+  }
+  if (iotlb_lookup(rid, c.domain, kNoPasid, iova, write, ext.address_type, t, delay))
+    return fmt::kFaultNone;
+  begin_walk(walker, delay);
+  return end_walk(t, walk(c, iova, write, t, &delay), delay);
+}
+
+uint8_t Iommu::translate_debug(const PcieExtension& ext, uint64_t iova, uint64_t last, bool write,
+                               Translation& t) {
+  if (m_table_mode != vtd::TableMode::Legacy) {
+    int walker = -1;
+    return translate_scalable(ext, iova, last, write, t, nullptr, walker);
+  }
+  ContextInfo c;
+  if (const uint8_t f = fetch_context(ext.requester_id, c, nullptr)) {
     t.fpd = c.fpd && fmt::is_qualified_fault(f);
     return f;
   }
-  if (const uint8_t f = check_context(c, last, at, t)) return f;
+  if (const uint8_t f = check_context(c, last, ext.address_type, t)) return f;
   if (c.tt == static_cast<uint8_t>(fmt::TranslationType::PassThrough) ||
-      at == AddressType::Translated) {
+      ext.address_type == AddressType::Translated) {
     t.phys = iova;
     return fmt::kFaultNone;
   }
@@ -208,65 +203,35 @@ uint8_t Iommu::walk(const ContextInfo& c, uint64_t iova, bool write, Translation
   // The table indexes only the bits below its width: an address above it would alias a lower
   // one. check_context() refuses such requests; this keeps the walk safe on its own.
   if (iova >> fmt::levels_to_width(c.levels)) return fmt::kFaultAddressWidth;
-  uint64_t table = c.table;
-  bool read_ok = true, write_ok = true;
-  unsigned level = c.levels;
-  const bool use_ps = delay && m_config.pscache.enabled;
-  if (use_ps) {
-    // One probe of every level's cache in parallel; the deepest hit saves the most reads.
-    *delay += m_config.cache_latency;
-    for (unsigned l = 2; l <= c.levels; ++l) {
-      if (const PsValue* p = m_pscache[l - 2]->lookup(ps_key(c.domain, iova, l))) {
-        table = p->table;
-        read_ok = p->read;
-        write_ok = p->write;
-        level = l - 1;
-        break;
-      }
-    }
-  }
+  WalkPort port(*this, delay);
+  NestedWalker::Caches caches;
+  if (delay && m_config.pscache.enabled)
+    for (unsigned l = 2; l <= 5; ++l) caches.second_level[l - 2] = m_pscache[l - 2].get();
+  NestedWalker walker(port, walk_features(), caches);
+  SecondLevelTable sl;
+  sl.root = c.table;
+  sl.levels = c.levels;
+  sl.did = c.domain;
   const uint8_t not_permitted = write ? fmt::kFaultWrite : fmt::kFaultRead;
-  for (;;) {
-    uint64_t e = 0;
-    if (!read_table(table + fmt::pte_index(iova, level) * 8ULL, &e, 8, delay))
-      return fmt::kFaultPagingAccess;
-    const bool r = get_bit(e, fmt::kPteRead), w = get_bit(e, fmt::kPteWrite);
-    if (!r && !w) return not_permitted;  // not present
-    if (e & (m_haw_reserved | fmt::kPteReserved)) return fmt::kFaultPagingReserved;
-    const bool ps = get_bit(e, fmt::kPteSuperpage);
-    bool leaf = level == 1;
-    if (level > 1 && ps) {
-      // PS is reserved above level 3 and where CAP.SLLPS does not offer the size; a superpage
-      // frame must be aligned to its size.
-      const bool offered = (level == 2 && m_config.superpages_2m) ||
-                           (level == 3 && m_config.superpages_1g);
-      if (!offered || (e & bit_mask(12 + 9 * (level - 1) - 1, 12)))
-        return fmt::kFaultPagingReserved;
-      leaf = true;
-    }
-    read_ok = read_ok && r;
-    write_ok = write_ok && w;
-    const uint64_t addr = e & bit_mask(51, 12);
-    if (leaf) {
-      const uint64_t bytes = fmt::level_span(level);
-      t.phys = addr | (iova & (bytes - 1));
-      t.page_bytes = bytes;
-      t.have_leaf = true;
-      t.entry.domain = c.domain;
-      t.entry.vpn = (iova & ~(bytes - 1)) >> 12;
-      t.entry.pfn = addr >> 12;
-      t.entry.read = read_ok;
-      t.entry.write = write_ok;
-      t.entry.size = static_cast<PageSize>(level - 1);
-      if (write ? write_ok : read_ok) return fmt::kFaultNone;
-      return not_permitted;
-    }
-    if (use_ps)
-      m_pscache[level - 2]->insert(ps_key(c.domain, iova, level), c.domain,
-                                   PsValue{addr, read_ok, write_ok});
-    table = addr;
-    --level;
-  }
+  const WalkResult r = walker.second_level(
+      sl, iova, write, SecondLevelFaults{fmt::kFaultPagingAccess, not_permitted, fmt::kFaultPagingReserved, not_permitted});
+  take_walk_result(r, iova, c.domain, kNoPasid, t);
+  return r.fault;
+}
+
+void Iommu::take_walk_result(const WalkResult& r, uint64_t iova, uint16_t domain, uint32_t pasid,
+                             Translation& t) const {
+  if (!r.have_leaf) return;
+  t.phys = r.phys;
+  t.page_bytes = r.page_bytes;
+  t.have_leaf = true;
+  t.entry.domain = domain;
+  t.entry.pasid = pasid;
+  t.entry.vpn = (iova & ~(r.page_bytes - 1)) >> 12;
+  t.entry.pfn = (r.phys & ~(r.page_bytes - 1)) >> 12;
+  t.entry.read = r.read;
+  t.entry.write = r.write;
+  t.entry.size = page_size_of(r.page_bytes);
 }
 
 }  // namespace iommu_sim

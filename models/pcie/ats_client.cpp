@@ -133,8 +133,10 @@ void AtsClient::handle_invalidation(tlm::tlm_generic_payload& trans, sc_time& de
   }
   m_invalidate_requests.inc();
   if (m_vcd) m_vcd->pulse(m_sig_invalidate, now_ps(delay));
-  m_devtlb.invalidate(range);
-  if (m_trace) {
+  // The device-TLB caches translations requested without a PASID only: a request with a PASID
+  // (descriptor 0x8) has nothing to remove, and is completed all the same.
+  if (!ext->has_pasid) m_devtlb.invalidate(range);
+  if (m_trace && !ext->has_pasid) {
     IotlbEntry e;
     if (range.all()) {
       trace(IotlbOp::InvalidateDomain, ext->requester_id, e);

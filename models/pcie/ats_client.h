@@ -12,7 +12,9 @@
 // fault as for any device without ATS; an unsuccessful completion (UR, CA) fails the DMA.
 //
 // Invalidate requests: the range (rounded up to the STU) leaves the device-TLB and the
-// completion goes back invalidation_latency later. ATS disabled: the device-TLB is flushed.
+// completion goes back invalidation_latency later. ATS disabled: the device-TLB is flushed. The
+// function sends its translation requests without a PASID (a DMA engine with a PASID sends its
+// DMA untranslated), so an invalidate request with a PASID finds nothing to remove.
 //
 // Statistics under `prefix` (the engine's name + ".ats"): devtlb.{lookups, hits, misses, fills,
 // evictions, invalidations, invalidated_entries, hit_rate}, translation_requests,

@@ -64,10 +64,16 @@ void DmaEngine::post_msix(const MsixMessage& msg) {
 }
 
 tlm::tlm_response_status DmaEngine::send(tlm::tlm_command cmd, uint64_t addr, uint8_t* data,
-                                         uint32_t len, AddressType type, sc_core::sc_time& delay) {
+                                         uint32_t len, AddressType type, sc_core::sc_time& delay,
+                                         bool is_msix) {
   tlm::tlm_generic_payload trans;
   // On the stack and removed before return: the payload does not own it.
   PcieExtension ext(m_requester_id, type);
+  if (m_has_pasid && !is_msix) {
+    ext.has_pasid = true;
+    ext.pasid = m_pasid;
+    ext.privileged = m_privileged;
+  }
   trans.set_command(cmd);
   trans.set_address(addr);
   trans.set_data_ptr(data);
@@ -110,11 +116,12 @@ tlm::tlm_response_status DmaEngine::transport(tlm::tlm_command cmd, uint64_t add
   const sc_core::sc_time before = m_qk.get_local_time();
   sc_core::sc_time delay = before;
   // Interrupt messages go untranslated, as ATS leaves them; a request the workload itself marks
-  // as translated goes as it is, whatever the ATS client holds.
+  // as translated goes as it is, whatever the ATS client holds. The device-TLB holds no PASID's
+  // translations: DMA with a PASID goes untranslated too.
   const tlm::tlm_response_status status =
-      m_ats && !is_msix && at == AddressType::Untranslated && m_ats->enabled()
+      m_ats && !is_msix && !m_has_pasid && at == AddressType::Untranslated && m_ats->enabled()
           ? send_with_ats(cmd, addr, data, len, delay)
-          : send(cmd, addr, data, len, at, delay);
+          : send(cmd, addr, data, len, at, delay, is_msix);
 
   // A target that wrongly moves time backwards must not make the latency wrap.
   const sc_core::sc_time took = delay > before ? delay - before : sc_core::SC_ZERO_TIME;

@@ -14,9 +14,11 @@
 //   set_start_gate()  a condition (and the event that signals it may have changed) the engine
 //                     waits for before starting: the endpoint holds each function's engine
 //                     until software has enabled it (function present, Bus Master Enable set)
-//   set_ats()         the function's ATS client: while it says ATS is enabled, every DMA goes
-//                     through its device-TLB (translated requests, translation requests on a
-//                     miss; split where a translation ends) (ats_client.h)
+//   set_ats()         the function's ATS client: while it says ATS is enabled, every DMA without
+//                     a PASID goes through its device-TLB (translated requests, translation
+//                     requests on a miss; split where a translation ends) (ats_client.h)
+//   set_pasid()       DMA (not MSI-X) carries this PASID, privileged or not (default: none); the
+//                     device-TLB caches no PASID's translations, so such DMA goes untranslated
 //
 // Every transaction carries a PcieExtension with the engine's requester ID (the root port checks
 // and, if needed, overwrites it: a function cannot claim another's ID). Timing is LT: each
@@ -67,6 +69,13 @@ class DmaEngine : public sc_core::sc_module, private DmaPort {
     m_gate = std::move(ready);
     m_gate_changed = changed;
   }
+  bool has_pasid() const { return m_has_pasid; }
+  uint32_t pasid() const { return m_pasid; }
+  void set_pasid(uint32_t pasid, bool privileged = false) {
+    m_has_pasid = true;
+    m_pasid = pasid;
+    m_privileged = privileged;
+  }
 
  private:
   void run_thread();
@@ -74,9 +83,10 @@ class DmaEngine : public sc_core::sc_module, private DmaPort {
   tlm::tlm_response_status transport(tlm::tlm_command cmd, uint64_t addr, uint8_t* data,
                                      uint32_t len, bool is_msix,
                                      AddressType at = AddressType::Untranslated);
-  // One transaction of the DMA as it goes on the link; delay is the engine's local time.
+  // One transaction of the DMA as it goes on the link; delay is the engine's local time. DMA
+  // carries the engine's PASID, if it has one; MSI-X writes never do.
   tlm::tlm_response_status send(tlm::tlm_command cmd, uint64_t addr, uint8_t* data, uint32_t len,
-                                AddressType type, sc_core::sc_time& delay);
+                                AddressType type, sc_core::sc_time& delay, bool is_msix = false);
   // A DMA through the ATS client: translated pieces, or untranslated where it says so.
   tlm::tlm_response_status send_with_ats(tlm::tlm_command cmd, uint64_t addr, uint8_t* data,
                                          uint32_t len, sc_core::sc_time& delay);
@@ -92,6 +102,8 @@ class DmaEngine : public sc_core::sc_module, private DmaPort {
   void sync() override { m_qk.sync(); }
 
   uint16_t m_requester_id;
+  bool m_has_pasid = false, m_privileged = false;
+  uint32_t m_pasid = 0;
   std::unique_ptr<Workload> m_workload;
   tlm_utils::tlm_quantumkeeper m_qk;
   sc_core::sc_event m_done;

@@ -1,6 +1,8 @@
 // Random invalidation-queue descriptors: the input gives the queue's memory, IQA (base, 128 or
-// 256-bit descriptors, size) and a sequence of tail writes and error clears. Whatever the
-// descriptors hold, the queue stops with IQE or runs them; the head stays inside the queue.
+// 256-bit descriptors, size) and a sequence of tail writes and error clears. The unit offers
+// scalable mode and device TLBs, so every type up to 0x8 (PASID-based IOTLB, PASID cache,
+// device-TLB and PASID-based device-TLB) is carried out. Whatever the descriptors hold, the
+// queue stops with IQE (or ITE) or runs them; the head stays inside the queue.
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <vector>
@@ -27,7 +29,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint64_t queue_bytes = (256ULL << qs) * 16;  // 2^(QS+8) 128-bit slots
   for (unsigned step = 0; step < 32 && in.remaining_bytes() > 0; ++step) {
     if (in.ConsumeIntegralInRange<unsigned>(0, 3) == 0) {
-      b.reg_write(vtd::kRegFsts, vtd::kFstsIqe, 4);  // software "fixed" the queue: resume
+      // Software "fixed" the queue, or gave up on a device-TLB invalidation no function
+      // answered (nothing is bound to the invalidation socket): resume.
+      b.reg_write(vtd::kRegFsts, vtd::kFstsIqe | vtd::kFstsIte, 4);
     } else {
       b.reg_write(vtd::kRegIqt, in.ConsumeIntegral<uint32_t>(), 8);
     }

@@ -21,6 +21,13 @@ IommuConfig bench_config() {
   c.fault_records = 4;
   c.address_width = 57;
   c.supported_levels = {3, 4, 5};
+  // Scalable mode with everything it can offer, and device TLBs: legacy and scalable tables,
+  // 128- and 256-bit descriptors, translation and translated requests all reach the model.
+  c.scalable.enabled = true;
+  c.scalable.first_level_5level = true;
+  c.scalable.second_level_ad = true;
+  c.scalable.supervisor_requests = true;
+  c.device_tlbs = true;
   return c;
 }
 }  // namespace
@@ -61,9 +68,13 @@ IommuBench& IommuBench::get() {
 }
 
 tlm::tlm_response_status IommuBench::access(uint16_t rid, uint64_t addr, uint8_t* data,
-                                            unsigned len, bool write, AddressType at) {
+                                            unsigned len, bool write, AddressType at, int pasid,
+                                            bool privileged) {
   tlm::tlm_generic_payload p;
   PcieExtension ext(rid, at);
+  ext.has_pasid = pasid >= 0;
+  ext.pasid = pasid >= 0 ? static_cast<uint32_t>(pasid) : 0;
+  ext.privileged = privileged;
   p.set_extension(&ext);
   p.set_command(write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
   p.set_address(addr);
@@ -87,8 +98,9 @@ void IommuBench::load_memory(FuzzedDataProvider& in, unsigned runs, size_t longe
   }
 }
 
-void IommuBench::enable_translation(uint64_t rtaddr) {
-  reg_write(vtd::kRegRtaddr, rtaddr, 8);
+void IommuBench::enable_translation(uint64_t rtaddr, bool scalable) {
+  const vtd::TableMode mode = scalable ? vtd::TableMode::Scalable : vtd::TableMode::Legacy;
+  reg_write(vtd::kRegRtaddr, rtaddr | (uint64_t(mode) << vtd::kRtaddrTtmLo), 8);
   reg_write(vtd::kRegGcmd, vtd::kGcmdSrtp, 4);
   reg_write(vtd::kRegGcmd, vtd::kGcmdTe, 4);
 }
@@ -100,21 +112,24 @@ void IommuBench::reset() {
   for (unsigned i = 0; i < iommu.config().fault_records; ++i)
     reg_write(fmt::kRegFrcd + fmt::kFrcdSize * i + 12, 0x80000000u, 4);
   reg_write(fmt::kRegIcs, fmt::kIcsIwc, 4);
-  // Every cache, the interrupt-entry cache included, through a queue of three descriptors.
+  // Every cache, the interrupt-entry and PASID caches included, through a queue of four
+  // descriptors.
   SparseMemory& m = memory();
   m.fill(0, 0, kMemSize);
+  const vtd::WideDescriptor pasid_cache = vtd::make_pasid_cache_desc(vtd::PasidCacheScope::Global);
   const vtd::Descriptor flush[] = {vtd::make_iec_desc(false),
                                    vtd::make_context_cache_desc(vtd::InvalidationScope::Global),
-                                   vtd::make_iotlb_desc(vtd::InvalidationScope::Global)};
-  for (unsigned i = 0; i < 3; ++i) {
+                                   vtd::make_iotlb_desc(vtd::InvalidationScope::Global),
+                                   vtd::Descriptor{pasid_cache.qw[0], pasid_cache.qw[1]}};
+  for (unsigned i = 0; i < 4; ++i) {
     m.write64(16 * i, flush[i].lo);
     m.write64(16 * i + 8, flush[i].hi);
   }
   reg_write(fmt::kRegIqt, 0, 8);
   reg_write(fmt::kRegIqa, 0, 8);
   reg_write(fmt::kRegGcmd, fmt::kGcmdQie, 4);
-  reg_write(fmt::kRegIqt, 3 << 4, 8);
-  require(reg_read(fmt::kRegIqh, 8) == (3 << 4), "reset: the flush queue did not run");
+  reg_write(fmt::kRegIqt, 4 << 4, 8);
+  require(reg_read(fmt::kRegIqh, 8) == (4 << 4), "reset: the flush queue did not run");
   reg_write(fmt::kRegGcmd, 0, 4);
   reg_write(fmt::kRegIqt, 0, 8);
   reg_write(fmt::kRegIrta, 0, 8);

@@ -5,7 +5,8 @@
 //
 // The SystemC kernel elaborates once (modules cannot be built after that); every input starts
 // from reset(): remapping and the queue off, faults cleared, every cache invalidated, memory
-// zeroed. Table pointers outside the window read as bus errors (faults 0x7-0x9, 0x23).
+// zeroed. Table pointers outside the window read as bus errors (faults 0x7-0x9, 0x23). The unit
+// offers scalable mode and device TLBs.
 #pragma once
 
 #include <cstdint>
@@ -44,17 +45,19 @@ class IommuBench : public sc_core::sc_module {
   static IommuBench& get();
 
   void reset();
-  // A DMA (or interrupt request) of `len` bytes from requester `rid`.
+  // A DMA (or interrupt request) of `len` bytes from requester `rid`, with `pasid` unless -1.
   tlm::tlm_response_status access(uint16_t rid, uint64_t addr, uint8_t* data, unsigned len,
-                                  bool write, AddressType at = AddressType::Untranslated);
+                                  bool write, AddressType at = AddressType::Untranslated,
+                                  int pasid = -1, bool privileged = false);
   uint64_t reg_read(uint64_t offset, unsigned size) { return m_regs.read(offset, size); }
   void reg_write(uint64_t offset, uint64_t value, unsigned size) { m_regs.write(offset, value, size); }
   // Memory from the input: up to `runs` runs of (address, up to `longest` bytes) in the window.
   void load_memory(FuzzedDataProvider& in, unsigned runs, size_t longest);
   double stat(const std::string& leaf) const { return stats.value("bench.iommu." + leaf); }
   SparseMemory& memory() { return mem.storage(); }
-  // Root table at `rtaddr`, then translation on: RTADDR, SRTP, TE.
-  void enable_translation(uint64_t rtaddr);
+  // Root table at `rtaddr` (legacy or scalable-mode tables: RTADDR.TTM), then translation on:
+  // RTADDR, SRTP, TE.
+  void enable_translation(uint64_t rtaddr, bool scalable = false);
 
  private:
   explicit IommuBench(sc_core::sc_module_name name);

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <vector>
 
+#include "ats_functions_tb.h"
 #include "iommu_sim/common/ats_format.h"
 #include "test_remapper_tb.h"
 
@@ -22,43 +23,8 @@ const uint16_t kFn = make_requester_id(1, 0, 0);   // TT = 01b, domain 1
 const uint16_t kOld = make_requester_id(1, 0, 1);  // TT = 00b, domain 1
 const uint64_t kIova = 0x10000000;
 
-// The functions below the root port as the IOMMU's invalidate requests see them: each request is
-// recorded and completed `latency` later, unless the function is absent.
-class Functions : public sc_core::sc_module {
- public:
-  tlm_utils::simple_target_socket<Functions> socket;
-  struct Request {
-    uint16_t rid;
-    ats::Range range;
-    sc_time arrived, completed;  // absolute
-  };
-  std::vector<Request> requests;
-  sc_time latency{5000, SC_NS};
-  bool present = true;
-
-  explicit Functions(sc_core::sc_module_name n) : sc_module(n), socket("socket") {
-    socket.register_b_transport(this, &Functions::b_transport);
-  }
-
- private:
-  void b_transport(tlm::tlm_generic_payload& p, sc_time& delay) {
-    const PcieExtension* ext = p.get_extension<PcieExtension>();
-    REQUIRE(ext);
-    REQUIRE(p.is_write());
-    REQUIRE(p.get_data_length() == 8);
-    if (!present) {
-      p.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
-      return;
-    }
-    uint64_t body = 0;
-    std::memcpy(&body, p.get_data_ptr(), 8);
-    const sc_time arrived = sc_core::sc_time_stamp() + delay;
-    delay += latency;
-    requests.push_back({ext->requester_id, ats::decode_invalidate(body), arrived,
-                        sc_core::sc_time_stamp() + delay});
-    p.set_response_status(tlm::TLM_OK_RESPONSE);
-  }
-};
+// The functions below the root port as the IOMMU's invalidate requests see them.
+using Functions = AtsFunctions;
 
 IommuConfig with_device_tlbs() {
   IommuConfig c;

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # ctest linux_capture: captures Linux 6.1 driving QEMU's VT-d with tools/linux-capture/capture.sh
-# (e1000e and NVMe, strict invalidation, a short workload) and replays it with iommu-sim: every
-# comparison must agree and at least 90% of the translations must be compared. Then the same
-# with a virtio NIC on which Linux enables ATS (QEMU's VT-d with device TLBs): its device-TLB
-# invalidations must reach it as QEMU's did. Skipped (exit 77)
+# (e1000e and NVMe, strict invalidation, a short workload), in legacy and in scalable mode, and
+# replays each with iommu-sim: every comparison must agree and at least 90% of the translations
+# must be compared. Then the same with a virtio NIC on which Linux enables ATS (QEMU's VT-d with
+# device TLBs): its device-TLB invalidations must reach it as QEMU's did. Skipped (exit 77)
 # with a message when QEMU or the other packages are missing; CI installs them
 # (scripts/bootstrap --linux-capture).
 #   linux_capture_test.sh SOURCE_DIR IOMMU_SIM WORK_DIR
@@ -20,20 +20,24 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 mkdir -p "$work"
-rm -rf "$work/capture"
-# The kernel package stays in $work/cache between runs.
-"$src/tools/linux-capture/capture.sh" --out "$work/capture" --work "$work/cache" \
-    --device both --strict 1 --pings 20 --disk-kib 256
-"$sim" replay "$work/capture" --details 5 | tee "$work/replay.txt"
-# Exit 0 above means no disagreement; the share of translations compared must reach 90%.
-read -r total compared < <(sed -n 's/^  translations *\([0-9]*\) in the trace: compared \([0-9]*\) .*/\1 \2/p' "$work/replay.txt")
-[ -n "${total:-}" ] && [ "$total" -gt 0 ] || { echo "FAILED: the replay compared no translations"; exit 1; }
-if [ $((compared * 100)) -lt $((total * 90)) ]; then
-  echo "FAILED: only $compared of $total translations compared (at least 90% expected)"
-  exit 1
-fi
-grep -q "^  MSIs .* not comparable 0$" "$work/replay.txt" || { echo "FAILED: not every MSI was compared"; exit 1; }
-echo "linux_capture: $compared of $total translations compared, every comparison agreed"
+# Legacy mode, then scalable mode (QEMU's x-scalable-mode=on). The kernel package stays in
+# $work/cache between runs.
+for scalable in 0 1; do
+  out="$work/capture-scalable$scalable"
+  rm -rf "$out"
+  "$src/tools/linux-capture/capture.sh" --out "$out" --work "$work/cache" \
+      --device both --strict 1 --scalable "$scalable" --pings 20 --disk-kib 256
+  "$sim" replay "$out" --details 5 | tee "$out.replay.txt"
+  # Exit 0 above means no disagreement; the share of translations compared must reach 90%.
+  read -r total compared < <(sed -n 's/^  translations *\([0-9]*\) in the trace: compared \([0-9]*\) .*/\1 \2/p' "$out.replay.txt")
+  [ -n "${total:-}" ] && [ "$total" -gt 0 ] || { echo "FAILED: the replay compared no translations"; exit 1; }
+  if [ $((compared * 100)) -lt $((total * 90)) ]; then
+    echo "FAILED: only $compared of $total translations compared (at least 90% expected)"
+    exit 1
+  fi
+  grep -q "^  MSIs .* not comparable 0$" "$out.replay.txt" || { echo "FAILED: not every MSI was compared"; exit 1; }
+  echo "linux_capture (scalable $scalable): $compared of $total translations compared, every comparison agreed"
+done
 
 # PCIe ATS: Linux enables it on the virtio NIC and invalidates its device-TLB (descriptor 0x3).
 rm -rf "$work/capture-ats"

@@ -75,6 +75,40 @@ TEST_CASE("nic_sriov_ats: every function translates through its own device-TLB",
     CHECK(report.str().find(std::string("    nic0.") + f + "   ") != std::string::npos);
 }
 
+TEST_CASE("nic_sriov_ats in scalable mode: DTE in each function's context, the same device-TLB traffic", "[platform]") {
+  // The functions' requests carry no PASID: they translate through RID_PASID's PASID entry
+  // (second level), and their device-TLBs work as in legacy mode.
+  StatsRegistry stats;
+  PlatformConfig config = load(ats_yaml(), {"iommu.scalable.enabled=true", "host.tables=scalable"});
+  Platform platform("platform", config, stats);
+  const PlatformOutcome outcome = platform.run();
+  REQUIRE(outcome.ok);
+  REQUIRE(outcome.workloads_done);
+  REQUIRE(platform.host().scalable_tables());
+  for (const DiscoveredFunction& f : platform.host().functions()) {
+    CHECK(f.ats);
+    const uint64_t ce = platform.host().scalable_tables()->context_entry_address(f.rid);
+    CHECK(get_bit(platform.memory().storage().read64(ce), vtd::kSmCtxDte));
+  }
+  double misses = 0, translated = 0, dmas = 0;
+  for (const char* f : kFunctions) {
+    const std::string e = std::string("platform.nic0.") + f;
+    CHECK(stats.value(e + ".errors") == 0);
+    CHECK(stats.value(e + ".ats.untranslated_fallbacks") == 0);
+    CHECK(stats.value(e + ".ats.devtlb.hits") > 0);
+    misses += stats.value(e + ".ats.devtlb.misses");
+    translated += stats.value(e + ".ats.translated_requests");
+    dmas += stats.value(e + ".dmas");
+  }
+  CHECK(dmas == 5 * 6000);
+  CHECK(translated == dmas);
+  CHECK(stats.value("platform.iommu.ats.translation_requests") == misses);
+  CHECK(stats.value("platform.iommu.iotlb.lookups") == misses);
+  CHECK(stats.value("platform.iommu.pasid_cache.lookups") >= misses);
+  CHECK(stats.value("platform.iommu.ats.invalidations") == 5);
+  CHECK(stats.value("platform.iommu.faults") == 0);
+}
+
 TEST_CASE("ATS capability without the driver enabling it: untranslated as before", "[platform]") {
   StatsRegistry stats;
   const PlatformConfig config = load(ats_yaml(), {"pcie.endpoints.0.ats.enabled=false"});

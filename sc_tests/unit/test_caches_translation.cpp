@@ -114,3 +114,15 @@ TEST_CASE("validate cache geometry names the field", "[unit]") {
   CHECK(validate_cache_geometry(g) != "");
   CHECK_THROWS_AS(TranslationCache<int>(g), std::invalid_argument);
 }
+
+TEST_CASE("translation cache lookup by key and domain", "[unit]") {
+  TranslationCache<int> c(CacheGeometry{true, 1, 4});
+  c.insert(0x10, 1, 11);
+  c.insert(0x20, 2, 22);
+  REQUIRE(c.lookup(0x10, 1));
+  CHECK(*c.lookup(0x10, 1) == 11);
+  CHECK_FALSE(c.lookup(0x10, 2));  // same key, other domain: a miss
+  CHECK(c.lookup(0x10));            // the key alone still hits
+  CHECK(c.stats().hits == 3);
+  CHECK(c.stats().misses == 1);
+}

@@ -169,6 +169,64 @@ TEST_CASE("effective configuration lists defaults and reloads to the same values
   CHECK(second.memory.write_latency == first.memory.write_latency);
 }
 
+TEST_CASE("scalable-mode keys are read and checked, errors naming their place", "[unit]") {
+  const std::string iommu = "iommu:\n  scalable: {enabled: true}\n";
+  const PlatformConfig pc = load(iommu + R"(host:
+  tables: scalable
+  domains:
+    - {id: 10, mappings: [{iova: 0, phys: 0x100000000, size: 16M}]}
+    - id: 11
+      translation: nested
+      parent: 10
+      pasid: 3
+      devices: ["00:03.0"]
+      guest_tables: {base: 0xF00000, size: 64K}
+      mappings: [{iova: 0xFFFF800000000000, phys: 0x200000, size: 8K, user: false}]
+    - {id: 12, translation: first-level, first_level_levels: 4, devices: ["00:03.0"]}
+traffic:
+  - {name: a, requester: "00:03.0", pasid: 3, privileged: true}
+)");
+  CHECK(pc.iommu.scalable.enabled);
+  CHECK(pc.iommu.scalable.nested);
+  CHECK(pc.host.tables == "scalable");
+  REQUIRE(pc.host.domains.size() == 3);
+  CHECK(pc.host.domains[1].parent == 10);
+  CHECK(pc.host.domains[1].pasid == 3);
+  CHECK(pc.host.domains[1].guest_tables_size == 64 * 1024);
+  CHECK_FALSE(pc.host.domains[1].mappings[0].user);
+  CHECK(pc.traffic[0].has_pasid);
+  CHECK(pc.traffic[0].privileged);
+  // Scalable tables need the unit to offer scalable mode, and the queue.
+  CHECK(error_of("host: {tables: scalable}\n").find("test.yaml:1:") != std::string::npos);
+  CHECK(error_of("host: {tables: scalable}\n").find("iommu.scalable.enabled") != std::string::npos);
+  CHECK(error_of(iommu + "host: {tables: scalable, invalidation: register}\n").find("queue") != std::string::npos);
+  CHECK(error_of("iommu:\n  scalable: {enabled: true, queued_invalidation: true}\n").find("queued_invalidation") !=
+        std::string::npos);
+  CHECK(error_of("iommu:\n  queued_invalidation: false\n  scalable: {enabled: true}\n").find("queued_invalidation") !=
+        std::string::npos);
+  CHECK(error_of("iommu:\n  scalable: {enabled: true, first_level: false, nested: true}\n")
+            .find("key 'iommu.scalable.nested'") != std::string::npos);
+  CHECK(error_of("iommu:\n  iotlb: {impl: rtl}\n  scalable: {enabled: true}\n").find("PASID tag") != std::string::npos);
+  CHECK(load("iommu:\n  iotlb: {impl: rtl}\n  scalable: {enabled: true, first_level: false}\n").iommu.scalable.enabled);
+  // First-level and nested domains exist with scalable tables only; a nested one needs a parent.
+  CHECK(error_of("host:\n  domains: [{id: 1, translation: nested}]\n").find("not accepted") != std::string::npos);
+  const std::string tables = iommu + "host:\n  tables: scalable\n  domains:\n";
+  CHECK(error_of(tables + "    - {id: 11, translation: nested, parent: 10}\n").find("key 'host.domains.0.parent'") !=
+        std::string::npos);
+  CHECK(error_of(tables + "    - {id: 10}\n    - {id: 11, translation: nested, parent: 10, guest_tables: {base: 0}}\n")
+            .find("not mapped by domain 10") != std::string::npos);
+  CHECK(error_of(tables + "    - {id: 12, translation: first-level, mappings: [{iova: 0x800000000000, phys: 0}]}\n")
+            .find("canonical") != std::string::npos);
+  CHECK(error_of(tables + "    - {id: 12, translation: first-level, first_level_levels: 5}\n")
+            .find("first_level_5level") != std::string::npos);
+  CHECK(error_of(tables + "    - {id: 1, devices: [\"00:03.0\"]}\n    - {id: 2, devices: [\"00:03.0\"]}\n")
+            .find("at this PASID") != std::string::npos);
+  CHECK(error_of("traffic:\n  - {name: a, pasid: 3}\n").find("key 'traffic.0.pasid'") != std::string::npos);
+  // user is a first-level key: elsewhere an unknown key.
+  CHECK(error_of("host:\n  domains: [{id: 1, mappings: [{iova: 0, phys: 0, user: true}]}]\n")
+            .find("user") != std::string::npos);
+}
+
 // ---- Values that must be refused, not read some other way ----
 
 TEST_CASE("a key given twice is an error at its second place", "[unit]") {

@@ -437,3 +437,41 @@ TEST_CASE("invalidation of every granularity under page xor domain", "[unit]") {
   CHECK(t.fill(make(3, 0x100, 0x1)).set == 3);
   CHECK(t.fill(make(4, 0x100, 0x3)).set == 4);
 }
+
+TEST_CASE("PASID tags: entries of one page and domain are told apart by PASID", "[unit]") {
+  IotlbModel t(geometry(1, 8));
+  CHECK(t.pasid_tags());
+  IotlbEntry untagged = make(3, 0x100, 0xA00);
+  IotlbEntry p5 = make(3, 0x100, 0xB00);
+  p5.pasid = 5;
+  IotlbEntry p6 = make(3, 0x100, 0xC00);
+  p6.pasid = 6;
+  const unsigned way5 = t.fill(p5).way;
+  t.fill(p6);
+  CHECK_FALSE(t.lookup(3, 0x100).hit);  // lookup() sees kNoPasid entries only
+  t.fill(untagged);
+  CHECK(t.valid_entries() == 3);
+  CHECK(t.lookup(3, 0x100).entry.pfn == 0xA00);
+  CHECK(t.lookup_pasid(3, kNoPasid, 0x100).entry.pfn == 0xA00);
+  CHECK(t.lookup_pasid(3, 5, 0x100).entry.pfn == 0xB00);
+  CHECK(t.lookup_pasid(3, 6, 0x100).entry == p6);
+  CHECK_FALSE(t.lookup_pasid(3, 7, 0x100).hit);
+  CHECK_FALSE(t.lookup_pasid(4, 5, 0x100).hit);
+  // A fill of the same domain, page and PASID overwrites in place.
+  p5.pfn = 0xD00;
+  CHECK(t.fill(p5).way == way5);
+  CHECK(t.valid_entries() == 3);
+  // PASID-selective invalidation leaves the other tags; page-selective looks at the range too.
+  CHECK(t.invalidate_pasid(3, 6) == 1);
+  CHECK_FALSE(t.lookup_pasid(3, 6, 0x100).hit);
+  CHECK(t.invalidate_pasid_pages(3, 5, 0x101, 0) == 0);
+  CHECK(t.invalidate_pasid_pages(3, 5, 0x101, 1) == 1);
+  CHECK(t.lookup(3, 0x100).hit);
+  // Domain and page invalidations take every tag of the domain.
+  t.fill(p6);
+  CHECK(t.invalidate_pages(3, 0x100, 0) == 2);
+  t.fill(p6);
+  t.fill(untagged);
+  CHECK(t.invalidate_domain(3) == 2);
+  CHECK(t.valid_entries() == 0);
+}

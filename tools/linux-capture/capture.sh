@@ -6,18 +6,19 @@
 # `apt-get download` and unpacked with `dpkg-deb -x` (never installed).
 #
 #   tools/linux-capture/capture.sh --out DIR [--device e1000e|nvme|both|virtio-net-ats] [--strict 1|0]
-#       [--pings N] [--ping-size BYTES] [--disk-kib N] [--memory MIB] [--work DIR] [--keep]
+#       [--scalable 0|1] [--pings N] [--ping-size BYTES] [--disk-kib N] [--memory MIB]
+#       [--work DIR] [--keep]
 #
 # Exit codes: 0 done, 2 bad arguments, 3 a tool is missing (the message names the package),
 # 1 the guest or QEMU failed. docs: tools/linux-capture/README.md
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
-out="" device="both" strict=1 pings=100 ping_size=1400 disk_kib=1024 memory_mib=256
+out="" device="both" strict=1 scalable=0 pings=100 ping_size=1400 disk_kib=1024 memory_mib=256
 work="" keep=0 timeout_s=${CAPTURE_TIMEOUT:-300}
 readonly register_base=0xfed90000  # QEMU's q35 intel-iommu register window
 
-usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "capture: $*" >&2; exit "${2:-1}"; }
 
 while [ $# -gt 0 ]; do
@@ -25,6 +26,7 @@ while [ $# -gt 0 ]; do
     --out) out="$2"; shift 2 ;;
     --device) device="$2"; shift 2 ;;
     --strict) strict="$2"; shift 2 ;;
+    --scalable) scalable="$2"; shift 2 ;;
     --pings) pings="$2"; shift 2 ;;
     --ping-size) ping_size="$2"; shift 2 ;;
     --disk-kib) disk_kib="$2"; shift 2 ;;
@@ -39,6 +41,7 @@ done
 case "$device" in e1000e|nvme|both|virtio-net-ats) ;;
   *) die "--device: '$device' is not accepted; expected e1000e, nvme, both or virtio-net-ats" 2 ;; esac
 case "$strict" in 0|1) ;; *) die "--strict: '$strict' is not accepted; expected 1 (strict) or 0 (lazy)" 2 ;; esac
+case "$scalable" in 0|1) ;; *) die "--scalable: '$scalable' is not accepted; expected 0 (legacy) or 1 (x-scalable-mode=on)" 2 ;; esac
 for n in "$pings" "$ping_size" "$disk_kib" "$memory_mib"; do
   [[ "$n" =~ ^[0-9]+$ ]] || die "'$n' is not a whole number" 2
 done
@@ -128,12 +131,15 @@ for e in vtd_reg_write vtd_inv_desc vtd_dmar_translate vtd_dmar_fault vtd_iotlb_
   trace_args+=(-trace "$e")
 done
 rm -f "$work/vtd.log" "$work/console.log" "$work/qmp.sock"
+# Scalable mode: QEMU offers it (ECAP.SMTS, second-level translation), and Debian's kernel,
+# built with CONFIG_INTEL_IOMMU_SCALABLE_MODE_DEFAULT_ON, takes it.
+[ "$scalable" = 1 ] && iommu+=,x-scalable-mode=on
 append="console=ttyS0 intel_iommu=on iommu.strict=$strict quiet panic=-1 no_timer_check"
 qemu_cmd=(qemu-system-x86_64 -machine q35,kernel-irqchip=split -m "$memory_mib" -smp 1
           -nographic -no-reboot -device "$iommu" "${devices[@]}"
           -kernel "$vmlinuz" -initrd "$work/initrd.gz" -append "$append"
           "${trace_args[@]}" -msg timestamp=on -D "$work/vtd.log" -qmp unix:"$work/qmp.sock",server=on,wait=off)
-echo "capture: booting Linux $kver ($device, iommu.strict=$strict) under QEMU (TCG)"
+echo "capture: booting Linux $kver ($device, iommu.strict=$strict, scalable=$scalable) under QEMU (TCG)"
 start=$(date +%s)
 "${qemu_cmd[@]}" < /dev/null > "$work/console.log" 2>&1 &
 qemu_pid=$!
@@ -159,6 +165,7 @@ python3 "$here/capture_helper.py" extract "$work" "$out"
   echo "kernel $kver"
   echo "device $device"
   echo "strict $strict"
+  echo "scalable $scalable"
   echo "pings $pings"
   echo "ping_size $ping_size"
   echo "disk_kib $disk_kib"

@@ -7,8 +7,9 @@
   capture_helper.py extract WORKDIR OUTDIR
       writes the capture: the QEMU trace events the replay reads, the guest's own iommu:map /
       iommu:unmap events, the register block, and only the memory pages the replay needs
-      (root and context tables, every page-table page reachable from a context entry, the
-      interrupt-remapping table and the invalidation queue).
+      (root and context tables, in scalable mode the PASID directories and tables, every
+      page-table page reachable from a context or PASID entry, the interrupt-remapping table and
+      the invalidation queue).
 
 The capture format is described in tools/linux-capture/README.md.
 """
@@ -123,7 +124,9 @@ def table_pages(mem, regs):
     pages = set()
     addr_mask = ((1 << 52) - 1) & ~0xFFF
     rtaddr = regs.get(0x20, 0) & addr_mask
-    if rtaddr:
+    if rtaddr and (regs.get(0x20, 0) >> 10) & 3 == 1:
+        scalable_pages(mem, rtaddr, pages, addr_mask)
+    elif rtaddr:
         pages.add(rtaddr)
         for bus in range(256):
             lo = mem.q(rtaddr + 16 * bus)
@@ -148,6 +151,39 @@ def table_pages(mem, regs):
         for i in range(1 << (iqa & 7)):
             pages.add((iqa & addr_mask) + i * PAGE)
     return pages
+
+
+def scalable_pages(mem, rtaddr, pages, addr_mask):
+    """Scalable mode (RTADDR.TTM 01): root entries with a lower (devfn 0-127) and an upper
+    context table, 256-bit context entries naming a PASID directory of 2^(PDTS+7) entries, PASID
+    tables of 64 entries of 64 bytes, and the second-level tables of PASID entries whose PGTT is
+    second-level (2) or nested (3)."""
+    pages.add(rtaddr)
+    for bus in range(256):
+        for half in range(2):
+            root = mem.q(rtaddr + 16 * bus + 8 * half)
+            if not root & 1:
+                continue
+            ctx = root & addr_mask
+            pages.add(ctx)
+            for i in range(128):
+                c0 = mem.q(ctx + 32 * i)
+                if not c0 & 1:
+                    continue
+                directory = c0 & addr_mask
+                entries = 1 << (((c0 >> 9) & 7) + 7)
+                for p in range(max(1, entries * 8 // PAGE)):
+                    pages.add(directory + p * PAGE)
+                for d in range(entries):
+                    de = mem.q(directory + 8 * d)
+                    if not de & 1:
+                        continue
+                    table = de & addr_mask
+                    pages.add(table)
+                    for e in range(64):
+                        pe = mem.q(table + 64 * e)
+                        if pe & 1 and (pe >> 6) & 7 in (2, 3):
+                            walk(mem, pe & addr_mask, ((pe >> 2) & 7) + 2, pages, addr_mask)
 
 
 def walk(mem, table, level, pages, addr_mask, seen=None):
@@ -213,15 +249,19 @@ def extract(work, out):
 
     mem = Memory(os.path.join(work, "memory.raw"))
     pages = sorted(table_pages(mem, regs))
+    written = 0
     with open(os.path.join(out, "memory.pages"), "wb") as f:
         for p in pages:
             data = mem.page(p)
-            if data is None:
+            # Pages left out read as zero in the replay: an all-zero page (most of a large
+            # interrupt-remapping table) needs no room in the capture.
+            if data is None or data.count(0) == PAGE:
                 continue
             f.write(struct.pack("<Q", p))
             f.write(data)
-    print("capture: %d QEMU trace events, %d memory pages, %d guest map/unmap events -> %s"
-          % (kept, len(pages), events.count("\n"), out))
+            written += 1
+    print("capture: %d QEMU trace events, %d memory pages (%d all zero, left out), %d guest map/unmap events -> %s"
+          % (kept, written, len(pages) - written, events.count("\n"), out))
 
 
 def main(argv):

@@ -7,7 +7,7 @@ namespace iommu_sim {
 
 bool operator==(const IotlbEntry& a, const IotlbEntry& b) {
   return a.domain == b.domain && a.vpn == b.vpn && a.pfn == b.pfn && a.read == b.read &&
-         a.write == b.write && a.size == b.size;
+         a.write == b.write && a.size == b.size && a.pasid == b.pasid;
 }
 
 const char* to_string(PageSize s) {
@@ -53,7 +53,7 @@ IotlbModel::IotlbModel(const IotlbConfig& config) : m_config(config) {
   m_directory = CacheDirectory(config.sets, config.ways, config.policy, config.seed);
 }
 
-IotlbHit IotlbModel::lookup(uint16_t domain, uint64_t vpn) {
+IotlbHit IotlbModel::lookup_pasid(uint16_t domain, uint32_t pasid, uint64_t vpn) {
   ++m_stats.lookups;
   vpn &= kPageNumberMask;
   const unsigned mix = index_mix(domain);
@@ -64,7 +64,7 @@ IotlbHit IotlbModel::lookup(uint16_t domain, uint64_t vpn) {
     const unsigned set = set_of(vpn, size, mix);
     // A fill overwrites its key in place, so a set never holds two lines with one key: the
     // line found is the lowest matching way of docs/iotlb.md's probe.
-    const uint32_t line = find(set, make_tag(domain, size), page);
+    const uint32_t line = find(set, make_tag(domain, size), page, pasid);
     if (line == CacheDirectory::kNoLine) continue;
     ++m_stats.hits;
     const unsigned way = line - set * m_config.ways;
@@ -93,19 +93,21 @@ IotlbFillResult IotlbModel::fill(const IotlbEntry& in) {
   ++m_stats.fills;
   result.set = set;
 
-  uint32_t line = find(set, tag, vpn);
+  uint32_t line = find(set, tag, vpn, in.pasid);
   if (line != CacheDirectory::kNoLine) {
     m_directory.refill(set, line - set * m_config.ways);  // same page: overwrite in place
   } else {
-    const CacheDirectory::Placement p = m_directory.place(set, key_hash(tag, vpn));
+    const CacheDirectory::Placement p = m_directory.place(set, key_hash(tag, vpn, in.pasid));
     line = p.line;
     if (p.evicted) {
       result.evicted = true;
       result.victim = entry_of(m_lines[line]);
       ++m_stats.evictions;
       --m_size_count[(m_lines[line].tag >> 16) & 3];
+      if (m_lines[line].pasid != kNoPasid) --m_pasid_entries;
     }
     ++m_size_count[s];
+    if (in.pasid != kNoPasid) ++m_pasid_entries;
   }
   Line& l = m_lines[line];
   l.vpn = vpn;
@@ -113,6 +115,7 @@ IotlbFillResult IotlbModel::fill(const IotlbEntry& in) {
   l.pfn = in.pfn & page_mask;
   l.read = in.read;
   l.write = in.write;
+  l.pasid = in.pasid;
   result.way = line - set * m_config.ways;
   return result;
 }
@@ -125,12 +128,14 @@ IotlbEntry IotlbModel::entry_of(const Line& line) const {
   e.pfn = line.pfn;
   e.read = line.read;
   e.write = line.write;
+  e.pasid = line.pasid;
   return e;
 }
 
 void IotlbModel::invalidate_line(uint32_t line) {
   Line& l = m_lines[line];
   --m_size_count[(l.tag >> 16) & 3];
+  if (l.pasid != kNoPasid) --m_pasid_entries;
   l.tag = 0;
   m_directory.invalidate(line);
 }
@@ -155,6 +160,7 @@ unsigned IotlbModel::invalidate_all() {
   const unsigned n = valid_entries();
   for (Line& line : m_lines) line.tag = 0;
   m_size_count[0] = m_size_count[1] = m_size_count[2] = 0;
+  m_pasid_entries = 0;
   m_directory.invalidate_all();
   m_stats.invalidated_entries += n;
   return n;
@@ -165,13 +171,34 @@ unsigned IotlbModel::invalidate_domain(uint16_t domain) {
       [domain](const Line& l) { return static_cast<uint16_t>(l.tag & 0xFFFF) == domain; });
 }
 
-unsigned IotlbModel::invalidate_pages(uint16_t domain, uint64_t vpn, unsigned am) {
-  vpn &= kPageNumberMask;
+bool IotlbModel::overlaps(const Line& l, uint64_t vpn, unsigned am) {
   // Both ranges are naturally aligned power-of-two blocks, so they overlap exactly when the
   // larger block contains the smaller: equal page numbers above the larger of the two sizes.
+  const unsigned k = std::min(63u, std::max(9u * ((l.tag >> 16) & 3), am));
+  return (l.vpn >> k) == (vpn >> k);
+}
+
+unsigned IotlbModel::invalidate_pages(uint16_t domain, uint64_t vpn, unsigned am) {
+  return invalidate_range(domain, kAnyPasid, vpn, am);
+}
+
+unsigned IotlbModel::invalidate_pasid(uint16_t domain, uint32_t pasid) {
+  return invalidate_matching([domain, pasid](const Line& l) {
+    return static_cast<uint16_t>(l.tag & 0xFFFF) == domain && l.pasid == pasid;
+  });
+}
+
+unsigned IotlbModel::invalidate_pasid_pages(uint16_t domain, uint32_t pasid, uint64_t vpn,
+                                            unsigned am) {
+  return invalidate_range(domain, pasid, vpn, am);
+}
+
+unsigned IotlbModel::invalidate_range(uint16_t domain, uint32_t pasid, uint64_t vpn, unsigned am) {
+  vpn &= kPageNumberMask;
   // A range that holds few pages of a size is looked up page by page in the directory (a
   // single-page invalidation is one lookup per size in use); a larger one is a scan of every
-  // line, whichever is cheaper.
+  // line, whichever is cheaper. The directory finds one PASID tag per probe, so every PASID tag
+  // of the domain is a scan once any entry carries a PASID.
   unsigned candidates_per_size[3];
   uint64_t probes = 0;
   for (unsigned s = 0; s < 3; ++s) {
@@ -180,13 +207,13 @@ unsigned IotlbModel::invalidate_pages(uint16_t domain, uint64_t vpn, unsigned am
     candidates_per_size[s] = m_size_count[s] == 0 ? 0 : pages_log2 >= 20 ? ~0u : 1u << pages_log2;
     probes += candidates_per_size[s];
   }
-  if (probes * 4 > m_lines.size()) {
-    return invalidate_matching([domain, vpn, am](const Line& l) {
-      if (static_cast<uint16_t>(l.tag & 0xFFFF) != domain) return false;
-      const unsigned k = std::min(63u, std::max(9u * ((l.tag >> 16) & 3), am));
-      return (l.vpn >> k) == (vpn >> k);
+  if (probes * 4 > m_lines.size() || (pasid == kAnyPasid && m_pasid_entries > 0)) {
+    return invalidate_matching([domain, pasid, vpn, am](const Line& l) {
+      return static_cast<uint16_t>(l.tag & 0xFFFF) == domain &&
+             (pasid == kAnyPasid || l.pasid == pasid) && overlaps(l, vpn, am);
     });
   }
+  const uint32_t key_pasid = pasid == kAnyPasid ? kNoPasid : pasid;
   ++m_stats.invalidations;
   unsigned n = 0;
   for (unsigned s = 0; s < 3; ++s) {
@@ -196,7 +223,7 @@ unsigned IotlbModel::invalidate_pages(uint16_t domain, uint64_t vpn, unsigned am
     const uint32_t tag = make_tag(domain, size);
     for (uint64_t i = 0; i < candidates_per_size[s]; ++i) {
       const uint64_t page = first + (i << page_shift_pages(size));
-      const uint32_t line = find(set_of(page, size, index_mix(domain)), tag, page);
+      const uint32_t line = find(set_of(page, size, index_mix(domain)), tag, page, key_pasid);
       if (line != CacheDirectory::kNoLine) {
         invalidate_line(line);
         ++n;
@@ -221,6 +248,7 @@ unsigned IotlbModel::valid_entries() const {
 void IotlbModel::reset() {
   for (Line& line : m_lines) line = Line{};
   m_size_count[0] = m_size_count[1] = m_size_count[2] = 0;
+  m_pasid_entries = 0;
   m_directory.reset();
 }
 

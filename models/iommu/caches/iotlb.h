@@ -23,12 +23,19 @@ constexpr uint64_t kPageNumberMask = (1ULL << kPageNumberBits) - 1;
 // "4K", "2M", "1G" (as in the trace format).
 const char* to_string(PageSize s);
 
+// PASID tag of the entries no PASID selects: legacy mode, and in scalable mode second-level
+// and pass-through translations, which are tagged by domain alone (one above the 20-bit PASIDs).
+constexpr uint32_t kNoPasid = 1u << 20;
+
 struct IotlbEntry {
   uint16_t domain = 0;
   uint64_t vpn = 0;  // IOVA >> 12, low 9*size bits zero
   uint64_t pfn = 0;  // host physical >> 12, low 9*size bits zero
   bool read = false, write = false;
   PageSize size = PageSize::Size4K;
+  // Scalable mode tags first-level and nested translations by domain and PASID (kNoPasid: by
+  // domain alone). Last, so that the aggregate initialisations of legacy code keep kNoPasid.
+  uint32_t pasid = kNoPasid;
 };
 bool operator==(const IotlbEntry& a, const IotlbEntry& b);
 inline bool operator!=(const IotlbEntry& a, const IotlbEntry& b) { return !(a == b); }
@@ -74,13 +81,29 @@ std::string validate_iotlb_config(const IotlbConfig& config);
 class Iotlb {
  public:
   virtual ~Iotlb() = default;
+  // Entries tagged kNoPasid only.
   virtual IotlbHit lookup(uint16_t domain, uint64_t vpn) = 0;
   virtual IotlbFillResult fill(const IotlbEntry& entry) = 0;
   virtual unsigned invalidate_all() = 0;  // returns entries invalidated
+  // Every entry of the domain, whatever its PASID tag (and so for pages below).
   virtual unsigned invalidate_domain(uint16_t domain) = 0;
   virtual unsigned invalidate_pages(uint16_t domain, uint64_t vpn, unsigned am) = 0;
   virtual const CacheStats& stats() const = 0;
   virtual const IotlbConfig& config() const = 0;
+
+  // PASID tags (scalable mode's first-level and nested translations). An implementation without
+  // them (the RTL IOTLB) answers false here and must never be given an entry tagged with a PASID:
+  // the remapper refuses it for first-level and nested translation. The defaults serve such an
+  // implementation: kNoPasid lookups, and invalidations widened to the whole domain.
+  virtual bool pasid_tags() const { return false; }
+  virtual IotlbHit lookup_pasid(uint16_t domain, uint32_t pasid, uint64_t vpn) {
+    return pasid == kNoPasid ? lookup(domain, vpn) : IotlbHit{};
+  }
+  // Every entry of (domain, pasid); every one of them over [vpn, vpn + 2^am) pages.
+  virtual unsigned invalidate_pasid(uint16_t domain, uint32_t) { return invalidate_domain(domain); }
+  virtual unsigned invalidate_pasid_pages(uint16_t domain, uint32_t, uint64_t, unsigned) {
+    return invalidate_domain(domain);
+  }
 };
 
 // The reference model. Throws std::invalid_argument from the constructor if the configuration
@@ -89,13 +112,19 @@ class IotlbModel : public Iotlb {
  public:
   explicit IotlbModel(const IotlbConfig& config);
 
-  IotlbHit lookup(uint16_t domain, uint64_t vpn) override;
+  IotlbHit lookup(uint16_t domain, uint64_t vpn) override {
+    return IotlbModel::lookup_pasid(domain, kNoPasid, vpn);
+  }
   IotlbFillResult fill(const IotlbEntry& entry) override;
   unsigned invalidate_all() override;
   unsigned invalidate_domain(uint16_t domain) override;
   unsigned invalidate_pages(uint16_t domain, uint64_t vpn, unsigned am) override;
   const CacheStats& stats() const override { return m_stats; }
   const IotlbConfig& config() const override { return m_config; }
+  bool pasid_tags() const override { return true; }
+  IotlbHit lookup_pasid(uint16_t domain, uint32_t pasid, uint64_t vpn) override;
+  unsigned invalidate_pasid(uint16_t domain, uint32_t pasid) override;
+  unsigned invalidate_pasid_pages(uint16_t domain, uint32_t pasid, uint64_t vpn, unsigned am) override;
 
   // For tests and the co-simulation: the valid entry at (set, way), nullopt if invalid or out of
   // range.
@@ -112,17 +141,20 @@ class IotlbModel : public Iotlb {
   static uint32_t make_tag(uint16_t domain, PageSize size) {
     return kValid | (static_cast<uint32_t>(size) << 16) | domain;
   }
-  // The key of a line is its tag and page number. Its hash for the directory: domain and size
-  // folded in above the page bits a 48-bit IOVA uses (an overlap only makes two keys share a
-  // hash, never a line), then a multiplicative hash.
-  static uint64_t key_hash(uint32_t tag, uint64_t page) {
-    return (page ^ (static_cast<uint64_t>(tag) << 36)) * 0x9E3779B97F4A7C15ULL;
+  // The key of a line is its tag, page number and PASID tag. Its hash for the directory:
+  // domain and size folded in above the page bits a 48-bit IOVA uses, the PASID added (an
+  // overlap only makes two keys share a hash, never a line), then a multiplicative hash.
+  static uint64_t key_hash(uint32_t tag, uint64_t page, uint32_t pasid) {
+    return ((page ^ (static_cast<uint64_t>(tag) << 36)) + pasid) * 0x9E3779B97F4A7C15ULL;
   }
+  // Page invalidation's PASID argument when every PASID tag of the domain goes.
+  static constexpr uint32_t kAnyPasid = ~0u;
   struct Line {
     uint64_t vpn = 0;
     uint32_t tag = 0;  // 0: invalid
     bool read = false, write = false;
     uint64_t pfn = 0;
+    uint32_t pasid = kNoPasid;
   };
   // The domain's share of the set index: the domain with PageXorDomain, 0 with Page (so the
   // Page index costs one AND with a zero mask, computed once per call).
@@ -130,12 +162,16 @@ class IotlbModel : public Iotlb {
   unsigned set_of(uint64_t vpn, PageSize size, unsigned mix) const {
     return (static_cast<unsigned>(vpn >> page_shift_pages(size)) ^ mix) & m_set_mask;
   }
-  // The valid line of `set` holding (tag, page), or CacheDirectory::kNoLine.
-  uint32_t find(unsigned set, uint32_t tag, uint64_t page) const {
-    return m_directory.find(set, key_hash(tag, page), [&](uint32_t l) {
-      return m_lines[l].tag == tag && m_lines[l].vpn == page;
+  // The valid line of `set` holding (tag, page, pasid), or CacheDirectory::kNoLine.
+  uint32_t find(unsigned set, uint32_t tag, uint64_t page, uint32_t pasid) const {
+    return m_directory.find(set, key_hash(tag, page, pasid), [&](uint32_t l) {
+      return m_lines[l].tag == tag && m_lines[l].vpn == page && m_lines[l].pasid == pasid;
     });
   }
+  // Whether the line's page overlaps the 2^am pages around vpn (docs/iotlb.md, page invalidation).
+  static bool overlaps(const Line& line, uint64_t vpn, unsigned am);
+  // Page invalidation for one PASID tag, or kAnyPasid.
+  unsigned invalidate_range(uint16_t domain, uint32_t pasid, uint64_t vpn, unsigned am);
   IotlbEntry entry_of(const Line& line) const;
   void invalidate_line(uint32_t line);
   template <typename Match>
@@ -147,6 +183,9 @@ class IotlbModel : public Iotlb {
   std::vector<Line> m_lines;  // set-major: line (set, way) at set * ways + way
   // Valid entries per page size: lets a lookup skip sizes nobody filled (most traffic is 4 KiB).
   unsigned m_size_count[3] = {0, 0, 0};
+  // Valid entries tagged with a PASID: while there are none, a page invalidation of every PASID
+  // tag is the directory probe of the kNoPasid keys.
+  unsigned m_pasid_entries = 0;
   CacheDirectory m_directory;
   CacheStats m_stats;
 };

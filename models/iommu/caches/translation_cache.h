@@ -44,7 +44,10 @@ class TranslationCache {
 
   // Counts a lookup and a hit or miss, and touches on a hit. Disabled: nullptr, counts nothing.
   // The pointer stays valid until the next insert or invalidation.
-  const Value* lookup(uint64_t key);
+  const Value* lookup(uint64_t key) { return probe(key, false, 0); }
+  // As lookup(key), and the entry's domain must equal `domain` too: for caches whose 64-bit key
+  // cannot hold every tag (first-level entries are tagged by domain and PASID).
+  const Value* lookup(uint64_t key, uint16_t domain) { return probe(key, true, domain); }
   // A fill: overwrites the same key in place, else the lowest invalid way, else the policy's
   // victim (an eviction). Disabled: does nothing.
   void insert(uint64_t key, uint16_t domain, const Value& value);
@@ -69,6 +72,7 @@ class TranslationCache {
   // The directory's hash of a key: another multiplier than the set index's, so that the keys
   // of one set spread over the whole index.
   static uint64_t key_hash(uint64_t key) { return key * 0xC2B2AE3D27D4EB4FULL; }
+  const Value* probe(uint64_t key, bool match_domain, uint16_t domain);
   uint32_t find(unsigned set, uint64_t key) const {
     return m_directory.find(set, key_hash(key), [&](uint32_t l) {
       return m_lines[l].valid && m_lines[l].key == key;
@@ -93,12 +97,14 @@ TranslationCache<Value>::TranslationCache(const CacheGeometry& geometry) : m_geo
 }
 
 template <typename Value>
-const Value* TranslationCache<Value>::lookup(uint64_t key) {
+const Value* TranslationCache<Value>::probe(uint64_t key, bool match_domain, uint16_t domain) {
   if (!m_geometry.enabled) return nullptr;
   ++m_stats.lookups;
   const unsigned set = cache_set_index(key, m_geometry.sets);
+  // A set holds a key once (a fill overwrites it in place), so another domain's line under the
+  // key is a miss.
   const uint32_t line = find(set, key);
-  if (line == CacheDirectory::kNoLine) {
+  if (line == CacheDirectory::kNoLine || (match_domain && m_lines[line].domain != domain)) {
     ++m_stats.misses;
     return nullptr;
   }
