@@ -35,6 +35,7 @@
 #include "iommu_sim/iommu/caches/translation_cache.h"
 #include "iommu_sim/iommu/interrupt_remapper.h"
 #include "iommu_sim/iommu/iommu_config.h"
+#include "iommu_sim/iommu/translation_waves.h"
 #include "iommu_sim/iommu/vtd_format.h"
 
 namespace iommu_sim {
@@ -57,8 +58,9 @@ class Iommu : public sc_core::sc_module {
         std::unique_ptr<Iotlb> iotlb = nullptr);
   ~Iommu() override;
 
-  // Registers the pipeline signals under scope = name(). Call before simulation starts.
-  void trace_to(VcdWriter& vcd);
+  // Registers the pipeline signals under scope = name(), and the translation signals
+  // (translation_waves.h) with `lanes` transaction lanes. Call before simulation starts.
+  void trace_to(VcdWriter& vcd, unsigned lanes = 8);
 
   Iotlb& iotlb() { return *m_iotlb; }
   InterruptRemapper& interrupt_remapper() { return *m_ir; }
@@ -120,6 +122,8 @@ class Iommu : public sc_core::sc_module {
     bool have_leaf = false;   // a present leaf was found (fill the IOTLB even on a fault)
     bool cacheable = false;   // translated through the IOTLB (DMI may be granted)
     IotlbEntry entry;
+    uint16_t domain = 0;      // from the context entry (waves)
+    TranslationWaves::Path path = TranslationWaves::Path::Context;  // how it was served (waves)
   };
 
   // Per requester and per domain statistics, resolved once and then found by index.
@@ -142,6 +146,10 @@ class Iommu : public sc_core::sc_module {
   // A write into 0xFEE00000-0xFEEFFFFF: an interrupt request, never a memory write.
   void interrupt_request(tlm::tlm_generic_payload& trans, uint16_t rid, sc_core::sc_time& delay);
   void finish_request(uint16_t rid, const sc_core::sc_time& start, const sc_core::sc_time& delay);
+  // finish_request() for a DMA that went through translate(), which the waves show as a
+  // transaction; `fault`: 0 or the fault reason.
+  void finish_translation(uint16_t rid, const sc_core::sc_time& start, const sc_core::sc_time& delay,
+                          uint64_t iova, bool write, const Translation& t, uint8_t fault);
   // Counts a DMA-remapping fault and records it unless the context's FPD suppresses it.
   void dma_fault(uint16_t rid, uint8_t reason, uint64_t iova, bool write, bool fpd, AddressType at,
                  const sc_core::sc_time& delay);
@@ -203,6 +211,9 @@ class Iommu : public sc_core::sc_module {
   void register_context_invalidation(sc_core::sc_time& delay);
   void register_iotlb_invalidation(sc_core::sc_time& delay);
   void invalidate_context(vtd::InvalidationScope g, uint16_t did, uint16_t sid, unsigned fm);
+  // The inval.* wave signals of a context-cache (iotlb false) or IOTLB invalidation.
+  void wave_invalidation(const sc_core::sc_time& delay, bool iotlb, vtd::InvalidationScope g,
+                         uint16_t did);
   void invalidate_iotlb(vtd::InvalidationScope g, uint16_t did, uint64_t addr, unsigned am,
                         bool ih);
   void process_queue(sc_core::sc_time& delay);
@@ -295,6 +306,7 @@ class Iommu : public sc_core::sc_module {
   VcdWriter* m_vcd = nullptr;
   VcdWriter::SignalId m_sig_lookup = 0, m_sig_hit = 0, m_sig_miss = 0, m_sig_walks = 0,
                       m_sig_outstanding = 0, m_sig_fault = 0, m_sig_rid = 0;
+  std::unique_ptr<TranslationWaves> m_waves;  // transactions, cache probes, walk, invalidations
 };
 
 }  // namespace iommu_sim

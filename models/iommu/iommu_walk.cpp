@@ -127,11 +127,13 @@ uint8_t Iommu::translate(uint16_t rid, uint64_t iova, uint64_t last, bool write,
   if (m_context_cache.enabled()) {
     delay += m_config.cache_latency;
     cached = m_context_cache.lookup(rid);
+    if (m_waves) m_waves->context_cache(now_ps(delay), cached != nullptr);
   }
   if (cached) {
     c = *cached;
   } else {
     acquire_walker(walker, delay);
+    if (m_waves) m_waves->context_fetch(now_ps(delay));
     const uint8_t f = fetch_context(rid, c, &delay);
     if (f) {
       t.fpd = c.fpd && fmt::is_qualified_fault(f);
@@ -139,9 +141,11 @@ uint8_t Iommu::translate(uint16_t rid, uint64_t iova, uint64_t last, bool write,
     }
     m_context_cache.insert(rid, c.domain, c);
   }
+  t.domain = c.domain;
   if (const uint8_t f = check_context(c, last, at, t)) return f;
   if (c.tt == static_cast<uint8_t>(fmt::TranslationType::PassThrough) ||
       at == AddressType::Translated) {  // translated by the device: no walk
+    t.path = TranslationWaves::Path::NoWalk;
     t.phys = iova;
     t.page_bytes = 0;
     return fmt::kFaultNone;
@@ -156,6 +160,7 @@ uint8_t Iommu::translate(uint16_t rid, uint64_t iova, uint64_t last, bool write,
     const uint64_t now = now_ps(delay);
     m_vcd->pulse(m_sig_lookup, now);
     m_vcd->pulse(hit.hit ? m_sig_hit : m_sig_miss, now);
+    m_waves->iotlb_lookup(now, hit.hit);
   }
   // A cached entry that does not allow the access is not trusted: walk again, since software
   // may have widened the permissions without invalidating. A translation request asks for
@@ -163,6 +168,7 @@ uint8_t Iommu::translate(uint16_t rid, uint64_t iova, uint64_t last, bool write,
   const bool allowed = at == AddressType::TranslationRequest ? (hit.entry.read || hit.entry.write)
                                                              : (write ? hit.entry.write : hit.entry.read);
   if (hit.hit && allowed) {
+    t.path = TranslationWaves::Path::IotlbHit;
     t.phys = (hit.frame(vpn) << 12) | (iova & 0xFFF);
     t.page_bytes = 4096ULL << page_shift_pages(hit.entry.size);
     t.cacheable = true;
@@ -173,6 +179,7 @@ uint8_t Iommu::translate(uint16_t rid, uint64_t iova, uint64_t last, bool write,
 
   acquire_walker(walker, delay);
   m_walks.inc();
+  t.path = TranslationWaves::Path::Walk;
   if (m_vcd) m_vcd->add(m_sig_walks, now_ps(delay), 1);
   const uint8_t f = walk(c, iova, write, t, &delay);
   if (m_vcd) m_vcd->add(m_sig_walks, now_ps(delay), -1);
@@ -224,10 +231,12 @@ uint8_t Iommu::walk(const ContextInfo& c, uint64_t iova, bool write, Translation
         break;
       }
     }
+    if (m_waves) m_waves->pscache_probe(now_ps(*delay), level == c.levels ? 0 : level + 1);
   }
   const uint8_t not_permitted = write ? fmt::kFaultWrite : fmt::kFaultRead;
   for (;;) {
     uint64_t e = 0;
+    if (m_waves && delay) m_waves->walk_read(now_ps(*delay), level);
     if (!read_table(table + fmt::pte_index(iova, level) * 8ULL, &e, 8, delay))
       return fmt::kFaultPagingAccess;
     const bool r = get_bit(e, fmt::kPteRead), w = get_bit(e, fmt::kPteWrite);
