@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -71,6 +72,31 @@ inline WaveFile read_vcd(const std::string& path) {
     }
   }
   return file;
+}
+
+}  // namespace test
+}  // namespace iommu_sim
+
+namespace iommu_sim {
+namespace test {
+
+// The signals a GTKWave save file shows: (full dotted name, width from its [hi:lo], 1 without).
+inline std::vector<std::pair<std::string, unsigned>> save_file_signals(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot read " + path);
+  std::vector<std::pair<std::string, unsigned>> out;
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty() || std::string("[@-*#").find(line[0]) != std::string::npos) continue;
+    unsigned width = 1;
+    const auto bracket = line.find('[');
+    if (bracket != std::string::npos) {
+      unsigned hi = 0, lo = 0;
+      if (std::sscanf(line.c_str() + bracket, "[%u:%u]", &hi, &lo) == 2) width = hi - lo + 1;
+      line.erase(bracket);
+    }
+    out.emplace_back(line, width);
+  }
+  return out;
 }
 
 }  // namespace test
