@@ -219,7 +219,11 @@ void Platform::trace_to(VcdWriter& vcd, const std::string& rtl_waves_path) {
   for (auto& ep : m_endpoints) ep->trace_to(vcd);  // each function's ATS signals
   if (m_apic) m_apic->trace_to(vcd);  // each vCPU's state and pending interrupts
 #ifdef IOMMU_SIM_HAVE_RTL
-  if (m_rtl_iotlb && !rtl_waves_path.empty()) m_rtl_iotlb->trace_to(rtl_waves_path);
+  // On the platform's time base (ps), at the kernel's time of each cycle.
+  if (m_rtl_iotlb && !rtl_waves_path.empty())
+    m_rtl_iotlb->trace_to(rtl_waves_path, [] {
+      return static_cast<uint64_t>(sc_core::sc_time_stamp().to_seconds() * 1e12 + 0.5);
+    });
 #else
   static_cast<void>(rtl_waves_path);
 #endif
