@@ -214,11 +214,17 @@ void Platform::trace_to(VcdWriter& vcd, const std::string& rtl_waves_path) {
     const uint64_t now = static_cast<uint64_t>(sc_core::sc_time_stamp().to_seconds() * 1e12);
     return now > 1000 ? now - 1000 : 0;
   });
-  m_iommu->trace_to(vcd);  // the interrupt remapper's signals too
+  // Each DMA engine has one request in flight at a time: a lane per engine draws every
+  // translation (one spare for the host's own accesses).
+  m_iommu->trace_to(vcd, static_cast<unsigned>(m_active.size()) + 1);  // the interrupt remapper's too
   for (auto& ep : m_endpoints) ep->trace_to(vcd);  // each function's ATS signals
   if (m_apic) m_apic->trace_to(vcd);  // each vCPU's state and pending interrupts
 #ifdef IOMMU_SIM_HAVE_RTL
-  if (m_rtl_iotlb && !rtl_waves_path.empty()) m_rtl_iotlb->trace_to(rtl_waves_path);
+  // On the platform's time base (ps), at the kernel's time of each cycle.
+  if (m_rtl_iotlb && !rtl_waves_path.empty())
+    m_rtl_iotlb->trace_to(rtl_waves_path, [] {
+      return static_cast<uint64_t>(sc_core::sc_time_stamp().to_seconds() * 1e12 + 0.5);
+    });
 #else
   static_cast<void>(rtl_waves_path);
 #endif

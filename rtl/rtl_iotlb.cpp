@@ -1,5 +1,6 @@
 #include "iommu_sim/rtl/rtl_iotlb.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "iommu_sim/common/stats.h"
@@ -149,7 +150,10 @@ RtlIotlb::RtlIotlb(const sc_core::sc_module_name& name, const IotlbConfig& confi
 
 RtlIotlb::~RtlIotlb() = default;
 
-void RtlIotlb::trace_to(const std::string& path) { m_trace_path = path; }
+void RtlIotlb::trace_to(const std::string& path, std::function<uint64_t()> now_ps) {
+  m_trace_path = path;
+  m_trace_now = std::move(now_ps);
+}
 
 void RtlIotlb::close_trace() {
   if (m_fst) {
@@ -181,8 +185,9 @@ void RtlIotlb::settle() {
 void RtlIotlb::open_pending_trace() {
   // The model can only be attached once elaboration is over, hence here and not in trace_to.
   m_fst = std::make_unique<VerilatedFstC>();
-  m_fst->spTrace()->set_time_unit("1ns");
-  m_fst->spTrace()->set_time_resolution("1ns");
+  const char* unit = m_trace_now ? "1ps" : "1ns";
+  m_fst->spTrace()->set_time_unit(unit);
+  m_fst->spTrace()->set_time_resolution(unit);
   attach_trace(m_fst.get());
   m_fst->open(m_trace_path.c_str());
 }
@@ -231,11 +236,18 @@ void RtlIotlb::clock_cycle(RtlCycleOut* out) {
     out->lookup_ready = m_lookup_ready.read();
     out->fill_ready = m_fill_ready.read();
   }
-  if (m_fst) m_fst->dump(m_cycles * 10);
+  uint64_t low = m_cycles * 10, edge = low + 5;
+  if (m_fst && m_trace_now) {
+    low = std::max(m_trace_now(), m_trace_dumped ? m_trace_time + 2 : 0);
+    edge = low + 1;
+    m_trace_time = low;
+    m_trace_dumped = true;
+  }
+  if (m_fst) m_fst->dump(low);
   m_clk.write(true);
   settle();
   settle();
-  if (m_fst) m_fst->dump(m_cycles * 10 + 5);
+  if (m_fst) m_fst->dump(edge);
   ++m_cycles;
 }
 

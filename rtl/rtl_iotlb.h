@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -89,9 +90,12 @@ class RtlIotlb : public sc_core::sc_module, public Iotlb {
   RtlCycleOut cycle(const RtlCycleIn& in);
 
   // Writes an FST waveform of the model to `path` from the next cycle on (it may be called
-  // during elaboration; the file opens at the first cycle). Time in the file: 10 ns per RTL
-  // cycle, rising edge at 5 ns. Once per adapter.
-  void trace_to(const std::string& path);
+  // during elaboration; the file opens at the first cycle). Once per adapter.
+  // Time in the file, without `now_ps`: 10 ns per RTL cycle, rising edge at 5 ns. With it (a
+  // platform's simulated time in ps, which never goes back): in ps, each cycle at now_ps() with
+  // its rising edge 1 ps later; cycles that share an instant follow each other 2 ps apart (the
+  // adapter runs its cycles in zero simulated time).
+  void trace_to(const std::string& path, std::function<uint64_t()> now_ps = {});
   // Flushes and closes the waveform (also done by the destructor).
   void close_trace();
 
@@ -161,6 +165,9 @@ class RtlIotlb : public sc_core::sc_module, public Iotlb {
   bool m_busy = false;
   sc_core::sc_event m_idle{"idle"};
   std::string m_trace_path;
+  std::function<uint64_t()> m_trace_now;  // the platform's time (ps), or none: cycle-based
+  uint64_t m_trace_time = 0;              // where the last cycle was dumped
+  bool m_trace_dumped = false;
   std::unique_ptr<VerilatedFstC> m_fst;
 };
 

@@ -117,7 +117,7 @@ Iommu::Iommu(sc_core::sc_module_name name, const IommuConfig& config, StatsRegis
 
 Iommu::~Iommu() = default;
 
-void Iommu::trace_to(VcdWriter& vcd) {
+void Iommu::trace_to(VcdWriter& vcd, unsigned lanes) {
   const std::string scope = name();
   m_vcd = &vcd;
   m_sig_lookup = vcd.add_signal(scope, "iotlb_lookup", 1);
@@ -129,6 +129,7 @@ void Iommu::trace_to(VcdWriter& vcd) {
   m_sig_rid = vcd.add_signal(scope, "last_rid", 16);
   m_ir->trace_to(vcd, scope + ".ir");
   trace_ats_to(vcd, scope);
+  m_waves = std::make_unique<TranslationWaves>(vcd, scope, lanes);
 }
 
 Iommu::RequesterStats& Iommu::find_requester_stats(uint16_t rid) {
@@ -169,6 +170,22 @@ void Iommu::finish_request(uint16_t rid, const sc_time& start, const sc_time& de
   m_dma_latency.add(latency);
   requester_stats(rid).latency->add(latency);
   if (m_vcd) m_vcd->add(m_sig_outstanding, now_ps(delay), -1);
+}
+
+void Iommu::finish_translation(uint16_t rid, const sc_time& start, const sc_time& delay,
+                               uint64_t iova, bool write, const Translation& t, uint8_t fault) {
+  finish_request(rid, start, delay);
+  if (!m_waves) return;
+  TranslationWaves::Transaction x;
+  x.start_ps = now_ps(start);
+  x.end_ps = now_ps(delay);
+  x.rid = rid;
+  x.domain = t.domain;
+  x.iova = iova;
+  x.write = write;
+  x.path = t.path;
+  x.result = fault;
+  m_waves->translation(x, to_ps(sc_core::sc_time_stamp()));
 }
 
 void Iommu::dma_fault(const PcieExtension& ext, uint8_t reason, uint64_t iova, bool write,
@@ -300,7 +317,7 @@ void Iommu::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
     if (fault == 0) {
       if (trans.get_byte_enable_ptr()) {
         trans.set_response_status(tlm::TLM_BYTE_ENABLE_ERROR_RESPONSE);
-        finish_request(rid, start, delay);
+        finish_translation(rid, start, delay, iova, write, t, fault);
         return;
       }
       unsigned char* data = trans.get_data_ptr();
@@ -316,7 +333,7 @@ void Iommu::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
       trans.set_data_length(len);
       trans.set_streaming_width(len);
       trans.set_dmi_allowed(false);
-      finish_request(rid, start, delay);
+      finish_translation(rid, start, delay, iova, write, t, fault);
       return;
     }
   }
@@ -325,14 +342,14 @@ void Iommu::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
   if (fault) {
     dma_fault(*ext, fault, fault_iova, write, t.fpd, delay);
     trans.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
-    finish_request(rid, start, delay);
+    finish_translation(rid, start, delay, iova, write, t, fault);
     return;
   }
 
   forward(trans, t.phys, delay);
   // DMI only for translations the IOTLB holds (or identity ones): get_direct_mem_ptr checks.
   if (!t.cacheable && t.page_bytes != 0) trans.set_dmi_allowed(false);
-  finish_request(rid, start, delay);
+  finish_translation(rid, start, delay, iova, write, t, fault);
 }
 
 unsigned int Iommu::transport_dbg(tlm::tlm_generic_payload& trans) {

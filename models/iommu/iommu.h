@@ -38,6 +38,7 @@
 #include "iommu_sim/iommu/interrupt_remapper.h"
 #include "iommu_sim/iommu/iommu_config.h"
 #include "iommu_sim/iommu/nested_walker.h"
+#include "iommu_sim/iommu/translation_waves.h"
 #include "iommu_sim/iommu/vtd_format.h"
 #include "iommu_sim/iommu/vtd_format_scalable.h"
 
@@ -61,8 +62,9 @@ class Iommu : public sc_core::sc_module {
         std::unique_ptr<Iotlb> iotlb = nullptr);
   ~Iommu() override;
 
-  // Registers the pipeline signals under scope = name(). Call before simulation starts.
-  void trace_to(VcdWriter& vcd);
+  // Registers the pipeline signals under scope = name(), and the translation signals
+  // (translation_waves.h) with `lanes` transaction lanes. Call before simulation starts.
+  void trace_to(VcdWriter& vcd, unsigned lanes = 8);
 
   Iotlb& iotlb() { return *m_iotlb; }
   InterruptRemapper& interrupt_remapper() { return *m_ir; }
@@ -129,6 +131,8 @@ class Iommu : public sc_core::sc_module {
     bool have_leaf = false;   // a present leaf was found (fill the IOTLB even on a fault)
     bool cacheable = false;   // translated through the IOTLB (DMI may be granted)
     IotlbEntry entry;
+    uint16_t domain = 0;      // from the context entry (waves)
+    TranslationWaves::Path path = TranslationWaves::Path::Context;  // how it was served (waves)
   };
 
   // Per requester and per domain statistics, resolved once and then found by index.
@@ -151,6 +155,10 @@ class Iommu : public sc_core::sc_module {
   // A write into 0xFEE00000-0xFEEFFFFF: an interrupt request, never a memory write.
   void interrupt_request(tlm::tlm_generic_payload& trans, uint16_t rid, sc_core::sc_time& delay);
   void finish_request(uint16_t rid, const sc_core::sc_time& start, const sc_core::sc_time& delay);
+  // finish_request() for a DMA that went through translate(), which the waves show as a
+  // transaction; `fault`: 0 or the fault reason.
+  void finish_translation(uint16_t rid, const sc_core::sc_time& start, const sc_core::sc_time& delay,
+                          uint64_t iova, bool write, const Translation& t, uint8_t fault);
   // Counts a DMA-remapping fault and records it unless the context's FPD suppresses it.
   // The request's ID, address type and PASID go into the record (FRCD SID, AT, PP and PASID).
   void dma_fault(const PcieExtension& ext, uint8_t reason, uint64_t iova, bool write, bool fpd,
@@ -194,7 +202,7 @@ class Iommu : public sc_core::sc_module {
                     AddressType at, Translation& t, sc_core::sc_time& delay);
   // A page walk's bookkeeping: before it the walker slot, the count and the waves; after it the
   // IOTLB fill of what it found and the access stream. end_walk returns `fault`.
-  void begin_walk(int& walker, sc_core::sc_time& delay);
+  void begin_walk(Translation& t, int& walker, sc_core::sc_time& delay);
   // A walk's leaf, if it found one, as the translation and the IOTLB entry (tagged `pasid`).
   void take_walk_result(const WalkResult& r, uint64_t iova, uint16_t domain, uint32_t pasid,
                         Translation& t) const;
@@ -246,6 +254,9 @@ class Iommu : public sc_core::sc_module {
   void register_context_invalidation(sc_core::sc_time& delay);
   void register_iotlb_invalidation(sc_core::sc_time& delay);
   void invalidate_context(vtd::InvalidationScope g, uint16_t did, uint16_t sid, unsigned fm);
+  // The inval.* wave signals of a context-cache (iotlb false) or IOTLB invalidation.
+  void wave_invalidation(const sc_core::sc_time& delay, bool iotlb, vtd::InvalidationScope g,
+                         uint16_t did);
   void invalidate_iotlb(vtd::InvalidationScope g, uint16_t did, uint64_t addr, unsigned am,
                         bool ih);
   void process_queue(sc_core::sc_time& delay);
@@ -342,6 +353,7 @@ class Iommu : public sc_core::sc_module {
   VcdWriter* m_vcd = nullptr;
   VcdWriter::SignalId m_sig_lookup = 0, m_sig_hit = 0, m_sig_miss = 0, m_sig_walks = 0,
                       m_sig_outstanding = 0, m_sig_fault = 0, m_sig_rid = 0;
+  std::unique_ptr<TranslationWaves> m_waves;  // transactions, cache probes, walk, invalidations
 };
 
 }  // namespace iommu_sim

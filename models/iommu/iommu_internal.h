@@ -17,8 +17,13 @@ class Iommu::WalkPort : public WalkMemory {
   bool write(uint64_t addr, uint64_t value) override {
     return m_delay && m_iommu.write_memory(addr, &value, 8, *m_delay);
   }
-  void cache_probe() override {
-    if (m_delay) *m_delay += m_iommu.m_config.cache_latency;
+  void cache_probe(unsigned deepest_hit) override {
+    if (!m_delay) return;
+    *m_delay += m_iommu.m_config.cache_latency;
+    if (m_iommu.m_waves) m_iommu.m_waves->pscache_probe(now_ps(*m_delay), deepest_hit);
+  }
+  void entry_read(unsigned level) override {
+    if (m_delay && m_iommu.m_waves) m_iommu.m_waves->walk_read(now_ps(*m_delay), level);
   }
 
  private:
@@ -39,6 +44,7 @@ inline bool Iommu::iotlb_lookup(uint16_t rid, uint16_t domain, uint32_t pasid, u
     const uint64_t now = now_ps(delay);
     m_vcd->pulse(m_sig_lookup, now);
     m_vcd->pulse(hit.hit ? m_sig_hit : m_sig_miss, now);
+    m_waves->iotlb_lookup(now, hit.hit);
   }
   // A cached entry that does not allow the access is not trusted: walk again, since software
   // may have widened the permissions without invalidating. A translation request asks for
@@ -47,6 +53,7 @@ inline bool Iommu::iotlb_lookup(uint16_t rid, uint16_t domain, uint32_t pasid, u
   const bool allowed = at == AddressType::TranslationRequest ? (hit.entry.read || hit.entry.write)
                                                              : (write ? hit.entry.write : hit.entry.read);
   if (!allowed) return false;
+  t.path = TranslationWaves::Path::IotlbHit;
   t.phys = (hit.frame(vpn) << 12) | (iova & 0xFFF);
   t.page_bytes = 4096ULL << page_shift_pages(hit.entry.size);
   t.cacheable = true;

@@ -10,9 +10,11 @@ namespace iommu_sim {
 using sc_core::sc_time;
 namespace fmt = vtd;
 
-void Iommu::register_context_invalidation(sc_time&) {
+void Iommu::register_context_invalidation(sc_time& delay) {
   const unsigned g = static_cast<unsigned>(get_bits(m_ccmd, fmt::kCcmdCirgHi, fmt::kCcmdCirgLo));
   if (g != 0) {
+    wave_invalidation(delay, false, static_cast<fmt::InvalidationScope>(g),
+                      static_cast<uint16_t>(get_bits(m_ccmd, fmt::kCcmdDidHi, fmt::kCcmdDidLo)));
     invalidate_context(static_cast<fmt::InvalidationScope>(g),
                        static_cast<uint16_t>(get_bits(m_ccmd, fmt::kCcmdDidHi, fmt::kCcmdDidLo)),
                        static_cast<uint16_t>(get_bits(m_ccmd, fmt::kCcmdSidHi, fmt::kCcmdSidLo)),
@@ -23,7 +25,7 @@ void Iommu::register_context_invalidation(sc_time&) {
   m_ccmd = set_bits(m_ccmd, fmt::kCcmdCaigHi, fmt::kCcmdCaigLo, g);
 }
 
-void Iommu::register_iotlb_invalidation(sc_time&) {
+void Iommu::register_iotlb_invalidation(sc_time& delay) {
   unsigned g = static_cast<unsigned>(get_bits(m_iotlb_reg, fmt::kIotlbIirgHi, fmt::kIotlbIirgLo));
   const unsigned am = static_cast<unsigned>(get_bits(m_iva, fmt::kIvaAmHi, fmt::kIvaAmLo));
   const auto did = static_cast<uint16_t>(get_bits(m_iotlb_reg, fmt::kIotlbDidHi, fmt::kIotlbDidLo));
@@ -31,11 +33,22 @@ void Iommu::register_iotlb_invalidation(sc_time&) {
   if (g == sel && !m_config.page_selective)
     g = static_cast<unsigned>(fmt::InvalidationScope::Domain);  // coarser is always allowed
   if (g == sel && am > m_config.mamv) g = 0;                    // refused
-  if (g != 0)
+  if (g != 0) {
+    wave_invalidation(delay, true, static_cast<fmt::InvalidationScope>(g), did);
     invalidate_iotlb(static_cast<fmt::InvalidationScope>(g), did, m_iva & fmt::kTableAddrMask, am,
                      get_bit(m_iva, fmt::kIvaIh));
+  }
   m_iotlb_reg = set_bit(m_iotlb_reg, fmt::kIotlbIvt, false);
   m_iotlb_reg = set_bits(m_iotlb_reg, fmt::kIotlbIaigHi, fmt::kIotlbIaigLo, g);
+}
+
+void Iommu::wave_invalidation(const sc_time& delay, bool iotlb, fmt::InvalidationScope g,
+                              uint16_t did) {
+  if (!m_waves) return;
+  using Kind = TranslationWaves::Invalidation;
+  const Kind kind = !iotlb ? Kind::Context
+                           : g == fmt::InvalidationScope::Selective ? Kind::Pages : Kind::Iotlb;
+  m_waves->invalidation(now_ps(delay), kind, g == fmt::InvalidationScope::Global ? -1 : did);
 }
 
 void Iommu::invalidate_context(fmt::InvalidationScope g, uint16_t did, uint16_t sid, unsigned fm) {
@@ -175,6 +188,7 @@ fmt::QueueErrorInfo Iommu::execute_descriptor(const uint64_t* qw, sc_time& delay
   switch (type) {
     case fmt::kDescContextCache:
       if ((qw[0] & fmt::kDescCcReserved0) || qw[1] || g == 0) return fmt::kIqeiReservedField;
+      wave_invalidation(delay, false, static_cast<fmt::InvalidationScope>(g), did);
       invalidate_context(static_cast<fmt::InvalidationScope>(g), did,
                          static_cast<uint16_t>(get_bits(qw[0], fmt::kDescCcSidHi, fmt::kDescCcSidLo)),
                          static_cast<unsigned>(get_bits(qw[0], fmt::kDescCcFmHi, fmt::kDescCcFmLo)));
@@ -188,6 +202,7 @@ fmt::QueueErrorInfo Iommu::execute_descriptor(const uint64_t* qw, sc_time& delay
         if (am > m_config.mamv && m_config.page_selective) return fmt::kIqeiReservedField;
         if (!m_config.page_selective) scope = fmt::InvalidationScope::Domain;
       }
+      wave_invalidation(delay, true, scope, did);
       invalidate_iotlb(scope, did, qw[1] & fmt::kTableAddrMask, am,
                        get_bit(qw[1], fmt::kDescIotlbIh));
       return fmt::kIqeiNone;

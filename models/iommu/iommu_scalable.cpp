@@ -330,6 +330,7 @@ uint8_t Iommu::translate_scalable(const PcieExtension& ext, uint64_t iova, uint6
     if (delay) sm.pasid_cache.insert(pkey, p.did, p);
   }
   t.fpd = p.fpd;
+  t.domain = p.did;
   if (privileged && !p.sre) return fmt::kSmFaultSreClear;
 
   // Input address checks, then the IOTLB.
@@ -343,6 +344,7 @@ uint8_t Iommu::translate_scalable(const PcieExtension& ext, uint64_t iova, uint6
     case fmt::Pgtt::PassThrough:
       if (m_config.host_address_width < 64 && (last >> m_config.host_address_width) != 0)
         return fmt::kSmFaultAddressWidth;
+      t.path = TranslationWaves::Path::NoWalk;
       t.phys = iova;
       t.page_bytes = 0;
       return fmt::kFaultNone;
@@ -360,7 +362,7 @@ uint8_t Iommu::translate_scalable(const PcieExtension& ext, uint64_t iova, uint6
   const uint32_t tag = p.pgtt == fmt::Pgtt::SecondLevel ? kNoPasid : pasid;
   uint8_t f = fmt::kFaultNone;
   if (!delay || !iotlb_lookup(rid, p.did, tag, iova, write, ext.address_type, t, *delay)) {
-    if (delay) begin_walk(walker, *delay);
+    if (delay) begin_walk(t, walker, *delay);
     const sc_time start = delay ? *delay : sc_core::SC_ZERO_TIME;
     WalkPort port(*this, delay);
     NestedWalker::Caches caches;

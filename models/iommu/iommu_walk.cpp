@@ -121,9 +121,11 @@ uint8_t Iommu::check_context(const ContextInfo& c, uint64_t last, AddressType at
   return fmt::kFaultNone;
 }
 
-void Iommu::begin_walk(int& walker, sc_time& delay) {
+void Iommu::begin_walk(Translation& t, int& walker, sc_time& delay) {
   acquire_walker(walker, delay);
   m_walks.inc();
+  t.path = TranslationWaves::Path::Walk;
+  t.path = TranslationWaves::Path::Walk;
   if (m_vcd) m_vcd->add(m_sig_walks, now_ps(delay), 1);
 }
 
@@ -152,12 +154,14 @@ uint8_t Iommu::translate(const PcieExtension& ext, uint64_t iova, uint64_t last,
   if (m_context_cache.enabled()) {
     delay += m_config.cache_latency;
     cached = m_context_cache.lookup(rid);
+    if (m_waves) m_waves->context_cache(now_ps(delay), cached != nullptr);
     if (cached && cached->scalable) cached = nullptr;  // left from scalable mode: not usable
   }
   if (cached) {
     c = *cached;
   } else {
     acquire_walker(walker, delay);
+    if (m_waves) m_waves->context_fetch(now_ps(delay));
     const uint8_t f = fetch_context(rid, c, &delay);
     if (f) {
       t.fpd = c.fpd && fmt::is_qualified_fault(f);
@@ -165,16 +169,18 @@ uint8_t Iommu::translate(const PcieExtension& ext, uint64_t iova, uint64_t last,
     }
     m_context_cache.insert(rid, c.domain, c);
   }
+  t.domain = c.domain;
   if (const uint8_t f = check_context(c, last, ext.address_type, t)) return f;
   if (c.tt == static_cast<uint8_t>(fmt::TranslationType::PassThrough) ||
       ext.address_type == AddressType::Translated) {  // translated by the device: no walk
+    t.path = TranslationWaves::Path::NoWalk;
     t.phys = iova;
     t.page_bytes = 0;
     return fmt::kFaultNone;
   }
   if (iotlb_lookup(rid, c.domain, kNoPasid, iova, write, ext.address_type, t, delay))
     return fmt::kFaultNone;
-  begin_walk(walker, delay);
+  begin_walk(t, walker, delay);
   return end_walk(t, walk(c, iova, write, t, &delay), delay);
 }
 

@@ -26,8 +26,9 @@ NestedWalker::NestedWalker(WalkMemory& memory, const WalkFeatures& features, con
                            bool update_ad)
     : m_memory(memory), m_features(features), m_caches(caches), m_update_ad(update_ad) {}
 
-bool NestedWalker::read_entry(uint64_t addr, uint64_t& value, bool first_level) {
+bool NestedWalker::read_entry(uint64_t addr, uint64_t& value, unsigned level, bool first_level) {
   ++(first_level ? m_counts.first_level_reads : m_counts.second_level_reads);
+  m_memory.entry_read(level);
   return m_memory.read(addr, value);
 }
 
@@ -45,7 +46,6 @@ WalkResult NestedWalker::second_level(const SecondLevelTable& sl, uint64_t addr,
   const PsCacheSet& cache = m_caches.second_level;
   if (cache[0]) {
     // One probe of every level's cache in parallel; the deepest hit saves the most reads.
-    m_memory.cache_probe();
     for (unsigned l = 2; l <= sl.levels; ++l) {
       if (const PsEntry* p = cache[l - 2]->lookup(second_level_key(sl.did, addr, l))) {
         table = p->table;
@@ -55,11 +55,12 @@ WalkResult NestedWalker::second_level(const SecondLevelTable& sl, uint64_t addr,
         break;
       }
     }
+    m_memory.cache_probe(level == sl.levels ? 0 : level + 1);
   }
   for (;;) {
     const uint64_t slot = table + fmt::pte_index(addr, level) * 8ULL;
     uint64_t e = 0;
-    if (!read_entry(slot, e, false)) {
+    if (!read_entry(slot, e, level, false)) {
       r.fault = faults.access;
       return r;
     }
@@ -155,7 +156,6 @@ WalkResult NestedWalker::first_level(const FirstLevelTable& fl, const SecondLeve
   unsigned level = fl.levels;
   bool cached = false;
   if (cache[0]) {
-    m_memory.cache_probe();
     for (unsigned l = 2; l <= fl.levels; ++l) {
       if (const PsEntry* p = cache[l - 2]->lookup(first_level_key(fl.pasid, va, l), fl.did)) {
         table = p->table;
@@ -168,6 +168,7 @@ WalkResult NestedWalker::first_level(const FirstLevelTable& fl, const SecondLeve
         break;
       }
     }
+    m_memory.cache_probe(cached ? level + 1 : 0);
   }
   if (!cached) {
     if (nest) {
@@ -191,7 +192,7 @@ WalkResult NestedWalker::first_level(const FirstLevelTable& fl, const SecondLeve
   for (;;) {
     const uint64_t slot = table + fmt::pte_index(va, level) * 8ULL;
     uint64_t e = 0;
-    if (!read_entry(slot, e, true)) {
+    if (!read_entry(slot, e, level, true)) {
       r.fault = level == fl.levels ? fmt::kSmFaultFlRootAccess : fmt::kSmFaultFlAccess;
       return r;
     }

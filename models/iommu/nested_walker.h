@@ -24,7 +24,11 @@ class WalkMemory {
   virtual ~WalkMemory() = default;
   virtual bool read(uint64_t addr, uint64_t& value) = 0;   // one 8-byte entry
   virtual bool write(uint64_t addr, uint64_t value) = 0;   // an accessed/dirty update
-  virtual void cache_probe() {}                            // one probe of a set of PS caches
+  // One probe of a set of paging-structure caches; deepest_hit: the level (2..5) of the deepest
+  // cache that hit, 0 for none.
+  virtual void cache_probe(unsigned /*deepest_hit*/) {}
+  // Told before each read of an entry of a level-`level` table (1: the leaf table), for waves.
+  virtual void entry_read(unsigned /*level*/) {}
 };
 
 // A paging-structure cache entry: the next-lower table and the permissions gathered above it.
@@ -132,7 +136,7 @@ class NestedWalker {
  private:
   // Translates a first-level table's guest physical address through `nest`.
   WalkResult table_through(const SecondLevelTable& nest, uint64_t gpa, bool root, bool write);
-  bool read_entry(uint64_t addr, uint64_t& value, bool first_level);
+  bool read_entry(uint64_t addr, uint64_t& value, unsigned level, bool first_level);
   bool write_entry(uint64_t addr, uint64_t value);
 
   WalkMemory& m_memory;

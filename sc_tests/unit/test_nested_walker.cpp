@@ -39,7 +39,7 @@ class CountingMemory : public WalkMemory {
     mem.write64(addr, value);
     return true;
   }
-  void cache_probe() override { ++probes; }
+  void cache_probe(unsigned) override { ++probes; }
   SparseMemory& mem;
   uint64_t limit = 1ULL << 40;
   unsigned reads = 0, writes = 0, probes = 0;
