@@ -20,10 +20,10 @@ class Iommu::WalkPort : public WalkMemory {
   void cache_probe(unsigned deepest_hit) override {
     if (!m_delay) return;
     *m_delay += m_iommu.m_config.cache_latency;
-    if (m_iommu.m_waves) m_iommu.m_waves->pscache_probe(now_ps(*m_delay), deepest_hit);
+    if (m_iommu.m_waves) m_iommu.m_waves->pscache_probe(m_iommu.now_ps(*m_delay), deepest_hit);
   }
   void entry_read(unsigned level) override {
-    if (m_delay && m_iommu.m_waves) m_iommu.m_waves->walk_read(now_ps(*m_delay), level);
+    if (m_delay && m_iommu.m_waves) m_iommu.m_waves->walk_read(m_iommu.now_ps(*m_delay), level);
   }
 
  private:
