@@ -57,8 +57,8 @@ const char* const kRunUsage =
     "  --stats FILE.json   write every statistic as JSON with the run's metadata, the effective\n"
     "                      configuration beside it as FILE.config.yaml, and with\n"
     "                      simulation.stats_interval_us one line per interval to FILE.intervals.jsonl\n"
-    "  --waves FILE.vcd    write a VCD waveform of the translation pipeline (with the RTL IOTLB,\n"
-    "                      its own FST waveform goes to FILE.iotlb.fst)\n"
+    "  --waves FILE.vcd    write a waveform of the translation pipeline: VCD, or FST for FILE.fst\n"
+    "                      (with the RTL IOTLB, its own FST waveform goes to FILE.iotlb.fst)\n"
     "  --iotlb-trace FILE  record the IOTLB access stream (for co-simulation replay and one-pass sweeps)\n"
     "  --devtlb-trace FILE record every function's device-TLB access stream (ATS; one-pass sweeps)\n"
     "  --quiet             print nothing but errors\n"
@@ -208,7 +208,7 @@ int run(const Options& o) {
   const std::unique_ptr<Platform> built = build(config, stats);
   Platform& platform = *built;
   if (waves.is_open()) {
-    // With the RTL IOTLB, the Verilated model's own waveform goes beside the VCD.
+    // With the RTL IOTLB, the Verilated model's own waveform goes beside the platform's.
     const std::string rtl_waves =
         config.iotlb_impl == "rtl" ? o.waves_path.substr(0, o.waves_path.rfind('.')) + ".iotlb.fst" : "";
     platform.trace_to(waves, rtl_waves);

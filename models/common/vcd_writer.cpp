@@ -5,27 +5,11 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "iommu_sim/common/wave_output.h"
+
 namespace iommu_sim {
 
 namespace {
-std::string id_code(uint32_t n) {
-  std::string s;
-  do {
-    s.push_back(static_cast<char>('!' + n % 94));
-    n /= 94;
-  } while (n);
-  return s;
-}
-
-std::string value_text(uint64_t v, unsigned width, const std::string& code) {
-  if (width == 1) return std::string(1, (v & 1) ? '1' : '0') + code;
-  std::string bits;
-  for (int b = static_cast<int>(width) - 1; b >= 0; --b) bits.push_back(((v >> b) & 1) ? '1' : '0');
-  const auto first_one = bits.find('1');
-  bits = first_one == std::string::npos ? "0" : bits.substr(first_one);
-  return "b" + bits + " " + code;
-}
-
 std::vector<std::string> split_scope(const std::string& scope) {
   std::vector<std::string> parts;
   std::stringstream ss(scope);
@@ -44,8 +28,7 @@ VcdWriter::~VcdWriter() {
 }
 
 void VcdWriter::open(const std::string& path) {
-  m_out.open(path);
-  if (!m_out) throw std::runtime_error("cannot open waveform file '" + path + "' for writing");
+  m_out = open_wave_output(path);
   m_open = true;
 }
 
@@ -54,7 +37,7 @@ VcdWriter::SignalId VcdWriter::add_signal(const std::string& scope, const std::s
   if (m_header_written)
     throw std::logic_error("VcdWriter: signal '" + name + "' added after the first event was written");
   const auto id = static_cast<SignalId>(m_signals.size());
-  m_signals.push_back(Signal{scope, name, id_code(id), std::clamp(width, 1u, 64u), initial,
+  m_signals.push_back(Signal{scope, name, std::clamp(width, 1u, 64u), initial,
                              static_cast<int64_t>(initial)});
   return id;
 }
@@ -86,8 +69,6 @@ void VcdWriter::pulse(SignalId id, uint64_t time_ps, uint64_t width_ps) {
 
 void VcdWriter::write_header() {
   m_header_written = true;
-  std::ostream& os = m_out;
-  os << "$date generated $end\n$version iommu-sim $end\n$timescale 1ps $end\n";
   // Scopes as a tree, signals in the order they were added.
   std::map<std::vector<std::string>, std::vector<SignalId>> by_scope;
   for (SignalId i = 0; i < m_signals.size(); ++i) by_scope[split_scope(m_signals[i].scope)].push_back(i);
@@ -97,25 +78,21 @@ void VcdWriter::write_header() {
     while (common < open_scopes.size() && common < path.size() && open_scopes[common] == path[common])
       ++common;
     while (open_scopes.size() > common) {
-      os << "$upscope $end\n";
+      m_out->upscope();
       open_scopes.pop_back();
     }
     for (size_t k = common; k < path.size(); ++k) {
-      os << "$scope module " << path[k] << " $end\n";
+      m_out->scope(path[k]);
       open_scopes.push_back(path[k]);
     }
-    for (SignalId id : ids) {
-      const Signal& s = m_signals[id];
-      os << "$var wire " << s.width << " " << s.code << " " << s.name << " $end\n";
-    }
+    for (SignalId id : ids) m_out->signal(id, m_signals[id].name, m_signals[id].width);
   }
   while (!open_scopes.empty()) {
-    os << "$upscope $end\n";
+    m_out->upscope();
     open_scopes.pop_back();
   }
-  os << "$enddefinitions $end\n$dumpvars\n";
-  for (const Signal& s : m_signals) os << value_text(s.initial, s.width, s.code) << "\n";
-  os << "$end\n";
+  m_out->end_declarations();
+  for (SignalId id = 0; id < m_signals.size(); ++id) m_out->change(id, m_signals[id].initial);
 }
 
 void VcdWriter::write_change(const Event& e) {
@@ -128,16 +105,16 @@ void VcdWriter::write_change(const Event& e) {
   }
   uint64_t time = e.time_ps;
   if (m_time_written && time < m_written_until) {
-    // Behind what is already written: VCD times only go forward.
+    // Behind what is already written: times in a waveform only go forward.
     time = m_written_until;
     ++m_late;
   }
   if (!m_time_written || time != m_written_until) {
-    m_out << "#" << time << "\n";
+    m_out->time(time);
     m_written_until = time;
     m_time_written = true;
   }
-  m_out << value_text(value, s.width, s.code) << "\n";
+  m_out->change(id, value);
 }
 
 void VcdWriter::flush_before(uint64_t watermark) {
@@ -156,8 +133,8 @@ void VcdWriter::close() {
     write_change(m_events.top());
     m_events.pop();
   }
-  m_out.close();
-  if (!m_out) throw std::runtime_error("cannot write the waveform file");
+  const std::unique_ptr<WaveOutput> out = std::move(m_out);
+  out->close();
 }
 
 }  // namespace iommu_sim

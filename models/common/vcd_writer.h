@@ -1,4 +1,5 @@
-// VCD waveform writer driven by annotated times. Loosely-timed models know when things happen
+// Waveform writer driven by annotated times, to a VCD or an FST file (by the file's extension;
+// wave_output.h encodes them). Loosely-timed models know when things happen
 // (sc_time_stamp() plus the annotated delay) but run ahead of the kernel, so events arrive out of
 // order across initiators, by up to a quantum or so. They wait in a reorder buffer and are
 // written, in time order, once they lie behind the watermark: a time before which no event can
@@ -9,11 +10,13 @@
 #pragma once
 
 #include <cstdint>
-#include <fstream>
 #include <functional>
+#include <memory>
 #include <queue>
 #include <string>
 #include <vector>
+
+#include "iommu_sim/common/wave_output.h"
 
 namespace iommu_sim {
 
@@ -26,7 +29,8 @@ class VcdWriter {
   VcdWriter(const VcdWriter&) = delete;
   VcdWriter& operator=(const VcdWriter&) = delete;
 
-  // Throws std::runtime_error if the file cannot be opened.
+  // "FILE.vcd" or "FILE.fst". Throws std::invalid_argument for another extension and
+  // std::runtime_error if the file cannot be opened.
   void open(const std::string& path);
   bool is_open() const { return m_open; }
 
@@ -56,7 +60,7 @@ class VcdWriter {
 
  private:
   struct Signal {
-    std::string scope, name, code;
+    std::string scope, name;
     unsigned width;
     uint64_t initial;
     int64_t running;  // the value of an add() signal, summed in time order
@@ -78,7 +82,7 @@ class VcdWriter {
   void write_header();
   void write_change(const Event& e);
 
-  std::ofstream m_out;
+  std::unique_ptr<WaveOutput> m_out;
   bool m_open = false;
   bool m_header_written = false;
   std::vector<Signal> m_signals;

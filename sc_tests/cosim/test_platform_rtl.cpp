@@ -13,7 +13,6 @@
 #include <vector>
 
 #include "../platform/wave_file.h"
-#include "fst_file.h"
 
 namespace {
 
@@ -74,13 +73,13 @@ TEST_CASE("Platform cosim nic_sriov gives identical statistics with the RTL IOTL
 namespace {
 
 // Every signal `save_file` (in waves/) shows exists in `fst` with the width it gives.
-void check_save_file(const iommu_sim::test::FstFile& fst, const std::string& save_file) {
+void check_save_file(const iommu_sim::test::WaveFile& fst, const std::string& save_file) {
   const auto shown = iommu_sim::test::save_file_signals(IOMMU_SIM_SOURCE_DIR "/waves/" + save_file);
   REQUIRE(shown.size() >= 40);
   for (const auto& [name, width] : shown) {
     INFO(save_file << " shows " << name);
-    REQUIRE(fst.widths.count(name) == 1);
-    CHECK(fst.widths.at(name) == width);
+    REQUIRE(fst.signals.count(name) == 1);
+    CHECK(fst.at(name).width == width);
   }
 }
 
@@ -99,7 +98,7 @@ TEST_CASE("Platform cosim RTL waves are on the platform's time base and match th
   check_save_file(fst, "iotlb_platform.gtkw");
   // Picoseconds of simulated time, as the platform's own file: the last RTL cycle lies within a
   // quantum (1 us) of the last lookup there, 30,000 cycles at 10 ns would end at 300 us.
-  CHECK(fst.timescale == -12);
+  CHECK(fst.timescale == "1ps");
   CHECK(vcd.timescale == "1ps");
   const uint64_t last_lookup = vcd.at("platform.iommu.iotlb.lookups").changes.back().first;
   CHECK(last_lookup > 50000000);  // past 50 us of the 100
@@ -114,5 +113,5 @@ TEST_CASE("Cosim waves match waves/iotlb.gtkw", "[cosim]") {
   const auto fst = iommu_sim::test::read_fst(out);
   std::remove(out.c_str());
   check_save_file(fst, "iotlb.gtkw");
-  CHECK(fst.timescale == -9);  // 10 ns per cycle on its own
+  CHECK(fst.timescale == "1ns");  // 10 ns per cycle on its own
 }

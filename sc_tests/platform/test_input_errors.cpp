@@ -115,6 +115,23 @@ TEST_CASE("an unwritable --iotlb-trace path is bad input", "[platform]") {
   CHECK(run({"check", path, "--quiet"}).exit_code == 0);
 }
 
+TEST_CASE("waves are written to .vcd or .fst only, and an unwritable path of either is bad input", "[platform]") {
+  const std::string path = file("ok.yaml", kTraffic);
+  const std::string out = (scratch() / "waves.txt").string();
+  const Outcome o = run({"run", path, "--quiet", "--waves", out});
+  CHECK(o.exit_code == 2);
+  CHECK(o.output.find("--waves: '" + out + "': the waveform format is chosen by the extension: "
+                      "accepted are .vcd (VCD) and .fst (FST)") != std::string::npos);
+  CHECK_FALSE(fs::exists(out));
+  for (const char* bad : {"/nonexistent/dir/x.vcd", "/nonexistent/dir/x.fst"}) {
+    INFO(bad);
+    const Outcome u = run({"run", path, "--quiet", "--waves", bad});
+    CHECK(u.exit_code == 2);
+    CHECK(u.output.find(std::string("--waves: cannot open waveform file '") + bad + "' for writing") !=
+          std::string::npos);
+  }
+}
+
 TEST_CASE("a run with every latency at zero still ends, at its time limit or its count", "[platform]") {
   const std::string zero =
       "memory: {read_latency_ns: 0, write_latency_ns: 0}\n"

@@ -13,22 +13,23 @@ using namespace iommu_sim;
 
 namespace {
 
-// Runs the platform of yaml/`platform_yaml` briefly with waves and checks the signals of
-// `save_file` whose names begin with `prefix` against them; returns how many it checked.
+// Runs the platform of yaml/`platform_yaml` briefly with waves (VCD, or FST for `format` ".fst")
+// and checks the signals of `save_file` whose names begin with `prefix` against them; returns how
+// many it checked.
 unsigned check_save_file(const std::string& save_file, const std::string& platform_yaml,
-                         const std::string& prefix = "") {
+                         const std::string& prefix = "", const std::string& format = ".vcd") {
   StatsRegistry stats;
   const std::string yaml = IOMMU_SIM_SOURCE_DIR "/yaml/" + platform_yaml;
   Platform platform("platform",
                     test::load(test::read_file(yaml), {"simulation.max_time_us=20"}, platform_yaml),
                     stats);
-  const std::string path = "save_file_" + platform_yaml + ".vcd";
+  const std::string path = "save_file_" + platform_yaml + format;
   VcdWriter vcd;
   vcd.open(path);
   platform.trace_to(vcd);
   platform.run();
   vcd.close();
-  const test::WaveFile file = test::read_vcd(path);
+  const test::WaveFile file = test::read_waves(path);
   std::remove(path.c_str());
   unsigned checked = 0;
   for (const auto& [name, width] : test::save_file_signals(IOMMU_SIM_SOURCE_DIR "/waves/" + save_file)) {
@@ -55,4 +56,12 @@ TEST_CASE("waves/iommu.gtkw shows signals the default platform writes, ATS aside
 
 TEST_CASE("waves/interrupts.gtkw shows signals the interrupts platform writes", "[platform]") {
   CHECK(check_save_file("interrupts.gtkw", "interrupts.yaml") >= 10);
+}
+
+TEST_CASE("waves/iommu.gtkw shows signals the nic_sriov_ats platform writes as FST", "[platform]") {
+  CHECK(check_save_file("iommu.gtkw", "nic_sriov_ats.yaml", "", ".fst") >= 20);
+}
+
+TEST_CASE("waves/interrupts.gtkw shows signals the interrupts platform writes as FST", "[platform]") {
+  CHECK(check_save_file("interrupts.gtkw", "interrupts.yaml", "", ".fst") >= 10);
 }

@@ -1,5 +1,6 @@
-// The VCD writer: events that arrive out of order by up to a window are written in time order;
-// with a watermark the reorder buffer stays small and the file is the same as without one.
+// The waves writer: events that arrive out of order by up to a window are written in time order;
+// with a watermark the reorder buffer stays small and the file is the same as without one. FST
+// holds what VCD holds.
 #include <catch2/catch.hpp>
 
 #include <cstdio>
@@ -8,6 +9,7 @@
 #include <sstream>
 #include <string>
 
+#include "../platform/wave_file.h"
 #include "iommu_sim/common/vcd_writer.h"
 
 using namespace iommu_sim;
@@ -80,4 +82,34 @@ TEST_CASE("vcd writer refuses signals once it has written events", "[unit]") {
   CHECK_THROWS_AS(vcd.add_signal("top", "b", 1), std::logic_error);
   vcd.close();
   std::remove("vcd_late_signal.vcd");
+}
+
+TEST_CASE("waves writer writes FST with the signals, scopes and changes of its VCD", "[unit]") {
+  for (const char* path : {"waves_same.vcd", "waves_same.fst"}) {
+    uint64_t clock = 0;
+    VcdWriter waves;
+    waves.open(path);
+    waves.set_watermark([&clock] { return clock; });
+    drive(waves, clock, 2000, 5000);
+    waves.close();
+  }
+  const test::WaveFile vcd = test::read_vcd("waves_same.vcd"), fst = test::read_fst("waves_same.fst");
+  std::remove("waves_same.vcd");
+  std::remove("waves_same.fst");
+  CHECK(fst.timescale == "1ps");
+  REQUIRE(vcd.signals.size() == 3);
+  REQUIRE(fst.signals.size() == 3);
+  for (const char* name : {"top.iommu.lookup", "top.iommu.walks", "top.ir.index"}) {
+    INFO(name);
+    CHECK(fst.at(name).width == vcd.at(name).width);
+    CHECK(fst.at(name).changes.size() > 2000);
+    CHECK(fst.at(name).changes == vcd.at(name).changes);
+  }
+  CHECK(fst.at("top.ir.index").changes.front() == std::make_pair(uint64_t{0}, uint64_t{7}));  // initial value
+}
+
+TEST_CASE("waves writer refuses a file that is neither .vcd nor .fst", "[unit]") {
+  VcdWriter waves;
+  CHECK_THROWS_AS(waves.open("waves.txt"), std::invalid_argument);
+  CHECK_FALSE(waves.is_open());
 }
