@@ -38,8 +38,31 @@ class SparseMemory {
   uint64_t allocated_pages() const { return m_pages.size(); }
   uint64_t allocated_bytes() const { return m_pages.size() * kPageSize; }
 
+  SparseMemory() = default;
+  // The cache of recent pages points into this object's own pages: not to be copied or moved.
+  SparseMemory(const SparseMemory&) = delete;
+  SparseMemory& operator=(const SparseMemory&) = delete;
+
  private:
+  // The page numbered `number`, nullptr when it was never written. Accesses come back to a few
+  // pages (the tables a walk reads, a ring's descriptors, the buffers in flight): the pages found
+  // recently are kept at hand in a small direct-mapped cache, and since pages are never freed and
+  // never move, its pointers stay good.
+  Page* find(uint64_t number) const {
+    const Recent& r = m_recent[number % kRecentPages];
+    if (r.page && r.number == number) return r.page;
+    return find_slow(number);
+  }
+  Page* find_slow(uint64_t number) const;
+
+  struct Recent {
+    uint64_t number = 0;
+    Page* page = nullptr;
+  };
+  static constexpr unsigned kRecentPages = 64;
+
   std::unordered_map<uint64_t, std::unique_ptr<Page>> m_pages;  // key: page number
+  mutable std::array<Recent, kRecentPages> m_recent{};
 };
 
 }  // namespace iommu_sim
