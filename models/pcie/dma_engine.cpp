@@ -65,21 +65,23 @@ void DmaEngine::post_msix(const MsixMessage& msg) {
 
 tlm::tlm_response_status DmaEngine::send(tlm::tlm_command cmd, uint64_t addr, uint8_t* data,
                                          uint32_t len, AddressType type, sc_core::sc_time& delay) {
-  tlm::tlm_generic_payload trans;
-  // On the stack and removed before return: the payload does not own it.
-  PcieExtension ext(m_requester_id, type);
+  tlm::tlm_generic_payload& trans = m_payloads.acquire();
+  PcieExtension& ext = PayloadPool::pcie(trans);
+  ext = PcieExtension(m_requester_id, type);
   trans.set_command(cmd);
   trans.set_address(addr);
   trans.set_data_ptr(data);
   trans.set_data_length(len);
   trans.set_streaming_width(len);
   trans.set_byte_enable_ptr(nullptr);
+  trans.set_byte_enable_length(0);
   trans.set_dmi_allowed(false);
+  trans.set_gp_option(tlm::TLM_MIN_PAYLOAD);
   trans.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
-  trans.set_extension(&ext);
   socket->b_transport(trans, delay);
-  trans.clear_extension(&ext);
-  return trans.get_response_status();
+  const tlm::tlm_response_status status = trans.get_response_status();
+  trans.release();
+  return status;
 }
 
 tlm::tlm_response_status DmaEngine::send_with_ats(tlm::tlm_command cmd, uint64_t addr,
