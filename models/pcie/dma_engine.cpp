@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "iommu_sim/common/sim_time.h"
+
 namespace iommu_sim {
 
 DmaEngine::DmaEngine(sc_core::sc_module_name name, uint16_t requester_id,
@@ -131,7 +133,7 @@ tlm::tlm_response_status DmaEngine::transport(tlm::tlm_command cmd, uint64_t add
   } else {
     m_dmas.inc();
     m_bytes.inc(len);
-    m_latency.add(static_cast<uint64_t>(took.value() / sc_core::sc_time(1, sc_core::SC_PS).value()));
+    m_latency.add(to_ps(took));
   }
   if (status != tlm::TLM_OK_RESPONSE) m_errors.inc();
   return status;
