@@ -59,9 +59,9 @@ const uint8_t* SparseMemory::find_page(uint64_t addr) const {
 
 SparseMemory::Page* SparseMemory::find_slow(uint64_t number) const {
   auto it = m_pages.find(number);
-  if (it == m_pages.end()) return nullptr;  // not cached: the page may be written later
-  m_recent[number % kRecentPages] = Recent{number, it->second.get()};
-  return it->second.get();
+  Page* page = it == m_pages.end() ? nullptr : it->second.get();
+  m_recent[number % kRecentPages] = Recent{number, page};
+  return page;
 }
 
 }  // namespace iommu_sim

@@ -45,19 +45,20 @@ class SparseMemory {
 
  private:
   // The page numbered `number`, nullptr when it was never written. Accesses come back to a few
-  // pages (the tables a walk reads, a ring's descriptors, the buffers in flight): the pages found
-  // recently are kept at hand in a small direct-mapped cache, and since pages are never freed and
-  // never move, its pointers stay good.
+  // pages (the tables a walk reads, a ring's descriptors, the buffers in flight): the pages
+  // looked up recently are kept at hand in a small direct-mapped cache, written or not (the
+  // first write of a page puts it there). Pages are never freed and never move, so its pointers
+  // stay good.
   Page* find(uint64_t number) const {
     const Recent& r = m_recent[number % kRecentPages];
-    if (r.page && r.number == number) return r.page;
+    if (r.number == number) return r.page;
     return find_slow(number);
   }
   Page* find_slow(uint64_t number) const;
 
   struct Recent {
-    uint64_t number = 0;
-    Page* page = nullptr;
+    uint64_t number = UINT64_MAX;  // no page has this number (addresses have 64 bits)
+    Page* page = nullptr;          // nullptr: the page was never written
   };
   static constexpr unsigned kRecentPages = 64;
 
