@@ -180,7 +180,10 @@ class Iommu : public sc_core::sc_module {
   bool read_table(uint64_t addr, void* buf, unsigned len, sc_core::sc_time* delay);
   bool write_memory(uint64_t addr, const void* buf, unsigned len, sc_core::sc_time& delay);
   void acquire_walker(int& walker, sc_core::sc_time& delay);
-  void release_walker(int walker, const sc_core::sc_time& delay);
+  // The slot is held until the end of the request (walker < 0: none was taken).
+  void release_walker(int walker, const sc_core::sc_time& delay) {
+    if (walker >= 0) m_walker_free[walker] = sc_core::sc_time_stamp() + delay;
+  }
   static uint64_t ps_key(uint16_t domain, uint64_t iova, unsigned level) {
     return (static_cast<uint64_t>(domain) << 48) | (iova >> (12 + 9 * (level - 1)));
   }
