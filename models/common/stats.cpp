@@ -7,28 +7,6 @@
 
 namespace iommu_sim {
 
-void Histogram::record(uint64_t value, uint64_t n) const {
-  const unsigned b = bucket_of(value);
-  if (b >= m_buckets.size()) m_buckets.resize(b + 1);
-  Bucket& k = m_buckets[b];
-  if (value < k.lo) {
-    k.lo = value;
-    k.at_lo = 0;
-  }
-  if (value > k.hi) {
-    k.hi = value;
-    k.at_hi = 0;
-  }
-  if (value == k.lo) k.at_lo += n;
-  if (value == k.hi) k.at_hi += n;
-  k.count += n;
-  for (uint64_t i = 0; i < n && m_count + i < kExactSamples; ++i) m_samples.push_back(value);
-  m_count += n;
-  m_sum += value * n;
-  if (value < m_min) m_min = value;
-  if (value > m_max) m_max = value;
-}
-
 Quantile Histogram::quantile_bounds(double q) const {
   settle();
   if (m_count == 0) return Quantile{};

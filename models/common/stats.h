@@ -7,6 +7,7 @@
 // holds goes on from its first increment, and the registry subtracts where the measurement began.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -95,7 +96,26 @@ class Histogram {
     return *this;
   }
   // Enters n samples of one value.
-  void record(uint64_t value, uint64_t n) const;
+  void record(uint64_t value, uint64_t n) const {
+    const unsigned b = bucket_of(value);
+    if (b >= m_buckets.size()) m_buckets.resize(b + 1);
+    Bucket& k = m_buckets[b];
+    if (value <= k.lo) {
+      k.at_lo = value == k.lo ? k.at_lo + n : n;
+      k.lo = value;
+    }
+    if (value >= k.hi) {
+      k.at_hi = value == k.hi ? k.at_hi + n : n;
+      k.hi = value;
+    }
+    k.count += n;
+    if (m_count < kExactSamples)
+      m_samples.insert(m_samples.end(), std::min<uint64_t>(n, kExactSamples - m_count), value);
+    m_count += n;
+    m_sum += value * n;
+    if (value < m_min) m_min = value;
+    if (value > m_max) m_max = value;
+  }
 
   mutable std::vector<Bucket> m_buckets;
   mutable std::vector<uint64_t> m_samples;  // every sample while m_count <= kExactSamples
