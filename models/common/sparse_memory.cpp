@@ -9,11 +9,10 @@ void SparseMemory::read(uint64_t addr, void* dst, uint64_t len) const {
   while (len > 0) {
     const uint64_t offset = addr % kPageSize;
     const uint64_t chunk = std::min(len, kPageSize - offset);
-    auto it = m_pages.find(addr / kPageSize);
-    if (it == m_pages.end()) {
-      std::memset(out, 0, chunk);
+    if (const Page* page = find(addr / kPageSize)) {
+      std::memcpy(out, page->data() + offset, chunk);
     } else {
-      std::memcpy(out, it->second->data() + offset, chunk);
+      std::memset(out, 0, chunk);
     }
     out += chunk;
     addr += chunk;
@@ -44,17 +43,25 @@ void SparseMemory::fill(uint64_t addr, uint8_t byte, uint64_t len) {
 }
 
 uint8_t* SparseMemory::page_for_dmi(uint64_t addr) {
-  auto& page = m_pages[addr / kPageSize];
-  if (!page) {
-    page = std::make_unique<Page>();
-    page->fill(0);
-  }
+  const uint64_t number = addr / kPageSize;
+  if (Page* page = find(number)) return page->data();
+  auto& page = m_pages[number];
+  page = std::make_unique<Page>();
+  page->fill(0);
+  m_recent[number % kRecentPages] = Recent{number, page.get()};
   return page->data();
 }
 
 const uint8_t* SparseMemory::find_page(uint64_t addr) const {
-  auto it = m_pages.find(addr / kPageSize);
-  return it == m_pages.end() ? nullptr : it->second->data();
+  const Page* page = find(addr / kPageSize);
+  return page ? page->data() : nullptr;
+}
+
+SparseMemory::Page* SparseMemory::find_slow(uint64_t number) const {
+  auto it = m_pages.find(number);
+  Page* page = it == m_pages.end() ? nullptr : it->second.get();
+  m_recent[number % kRecentPages] = Recent{number, page};
+  return page;
 }
 
 }  // namespace iommu_sim

@@ -38,8 +38,32 @@ class SparseMemory {
   uint64_t allocated_pages() const { return m_pages.size(); }
   uint64_t allocated_bytes() const { return m_pages.size() * kPageSize; }
 
+  SparseMemory() = default;
+  // The cache of recent pages points into this object's own pages: not to be copied or moved.
+  SparseMemory(const SparseMemory&) = delete;
+  SparseMemory& operator=(const SparseMemory&) = delete;
+
  private:
+  // The page numbered `number`, nullptr when it was never written. Accesses come back to a few
+  // pages (the tables a walk reads, a ring's descriptors, the buffers in flight): the pages
+  // looked up recently are kept at hand in a small direct-mapped cache, written or not (the
+  // first write of a page puts it there). Pages are never freed and never move, so its pointers
+  // stay good.
+  Page* find(uint64_t number) const {
+    const Recent& r = m_recent[number % kRecentPages];
+    if (r.number == number) return r.page;
+    return find_slow(number);
+  }
+  Page* find_slow(uint64_t number) const;
+
+  struct Recent {
+    uint64_t number = UINT64_MAX;  // no page has this number (addresses have 64 bits)
+    Page* page = nullptr;          // nullptr: the page was never written
+  };
+  static constexpr unsigned kRecentPages = 64;
+
   std::unordered_map<uint64_t, std::unique_ptr<Page>> m_pages;  // key: page number
+  mutable std::array<Recent, kRecentPages> m_recent{};
 };
 
 }  // namespace iommu_sim

@@ -8,6 +8,7 @@
 namespace iommu_sim {
 
 Quantile Histogram::quantile_bounds(double q) const {
+  settle();
   if (m_count == 0) return Quantile{};
   q = std::clamp(q, 0.0, 1.0);
   // The epsilon keeps q * count that should be whole (0.99 * 100) from rounding up a rank.
@@ -36,6 +37,8 @@ Quantile Histogram::quantile_bounds(double q) const {
 }
 
 void Histogram::merge(const Histogram& other) {
+  settle();
+  other.settle();
   if (other.m_count == 0) return;
   if (m_count + other.m_count <= kExactSamples) {
     m_samples.insert(m_samples.end(), other.m_samples.begin(), other.m_samples.end());

@@ -7,6 +7,7 @@
 // holds goes on from its first increment, and the registry subtracts where the measurement began.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -45,32 +46,23 @@ class Histogram {
  public:
   static constexpr unsigned kExactSamples = 64;
 
+  // A few instructions while the value repeats: latencies made of a few fixed costs come in runs
+  // of one value, which are counted and entered into the buckets when another value comes or
+  // when the histogram is read.
   void add(uint64_t value) {
-    const unsigned b = bucket_of(value);
-    if (b >= m_buckets.size()) m_buckets.resize(b + 1);
-    Bucket& k = m_buckets[b];
-    if (value < k.lo) {
-      k.lo = value;
-      k.at_lo = 0;
+    if (value == m_run_value) {
+      ++m_run_length;
+      return;
     }
-    if (value > k.hi) {
-      k.hi = value;
-      k.at_hi = 0;
-    }
-    k.at_lo += value == k.lo;
-    k.at_hi += value == k.hi;
-    ++k.count;
-    if (m_count < kExactSamples) m_samples.push_back(value);
-    ++m_count;
-    m_sum += value;
-    if (value < m_min) m_min = value;
-    if (value > m_max) m_max = value;
+    settle();
+    m_run_value = value;
+    m_run_length = 1;
   }
-  uint64_t count() const { return m_count; }
-  uint64_t min() const { return m_count ? m_min : 0; }
-  uint64_t max() const { return m_max; }
-  double mean() const { return m_count ? static_cast<double>(m_sum) / m_count : 0.0; }
-  uint64_t sum() const { return m_sum; }
+  uint64_t count() const { return settled().m_count; }
+  uint64_t min() const { return settled().m_count ? m_min : 0; }
+  uint64_t max() const { return settled().m_max; }
+  double mean() const { return settled().m_count ? static_cast<double>(m_sum) / m_count : 0.0; }
+  uint64_t sum() const { return settled().m_sum; }
   // q in [0, 1]: the nearest-rank q-quantile (the smallest sample with at least q of all the
   // samples at or below it), as well as the histogram knows it.
   Quantile quantile_bounds(double q) const;
@@ -93,9 +85,43 @@ class Histogram {
     uint64_t lo = UINT64_MAX, hi = 0;  // the smallest and the largest value seen
     uint64_t at_lo = 0, at_hi = 0;     // how many of the samples were lo, and hi
   };
-  std::vector<Bucket> m_buckets;
-  std::vector<uint64_t> m_samples;  // every sample while m_count <= kExactSamples
-  uint64_t m_count = 0, m_sum = 0, m_min = UINT64_MAX, m_max = 0;
+  // Enters the pending run into the buckets. It changes how the samples are held, not which
+  // samples the histogram holds, so readers do it too: the members below are mutable.
+  void settle() const {
+    if (m_run_length) record(m_run_value, m_run_length);
+    m_run_length = 0;
+  }
+  const Histogram& settled() const {
+    settle();
+    return *this;
+  }
+  // Enters n samples of one value.
+  void record(uint64_t value, uint64_t n) const {
+    const unsigned b = bucket_of(value);
+    if (b >= m_buckets.size()) m_buckets.resize(b + 1);
+    Bucket& k = m_buckets[b];
+    if (value <= k.lo) {
+      k.at_lo = value == k.lo ? k.at_lo + n : n;
+      k.lo = value;
+    }
+    if (value >= k.hi) {
+      k.at_hi = value == k.hi ? k.at_hi + n : n;
+      k.hi = value;
+    }
+    k.count += n;
+    if (m_count < kExactSamples)
+      m_samples.insert(m_samples.end(), std::min<uint64_t>(n, kExactSamples - m_count), value);
+    m_count += n;
+    m_sum += value * n;
+    if (value < m_min) m_min = value;
+    if (value > m_max) m_max = value;
+  }
+
+  mutable std::vector<Bucket> m_buckets;
+  mutable std::vector<uint64_t> m_samples;  // every sample while m_count <= kExactSamples
+  mutable uint64_t m_count = 0, m_sum = 0, m_min = UINT64_MAX, m_max = 0;
+  uint64_t m_run_value = 0;           // the run being counted: this value,
+  mutable uint64_t m_run_length = 0;  // this many times (not yet in the buckets)
 };
 
 // The "meta" object of a statistics file: what produced it (version, platform, configuration,

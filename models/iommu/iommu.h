@@ -210,7 +210,10 @@ class Iommu : public sc_core::sc_module {
   bool read_table(uint64_t addr, void* buf, unsigned len, sc_core::sc_time* delay);
   bool write_memory(uint64_t addr, const void* buf, unsigned len, sc_core::sc_time& delay);
   void acquire_walker(int& walker, sc_core::sc_time& delay);
-  void release_walker(int walker, const sc_core::sc_time& delay);
+  // The slot is held until the end of the request (walker < 0: none was taken).
+  void release_walker(int walker, const sc_core::sc_time& delay) {
+    if (walker >= 0) m_walker_free[walker] = sc_core::sc_time_stamp() + delay;
+  }
   // The walker's view of memory: table reads and A/D writes through `memory`, timed unless debug.
   class WalkPort;
   // What the walker checks entries against, in legacy [0] and scalable [1] mode.

@@ -56,11 +56,6 @@ void Iommu::acquire_walker(int& walker, sc_time& delay) {
   walker = static_cast<int>(best);
 }
 
-void Iommu::release_walker(int walker, const sc_time& delay) {
-  if (walker < 0) return;
-  m_walker_free[walker] = sc_core::sc_time_stamp() + delay;
-}
-
 void Iommu::trace_op(IotlbOp::Kind kind, const IotlbEntry& e, unsigned am) {
   IotlbOp op;
   op.kind = kind;

@@ -4,6 +4,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "iommu_sim/common/sim_time.h"
+
 namespace iommu_sim {
 
 using sc_core::sc_time;
@@ -47,7 +49,7 @@ void AtsClient::trace_to(VcdWriter& vcd, const std::string& scope) {
 }
 
 uint64_t AtsClient::now_ps(const sc_time& delay) const {
-  return (sc_core::sc_time_stamp() + delay).value() / sc_time(1, sc_core::SC_PS).value();
+  return to_ps(sc_core::sc_time_stamp() + delay);
 }
 
 void AtsClient::trace(IotlbOp::Kind kind, uint16_t rid, const IotlbEntry& e, unsigned am) {
@@ -90,7 +92,7 @@ AtsClient::Route AtsClient::route(uint16_t rid, uint64_t address, bool write, co
     const sc_time before = delay;
     send(p, delay);
     p.clear_extension(&ext);
-    m_round_trip.add((delay - before).value() / sc_time(1, sc_core::SC_PS).value());
+    m_round_trip.add(to_ps(delay - before));
     if (!p.is_response_ok()) {
       m_translation_failures.inc();
       r.status = p.get_response_status();

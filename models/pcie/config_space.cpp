@@ -21,6 +21,7 @@ uint32_t ConfigSpace::raw(uint16_t offset, unsigned len) const {
 }
 
 void ConfigSpace::set_raw(uint16_t offset, unsigned len, uint32_t value) {
+  ++m_generation;
   for (unsigned i = 0; i < len && offset + i < kSize; ++i) {
     m_data[offset + i] = static_cast<uint8_t>(value >> (8 * i));
   }
@@ -35,6 +36,7 @@ bool ConfigSpace::write(uint16_t offset, unsigned len, uint32_t value) {
   if (!valid_access(offset, len)) return false;
   const uint16_t dword = offset & ~3u;
   const uint32_t old = raw(dword, 4);
+  ++m_generation;
   for (unsigned i = 0; i < len; ++i) {
     const uint8_t b = static_cast<uint8_t>(value >> (8 * i));
     uint8_t& d = m_data[offset + i];
@@ -49,6 +51,7 @@ bool ConfigSpace::write(uint16_t offset, unsigned len, uint32_t value) {
 
 void ConfigSpace::init(uint16_t offset, unsigned len, uint32_t value, uint32_t writable,
                        uint32_t w1c) {
+  ++m_generation;
   for (unsigned i = 0; i < len && offset + i < kSize; ++i) {
     m_data[offset + i] = static_cast<uint8_t>(value >> (8 * i));
     m_writable[offset + i] = static_cast<uint8_t>(writable >> (8 * i));

@@ -64,6 +64,10 @@ class ConfigSpace {
   uint32_t raw(uint16_t offset, unsigned len) const;
   void set_raw(uint16_t offset, unsigned len, uint32_t value);
 
+  // Counts the changes to the space (every write and every change the model makes itself): what
+  // is worked out from the space may be kept while this stays the same.
+  uint64_t generation() const { return m_generation; }
+
  protected:
   // Sets the reset value and the write behaviour of len bytes at offset.
   void init(uint16_t offset, unsigned len, uint32_t value, uint32_t writable = 0,
@@ -85,6 +89,7 @@ class ConfigSpace {
   std::array<uint8_t, kSize> m_w1c{};
   uint16_t m_last_cap = 0;
   uint16_t m_last_ext_cap = 0;
+  uint64_t m_generation = 0;
 };
 
 }  // namespace iommu_sim

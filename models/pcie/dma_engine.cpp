@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "iommu_sim/common/sim_time.h"
+
 namespace iommu_sim {
 
 DmaEngine::DmaEngine(sc_core::sc_module_name name, uint16_t requester_id,
@@ -66,9 +68,9 @@ void DmaEngine::post_msix(const MsixMessage& msg) {
 tlm::tlm_response_status DmaEngine::send(tlm::tlm_command cmd, uint64_t addr, uint8_t* data,
                                          uint32_t len, AddressType type, sc_core::sc_time& delay,
                                          bool is_msix) {
-  tlm::tlm_generic_payload trans;
-  // On the stack and removed before return: the payload does not own it.
-  PcieExtension ext(m_requester_id, type);
+  tlm::tlm_generic_payload& trans = m_payloads.acquire();
+  PcieExtension& ext = PayloadPool::pcie(trans);
+  ext = PcieExtension(m_requester_id, type);
   if (m_has_pasid && !is_msix) {
     ext.has_pasid = true;
     ext.pasid = m_pasid;
@@ -80,12 +82,14 @@ tlm::tlm_response_status DmaEngine::send(tlm::tlm_command cmd, uint64_t addr, ui
   trans.set_data_length(len);
   trans.set_streaming_width(len);
   trans.set_byte_enable_ptr(nullptr);
+  trans.set_byte_enable_length(0);
   trans.set_dmi_allowed(false);
+  trans.set_gp_option(tlm::TLM_MIN_PAYLOAD);
   trans.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
-  trans.set_extension(&ext);
   socket->b_transport(trans, delay);
-  trans.clear_extension(&ext);
-  return trans.get_response_status();
+  const tlm::tlm_response_status status = trans.get_response_status();
+  trans.release();
+  return status;
 }
 
 tlm::tlm_response_status DmaEngine::send_with_ats(tlm::tlm_command cmd, uint64_t addr,
@@ -136,7 +140,7 @@ tlm::tlm_response_status DmaEngine::transport(tlm::tlm_command cmd, uint64_t add
   } else {
     m_dmas.inc();
     m_bytes.inc(len);
-    m_latency.add(static_cast<uint64_t>(took.value() / sc_core::sc_time(1, sc_core::SC_PS).value()));
+    m_latency.add(to_ps(took));
   }
   if (status != tlm::TLM_OK_RESPONSE) m_errors.inc();
   return status;

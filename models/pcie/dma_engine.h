@@ -40,6 +40,7 @@
 #include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/tlm_quantumkeeper.h>
 
+#include "iommu_sim/common/payload_pool.h"
 #include "iommu_sim/common/pcie_extension.h"
 #include "iommu_sim/common/stats.h"
 #include "iommu_sim/pcie/ats_client.h"
@@ -113,6 +114,7 @@ class DmaEngine : public sc_core::sc_module, private DmaPort {
   const sc_core::sc_event* m_gate_changed = nullptr;
   MsixTable* m_msix_table = nullptr;
   AtsClient* m_ats = nullptr;
+  PayloadPool m_payloads;  // DMA payloads, reused from one transaction to the next
   std::deque<MsixMessage> m_posted;
   sc_core::sc_event m_posted_event;
 

@@ -55,9 +55,9 @@ bool NicWorkload::packet(DmaPort& port, bool rx, uint32_t index) {
       desc[0] == 0) {
     return false;
   }
-  std::vector<uint8_t> buffer(c.packet_size, static_cast<uint8_t>(index));
-  const auto status = rx ? port.write(desc[0], buffer.data(), c.packet_size)
-                         : port.read(desc[0], buffer.data(), c.packet_size);
+  m_buffer.assign(c.packet_size, static_cast<uint8_t>(index));
+  const auto status = rx ? port.write(desc[0], m_buffer.data(), c.packet_size)
+                         : port.read(desc[0], m_buffer.data(), c.packet_size);
   if (status != tlm::TLM_OK_RESPONSE) return false;
   desc[1] = kDescDone | c.packet_size;
   port.write(desc_addr, reinterpret_cast<const uint8_t*>(desc), kDescBytes);

@@ -70,6 +70,7 @@ class NicWorkload : public Workload {
 
   NicWorkloadConfig m_config;
   uint64_t m_done = 0, m_dropped = 0, m_irqs = 0;
+  std::vector<uint8_t> m_buffer;  // the packet in flight, allocated once
 };
 
 }  // namespace iommu_sim

@@ -127,6 +127,7 @@ SriovDevice::SriovDevice(const SriovDeviceConfig& config, uint16_t pf_rid)
   for (unsigned n = 0; n < config.sriov.total_vfs; ++n) {
     m_vfs.push_back(std::make_unique<PcieFunction>(vf, true));
   }
+  m_dma_state.resize(function_count());
 }
 
 PcieFunction& SriovDevice::function(unsigned index) {
@@ -137,7 +138,23 @@ const PcieFunction& SriovDevice::function(unsigned index) const {
   return index == 0 ? static_cast<const PcieFunction&>(*m_pf) : *m_vfs.at(index - 1);
 }
 
+const SriovDevice::DmaState& SriovDevice::dma_state(unsigned index) const {
+  DmaState& s = m_dma_state[index];
+  const uint64_t pf_generation = m_pf->generation(), generation = function(index).generation();
+  if (s.pf_generation != pf_generation || s.generation != generation) {
+    s.rid = compute_rid(index);
+    s.may_dma = present(index) && function(index).bus_master();
+    s.pf_generation = pf_generation;
+    s.generation = generation;
+  }
+  return s;
+}
+
 uint16_t SriovDevice::rid_of(unsigned index) const {
+  return index < function_count() ? dma_state(index).rid : compute_rid(index);
+}
+
+uint16_t SriovDevice::compute_rid(unsigned index) const {
   if (index == 0) return m_pf_rid;
   // 16-bit arithmetic: a carry out of the devfn byte moves into the bus number.
   return static_cast<uint16_t>(m_pf_rid + m_pf->first_vf_offset() +
@@ -164,7 +181,7 @@ std::optional<unsigned> SriovDevice::function_for_rid(uint16_t rid) const {
 }
 
 bool SriovDevice::may_dma(unsigned index) const {
-  return present(index) && function(index).bus_master();
+  return index < function_count() && dma_state(index).may_dma;
 }
 
 std::optional<uint32_t> SriovDevice::config_read(uint16_t rid, uint16_t offset,

@@ -119,10 +119,21 @@ class SriovDevice {
   std::optional<BarHit> decode(uint64_t addr) const;
 
  private:
+  // What the root port asks of a function on every DMA, worked out again only when the
+  // function's configuration space or the PF's changed.
+  struct DmaState {
+    uint64_t pf_generation = UINT64_MAX, generation = UINT64_MAX;
+    uint16_t rid = 0;
+    bool may_dma = false;
+  };
+  const DmaState& dma_state(unsigned index) const;
+  uint16_t compute_rid(unsigned index) const;
+
   SriovDeviceConfig m_config;
   uint16_t m_pf_rid;
   std::unique_ptr<SriovPf> m_pf;
   std::vector<std::unique_ptr<PcieFunction>> m_vfs;
+  mutable std::vector<DmaState> m_dma_state;  // by function index
 };
 
 }  // namespace iommu_sim

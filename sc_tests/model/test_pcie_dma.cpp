@@ -8,6 +8,7 @@
 #include <tlm_utils/simple_target_socket.h>
 
 #include "iommu_sim/common/memory_target.h"
+#include "iommu_sim/common/payload_pool.h"
 #include "iommu_sim/pcie/dma_engine.h"
 #include "iommu_sim/pcie/random_workload.h"
 
@@ -162,4 +163,26 @@ TEST_CASE("random workload config validation names the field", "[model]") {
   cfg.base = 3;
   CHECK(validate(cfg).rfind("base", 0) == 0);
   CHECK_THROWS_AS(RandomWorkload(cfg), std::invalid_argument);
+}
+
+TEST_CASE("the payload pool reuses released payloads and never hands out one still held", "[model]") {
+  PayloadPool pool;
+  tlm::tlm_generic_payload& a = pool.acquire();
+  CHECK(a.get_ref_count() == 1);
+  PayloadPool::pcie(a).requester_id = 0x0102;
+  a.release();
+  tlm::tlm_generic_payload& b = pool.acquire();
+  CHECK(&b == &a);  // back from the free list, its extension still attached
+  CHECK(PayloadPool::pcie(b).requester_id == 0x0102);
+  b.acquire();  // a target keeps it past its call
+  b.release();  // the sender is done with it
+  tlm::tlm_generic_payload& c = pool.acquire();
+  CHECK(&c != &b);
+  CHECK(pool.size() == 2);
+  b.release();  // the target lets go: back to the pool
+  c.release();
+  tlm::tlm_generic_payload& d = pool.acquire();
+  CHECK((&d == &b || &d == &c));
+  CHECK(pool.size() == 2);
+  d.release();
 }

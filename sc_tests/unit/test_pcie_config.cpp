@@ -294,3 +294,30 @@ TEST_CASE("MSI-X message is a function of the table entry", "[unit]") {
   CHECK(msix_message(raw)->address == 0xFEE02000u);
   CHECK(msix_message(raw)->data == 0x30u);
 }
+
+TEST_CASE("what the root port asks on every DMA follows every change of configuration space", "[unit]") {
+  SriovDevice d(small_device(4), 0x0300);
+  enable_vfs(d, 2, false);  // without ARI: VFs at 0x0301, 0x0302 (offset 1, stride 1)
+  const uint16_t pf = d.pf_rid(), vf0 = d.rid_of(1);
+  // Asked once so that the answers are kept, then changed behind the device's back.
+  CHECK_FALSE(d.may_dma(0));
+  CHECK_FALSE(d.may_dma(1));
+  d.function(0).write(pci::kCommand, 2, pci::kCmdBusMaster);  // straight into the PF's space
+  CHECK(d.may_dma(0));
+  d.config_write(vf0, pci::kCommand, 2, pci::kCmdBusMaster);
+  CHECK(d.may_dma(1));
+  d.function(1).write(pci::kCommand, 2, 0);
+  CHECK_FALSE(d.may_dma(1));
+  d.config_write(vf0, pci::kCommand, 2, pci::kCmdBusMaster);
+  CHECK(d.may_dma(1));
+  // The PF's SR-IOV control changes a VF's presence and its routing ID.
+  const uint16_t before = d.rid_of(2);
+  d.config_write(pf, S + sr::kControl, 2, 0);  // VF Enable off
+  CHECK_FALSE(d.may_dma(1));
+  d.config_write(pf, S + sr::kControl, 2, sr::kCtlAriCapableHierarchy);
+  CHECK(d.rid_of(2) == static_cast<uint16_t>(pf + d.pf().first_vf_offset() + d.pf().vf_stride()));
+  d.config_write(pf, S + sr::kControl, 2, sr::kCtlVfEnable | sr::kCtlAriCapableHierarchy);
+  CHECK(d.may_dma(1));
+  CHECK(d.rid_of(2) != before);  // ARI moved the VFs
+  CHECK_FALSE(d.may_dma(5));     // no such function
+}

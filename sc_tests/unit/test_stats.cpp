@@ -231,3 +231,40 @@ TEST_CASE("a statistics file leads with its metadata and states each quantile's 
   CHECK(p99.value - p99.error >= 100000);
   CHECK(p99.value + p99.error <= 100060);
 }
+
+TEST_CASE("a histogram that saw runs of one value answers as one that saw them apart", "[unit]") {
+  // The same samples twice: in runs of one value, and dealt out in turn so that no value
+  // follows itself.
+  const std::vector<uint64_t> round = {84000, 86000, 166000, 168500, 84000, 0};
+  std::vector<uint64_t> values, apart_order;
+  for (uint64_t v : round)
+    for (int i = 0; i < 40; ++i) values.push_back(v);
+  for (int i = 0; i < 40; ++i) apart_order.insert(apart_order.end(), round.begin(), round.end());
+  REQUIRE(std::adjacent_find(apart_order.begin(), apart_order.end()) == apart_order.end());
+  Histogram runs, apart;
+  for (uint64_t v : values) runs.add(v);
+  for (uint64_t v : apart_order) apart.add(v);
+  CHECK(runs.count() == values.size());
+  CHECK(runs.sum() == apart.sum());
+  CHECK(runs.min() == 0);
+  CHECK(runs.max() == 168500);
+  for (double q : {0.0, 0.1, 0.2, 0.5, 0.83, 0.9, 0.99, 1.0}) {
+    CHECK(runs.quantile_bounds(q).value == apart.quantile_bounds(q).value);
+    CHECK(runs.quantile_bounds(q).error == apart.quantile_bounds(q).error);
+    CHECK(runs.quantile(q) == nearest_rank(values, q));
+  }
+  // Read in the middle of a run, then go on with it: nothing is counted twice or lost.
+  Histogram h;
+  for (int i = 0; i < 10; ++i) h.add(500);
+  CHECK(h.count() == 10);
+  CHECK(h.quantile(0.5) == 500);
+  for (int i = 0; i < 10; ++i) h.add(500);
+  h.add(700);
+  CHECK(h.count() == 21);
+  CHECK(h.sum() == 20 * 500 + 700);
+  CHECK(h.quantile(1.0) == 700);
+  Histogram merged;
+  merged.merge(h);
+  CHECK(merged.count() == 21);
+  CHECK(merged.max() == 700);
+}

@@ -1,0 +1,21 @@
+// Simulated times as integral picoseconds, for statistics and waves on the per-transaction path:
+// building an sc_time from a double and a unit costs more than the rest of a statistic.
+#pragma once
+
+#include <cstdint>
+
+#include <systemc>
+
+namespace iommu_sim {
+
+// Ticks of the time resolution in one picosecond (the resolution is fixed once the first
+// non-zero sc_time exists, so the first call's answer holds for the whole process).
+inline uint64_t ticks_per_ps() {
+  static const uint64_t ticks = sc_core::sc_time(1, sc_core::SC_PS).value();
+  return ticks;
+}
+
+// t in whole picoseconds (rounded down).
+inline uint64_t to_ps(const sc_core::sc_time& t) { return t.value() / ticks_per_ps(); }
+
+}  // namespace iommu_sim
