@@ -5,15 +5,12 @@ namespace iommu_sim {
 MemoryTarget::MemoryTarget(sc_core::sc_module_name name, const MemoryConfig& config,
                            StatsRegistry& stats)
     : sc_module(name),
-      socket("socket"),
+      socket("socket", *this),
       m_config(config),
       m_reads(stats.counter(std::string(this->name()) + ".reads")),
       m_writes(stats.counter(std::string(this->name()) + ".writes")),
       m_bytes_read(stats.counter(std::string(this->name()) + ".bytes_read")),
       m_bytes_written(stats.counter(std::string(this->name()) + ".bytes_written")) {
-  socket.register_b_transport(this, &MemoryTarget::b_transport);
-  socket.register_transport_dbg(this, &MemoryTarget::transport_dbg);
-  socket.register_get_direct_mem_ptr(this, &MemoryTarget::get_direct_mem_ptr);
 }
 
 bool MemoryTarget::access(tlm::tlm_generic_payload& trans) {
@@ -36,7 +33,7 @@ bool MemoryTarget::access(tlm::tlm_generic_payload& trans) {
   return true;
 }
 
-void MemoryTarget::b_transport(int, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
+void MemoryTarget::b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
   if (!access(trans)) return;
   if (trans.is_read()) {
     m_reads.inc();
@@ -50,11 +47,11 @@ void MemoryTarget::b_transport(int, tlm::tlm_generic_payload& trans, sc_core::sc
   trans.set_dmi_allowed(m_config.dmi);
 }
 
-unsigned int MemoryTarget::transport_dbg(int, tlm::tlm_generic_payload& trans) {
+unsigned int MemoryTarget::transport_dbg(tlm::tlm_generic_payload& trans) {
   return access(trans) ? trans.get_data_length() : 0;
 }
 
-bool MemoryTarget::get_direct_mem_ptr(int, tlm::tlm_generic_payload& trans, tlm::tlm_dmi& dmi) {
+bool MemoryTarget::get_direct_mem_ptr(tlm::tlm_generic_payload& trans, tlm::tlm_dmi& dmi) {
   if (!m_config.dmi) return false;
   const uint64_t page = trans.get_address() & ~(SparseMemory::kPageSize - 1);
   dmi.set_dmi_ptr(m_memory.page_for_dmi(page));

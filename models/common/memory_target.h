@@ -4,8 +4,8 @@
 
 #include <systemc>
 #include <tlm>
-#include <tlm_utils/multi_passthrough_target_socket.h>
 
+#include "iommu_sim/common/direct_target_socket.h"
 #include "iommu_sim/common/sparse_memory.h"
 #include "iommu_sim/common/stats.h"
 
@@ -19,7 +19,8 @@ struct MemoryConfig {
 
 class MemoryTarget : public sc_core::sc_module {
  public:
-  tlm_utils::multi_passthrough_target_socket<MemoryTarget> socket;
+  // Any number of initiators; pages never move, so no DMI grant is ever invalidated.
+  DirectTargetSocket<MemoryTarget, 0, sc_core::SC_ONE_OR_MORE_BOUND> socket;
 
   MemoryTarget(sc_core::sc_module_name name, const MemoryConfig& config, StatsRegistry& stats);
 
@@ -27,9 +28,11 @@ class MemoryTarget : public sc_core::sc_module {
   const MemoryConfig& config() const { return m_config; }
 
  private:
-  void b_transport(int id, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
-  unsigned int transport_dbg(int id, tlm::tlm_generic_payload& trans);
-  bool get_direct_mem_ptr(int id, tlm::tlm_generic_payload& trans, tlm::tlm_dmi& dmi);
+  template <class, int, sc_core::sc_port_policy>
+  friend class DirectTargetSocket;
+  void b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
+  unsigned int transport_dbg(tlm::tlm_generic_payload& trans);
+  bool get_direct_mem_ptr(tlm::tlm_generic_payload& trans, tlm::tlm_dmi& dmi);
   bool access(tlm::tlm_generic_payload& trans);
 
   MemoryConfig m_config;

@@ -4,7 +4,7 @@
 
 namespace iommu_sim {
 
-void SparseMemory::read(uint64_t addr, void* dst, uint64_t len) const {
+void SparseMemory::read_pages(uint64_t addr, void* dst, uint64_t len) const {
   auto* out = static_cast<uint8_t*>(dst);
   while (len > 0) {
     const uint64_t offset = addr % kPageSize;
@@ -20,7 +20,7 @@ void SparseMemory::read(uint64_t addr, void* dst, uint64_t len) const {
   }
 }
 
-void SparseMemory::write(uint64_t addr, const void* src, uint64_t len) {
+void SparseMemory::write_pages(uint64_t addr, const void* src, uint64_t len) {
   auto* in = static_cast<const uint8_t*>(src);
   while (len > 0) {
     const uint64_t offset = addr % kPageSize;

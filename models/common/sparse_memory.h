@@ -15,8 +15,22 @@ class SparseMemory {
   static constexpr uint64_t kPageSize = 4096;
   using Page = std::array<uint8_t, kPageSize>;
 
-  void read(uint64_t addr, void* dst, uint64_t len) const;
-  void write(uint64_t addr, const void* src, uint64_t len);
+  // Inline for an access inside one page, the common case (a DMA burst, a table entry).
+  void read(uint64_t addr, void* dst, uint64_t len) const {
+    const uint64_t offset = addr % kPageSize;
+    if (len > kPageSize - offset) return read_pages(addr, dst, len);
+    if (const Page* page = find(addr / kPageSize)) {
+      std::memcpy(dst, page->data() + offset, len);
+    } else {
+      std::memset(dst, 0, len);
+    }
+  }
+  void write(uint64_t addr, const void* src, uint64_t len) {
+    const uint64_t offset = addr % kPageSize;
+    if (len > kPageSize - offset) return write_pages(addr, src, len);
+    Page* page = find(addr / kPageSize);
+    std::memcpy(page ? page->data() + offset : page_for_dmi(addr) + offset, src, len);
+  }
 
   uint64_t read64(uint64_t addr) const { uint64_t v; read(addr, &v, 8); return v; }
   uint32_t read32(uint64_t addr) const { uint32_t v; read(addr, &v, 4); return v; }
@@ -55,6 +69,9 @@ class SparseMemory {
     return find_slow(number);
   }
   Page* find_slow(uint64_t number) const;
+  // Accesses that cross pages.
+  void read_pages(uint64_t addr, void* dst, uint64_t len) const;
+  void write_pages(uint64_t addr, const void* src, uint64_t len);
 
   struct Recent {
     uint64_t number = UINT64_MAX;  // no page has this number (addresses have 64 bits)

@@ -36,7 +36,7 @@ std::string checked(const IommuConfig& config) {
 Iommu::Iommu(sc_core::sc_module_name name, const IommuConfig& config, StatsRegistry& stats,
              std::unique_ptr<Iotlb> iotlb)
     : sc_module(name),
-      upstream("upstream"),
+      upstream("upstream", *this),
       regs("regs"),
       memory("memory"),
       interrupt("interrupt"),
@@ -59,9 +59,6 @@ Iommu::Iommu(sc_core::sc_module_name name, const IommuConfig& config, StatsRegis
       m_walker_wait(stats.histogram(std::string(this->name()) + ".walker_wait", "ps")),
       m_dma_latency(stats.histogram(std::string(this->name()) + ".dma_latency", "ps")) {
   const std::string base = this->name();
-  upstream.register_b_transport(this, &Iommu::b_transport);
-  upstream.register_transport_dbg(this, &Iommu::transport_dbg);
-  upstream.register_get_direct_mem_ptr(this, &Iommu::get_direct_mem_ptr);
   regs.register_b_transport(this, &Iommu::regs_b_transport);
   regs.register_transport_dbg(this, &Iommu::regs_transport_dbg);
   memory.register_invalidate_direct_mem_ptr(this, &Iommu::memory_invalidate_dmi);

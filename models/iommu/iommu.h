@@ -37,6 +37,7 @@
 #include "iommu_sim/iommu/caches/translation_cache.h"
 #include "iommu_sim/iommu/interrupt_remapper.h"
 #include "iommu_sim/iommu/iommu_config.h"
+#include "iommu_sim/common/direct_target_socket.h"
 #include "iommu_sim/iommu/nested_walker.h"
 #include "iommu_sim/iommu/translation_waves.h"
 #include "iommu_sim/iommu/vtd_format.h"
@@ -48,7 +49,7 @@ struct IommuAts;
 
 class Iommu : public sc_core::sc_module {
  public:
-  tlm_utils::simple_target_socket<Iommu> upstream;
+  DirectTargetSocket<Iommu> upstream;
   tlm_utils::simple_target_socket<Iommu> regs;
   tlm_utils::simple_initiator_socket<Iommu> memory;
   tlm_utils::simple_initiator_socket<Iommu> interrupt;
@@ -107,6 +108,8 @@ class Iommu : public sc_core::sc_module {
   bool translation_enabled() const { return m_gsts & vtd::kGcmdTe; }
 
  private:
+  template <class, int, sc_core::sc_port_policy>
+  friend class DirectTargetSocket;  // calls the DMA path below
   // A decoded, valid context entry (what the context cache holds).
   struct ContextInfo {
     uint64_t table = 0;  // second-level page-table root; scalable mode: the PASID directory
