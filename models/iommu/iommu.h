@@ -183,6 +183,7 @@ class Iommu : public sc_core::sc_module {
     (hit ? d.iotlb_hits : d.iotlb_misses)->inc();
   }
   uint64_t to_ps(const sc_core::sc_time& t) const {
+    if (m_tick_is_ps) return t.value();  // the usual resolution: no conversion
     return static_cast<uint64_t>(static_cast<double>(t.value()) * m_ps_per_tick);
   }
   uint64_t now_ps(const sc_core::sc_time& delay) const {
@@ -299,6 +300,7 @@ class Iommu : public sc_core::sc_module {
   unsigned m_domains = 0;
   uint64_t m_haw_reserved = 0;  // bits 51:HAW of entries and pointers
   double m_ps_per_tick = 1.0;
+  bool m_tick_is_ps = true;
 
   // Register state.
   uint64_t m_cap = 0, m_ecap = 0;

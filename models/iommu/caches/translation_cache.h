@@ -83,6 +83,11 @@ class TranslationCache {
   std::vector<Line> m_lines;  // line (set, way) at set * ways + way
   CacheDirectory m_directory;
   CacheStats m_stats;
+  // The line of the last hit, while no fill or invalidation has changed the cache since: lookups
+  // come in runs of one key (a requester's context, a walk's upper tables), and a run is answered
+  // without probing. Exact for every policy: touching the way touched last changes no policy's
+  // state.
+  uint32_t m_repeat_line = CacheDirectory::kNoLine;
 };
 
 // ---- implementation (a template: it has to live in the header) ----
@@ -100,9 +105,14 @@ template <typename Value>
 const Value* TranslationCache<Value>::probe(uint64_t key, bool match_domain, uint16_t domain) {
   if (!m_geometry.enabled) return nullptr;
   ++m_stats.lookups;
-  const unsigned set = cache_set_index(key, m_geometry.sets);
   // A set holds a key once (a fill overwrites it in place), so another domain's line under the
   // key is a miss.
+  if (m_repeat_line != CacheDirectory::kNoLine && m_lines[m_repeat_line].key == key &&
+      (!match_domain || m_lines[m_repeat_line].domain == domain)) {
+    ++m_stats.hits;
+    return &m_lines[m_repeat_line].value;
+  }
+  const unsigned set = cache_set_index(key, m_geometry.sets);
   const uint32_t line = find(set, key);
   if (line == CacheDirectory::kNoLine || (match_domain && m_lines[line].domain != domain)) {
     ++m_stats.misses;
@@ -110,12 +120,14 @@ const Value* TranslationCache<Value>::probe(uint64_t key, bool match_domain, uin
   }
   ++m_stats.hits;
   m_directory.touch(set, line - set * m_geometry.ways);
+  m_repeat_line = line;
   return &m_lines[line].value;
 }
 
 template <typename Value>
 void TranslationCache<Value>::insert(uint64_t key, uint16_t domain, const Value& value) {
   if (!m_geometry.enabled) return;
+  m_repeat_line = CacheDirectory::kNoLine;
   ++m_stats.fills;
   const unsigned set = cache_set_index(key, m_geometry.sets);
   uint32_t line = find(set, key);
@@ -137,6 +149,7 @@ template <typename Value>
 template <typename Pred>
 unsigned TranslationCache<Value>::invalidate_if(Pred p) {
   if (!m_geometry.enabled) return 0;
+  m_repeat_line = CacheDirectory::kNoLine;
   ++m_stats.invalidations;
   unsigned n = 0;
   for (uint32_t line = 0; line < m_lines.size(); ++line) {
