@@ -164,17 +164,8 @@ Iommu::DomainStats& Iommu::find_domain_stats(uint16_t domain) {
   return s;
 }
 
-void Iommu::finish_request(uint16_t rid, const sc_time& start, const sc_time& delay) {
-  const uint64_t latency = to_ps(delay - start);
-  m_dma_latency.add(latency);
-  requester_stats(rid).latency->add(latency);
-  if (m_vcd) m_vcd->add(m_sig_outstanding, now_ps(delay), -1);
-}
-
-void Iommu::finish_translation(uint16_t rid, const sc_time& start, const sc_time& delay,
-                               uint64_t iova, bool write, const Translation& t, uint8_t fault) {
-  finish_request(rid, start, delay);
-  if (!m_waves) return;
+void Iommu::translation_waves(uint16_t rid, const sc_time& start, const sc_time& delay,
+                              uint64_t iova, bool write, const Translation& t, uint8_t fault) {
   TranslationWaves::Transaction x;
   x.start_ps = now_ps(start);
   x.end_ps = now_ps(delay);

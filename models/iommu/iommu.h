@@ -157,11 +157,22 @@ class Iommu : public sc_core::sc_module {
   void forward(tlm::tlm_generic_payload& trans, uint64_t phys, sc_core::sc_time& delay);
   // A write into 0xFEE00000-0xFEEFFFFF: an interrupt request, never a memory write.
   void interrupt_request(tlm::tlm_generic_payload& trans, uint16_t rid, sc_core::sc_time& delay);
-  void finish_request(uint16_t rid, const sc_core::sc_time& start, const sc_core::sc_time& delay);
+  // The request's latency statistics (inline: every DMA ends here).
+  void finish_request(uint16_t rid, const sc_core::sc_time& start, const sc_core::sc_time& delay) {
+    const uint64_t latency = to_ps(delay - start);
+    m_dma_latency.add(latency);
+    requester_stats(rid).latency->add(latency);
+    if (m_vcd) m_vcd->add(m_sig_outstanding, now_ps(delay), -1);
+  }
   // finish_request() for a DMA that went through translate(), which the waves show as a
   // transaction; `fault`: 0 or the fault reason.
   void finish_translation(uint16_t rid, const sc_core::sc_time& start, const sc_core::sc_time& delay,
-                          uint64_t iova, bool write, const Translation& t, uint8_t fault);
+                          uint64_t iova, bool write, const Translation& t, uint8_t fault) {
+    finish_request(rid, start, delay);
+    if (m_waves) translation_waves(rid, start, delay, iova, write, t, fault);
+  }
+  void translation_waves(uint16_t rid, const sc_core::sc_time& start, const sc_core::sc_time& delay,
+                         uint64_t iova, bool write, const Translation& t, uint8_t fault);
   // Counts a DMA-remapping fault and records it unless the context's FPD suppresses it.
   // The request's ID, address type and PASID go into the record (FRCD SID, AT, PP and PASID).
   void dma_fault(const PcieExtension& ext, uint8_t reason, uint64_t iova, bool write, bool fpd,
