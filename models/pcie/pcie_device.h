@@ -19,6 +19,12 @@ class PcieDevice {
   // (exists and has Bus Master Enable set).
   virtual uint16_t routing_id(unsigned function) const = 0;
   virtual bool may_dma(unsigned function) const = 0;
+  // Both questions the root port asks on every DMA at once: the function's routing ID when it
+  // may DMA now, nullopt when it may not.
+  virtual std::optional<uint16_t> dma_requester(unsigned function) const {
+    if (!may_dma(function)) return std::nullopt;
+    return routing_id(function);
+  }
   // Whether one of its present functions has routing ID `rid` (messages routed by ID).
   virtual bool owns(uint16_t rid) const = 0;
 };

@@ -139,24 +139,25 @@ unsigned RootComplex::host_transport_dbg(tlm::tlm_generic_payload& trans) {
   return mmio_out[target]->transport_dbg(trans);
 }
 
-bool RootComplex::stamp(int id, tlm::tlm_generic_payload& trans) {
+std::optional<uint16_t> RootComplex::stamp(int id, tlm::tlm_generic_payload& trans) {
   if (id < 0 || id >= static_cast<int>(m_ports.size())) {
     trans.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
-    return false;
+    return std::nullopt;
   }
   const DmaPort& port = m_ports[id];
-  if (!port.device->may_dma(port.function)) {
+  const std::optional<uint16_t> rid = port.device->dma_requester(port.function);
+  if (!rid) {
     m_dma_blocked.inc();
     trans.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
-    return false;
   }
-  return true;
+  return rid;
 }
 
 void RootComplex::dma_b_transport(int id, tlm::tlm_generic_payload& trans,
                                   sc_core::sc_time& delay) {
-  if (!stamp(id, trans)) return;
-  const uint16_t rid = m_ports[id].device->routing_id(m_ports[id].function);
+  const std::optional<uint16_t> requester = stamp(id, trans);
+  if (!requester) return;
+  const uint16_t rid = *requester;
   PcieExtension* ext = trans.get_extension<PcieExtension>();
   PcieExtension local;  // used when the function sent no extension at all
   const bool added = ext == nullptr;
@@ -173,7 +174,8 @@ void RootComplex::dma_b_transport(int id, tlm::tlm_generic_payload& trans,
 }
 
 unsigned RootComplex::dma_transport_dbg(int id, tlm::tlm_generic_payload& trans) {
-  if (!stamp(id, trans)) return 0;
+  const std::optional<uint16_t> requester = stamp(id, trans);
+  if (!requester) return 0;
   PcieExtension* ext = trans.get_extension<PcieExtension>();
   PcieExtension local;
   const bool added = ext == nullptr;
@@ -181,7 +183,7 @@ unsigned RootComplex::dma_transport_dbg(int id, tlm::tlm_generic_payload& trans)
     ext = &local;
     trans.set_extension(ext);
   }
-  ext->requester_id = m_ports[id].device->routing_id(m_ports[id].function);
+  ext->requester_id = *requester;
   const unsigned n = upstream->transport_dbg(trans);
   if (added) trans.clear_extension(ext);
   return n;

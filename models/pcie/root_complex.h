@@ -96,7 +96,9 @@ class RootComplex : public sc_core::sc_module {
   void dma_b_transport(int id, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
   unsigned dma_transport_dbg(int id, tlm::tlm_generic_payload& trans);
   void ats_b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
-  bool stamp(int id, tlm::tlm_generic_payload& trans);
+  // The requester ID of port `id`'s function, or nullopt (with the payload's error response set)
+  // when it may not DMA.
+  std::optional<uint16_t> stamp(int id, tlm::tlm_generic_payload& trans);
 
   RootComplexConfig m_config;
   std::vector<PcieDevice*> m_devices;

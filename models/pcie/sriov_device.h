@@ -105,6 +105,12 @@ class SriovDevice {
   std::optional<unsigned> function_for_rid(uint16_t rid) const;
   // Whether the function may issue DMA now (present and Bus Master Enable).
   bool may_dma(unsigned index) const;
+  // rid_of(index) when may_dma(index), else nullopt.
+  std::optional<uint16_t> dma_requester(unsigned index) const {
+    if (index >= function_count()) return std::nullopt;
+    const DmaState& s = dma_state(index);
+    return s.may_dma ? std::optional<uint16_t>(s.rid) : std::nullopt;
+  }
 
   // Configuration access by routing ID; nullopt / false when no function answers.
   std::optional<uint32_t> config_read(uint16_t rid, uint16_t offset, unsigned len) const;

@@ -89,6 +89,9 @@ class SriovEndpoint : public sc_core::sc_module, public PcieDevice {
   bool claims(uint64_t addr) const override { return m_device.decode(addr).has_value(); }
   uint16_t routing_id(unsigned function) const override { return m_device.rid_of(function); }
   bool may_dma(unsigned function) const override { return m_device.may_dma(function); }
+  std::optional<uint16_t> dma_requester(unsigned function) const override {
+    return m_device.dma_requester(function);
+  }
   bool owns(uint16_t rid) const override { return m_device.function_for_rid(rid).has_value(); }
 
  private:
