@@ -8,10 +8,7 @@
 namespace iommu_sim {
 
 AddressRouter::AddressRouter(sc_core::sc_module_name name)
-    : sc_module(name), target("target"), initiator("initiator") {
-  target.register_b_transport(this, &AddressRouter::b_transport);
-  target.register_transport_dbg(this, &AddressRouter::transport_dbg);
-  target.register_get_direct_mem_ptr(this, &AddressRouter::get_direct_mem_ptr);
+    : sc_module(name), target("target", *this), initiator("initiator") {
   initiator.register_invalidate_direct_mem_ptr(this, &AddressRouter::invalidate_direct_mem_ptr);
 }
 
@@ -44,7 +41,7 @@ const AddressRouter::Window* AddressRouter::decode(uint64_t addr, uint64_t len, 
   return nullptr;
 }
 
-void AddressRouter::b_transport(int, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
+void AddressRouter::b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
   int index = -1;
   const uint64_t addr = trans.get_address();
   const Window* w = decode(addr, trans.get_data_length(), index);
@@ -57,7 +54,7 @@ void AddressRouter::b_transport(int, tlm::tlm_generic_payload& trans, sc_core::s
   trans.set_address(addr);
 }
 
-unsigned int AddressRouter::transport_dbg(int, tlm::tlm_generic_payload& trans) {
+unsigned int AddressRouter::transport_dbg(tlm::tlm_generic_payload& trans) {
   int index = -1;
   const uint64_t addr = trans.get_address();
   const Window* w = decode(addr, trans.get_data_length(), index);
@@ -68,7 +65,7 @@ unsigned int AddressRouter::transport_dbg(int, tlm::tlm_generic_payload& trans) 
   return n;
 }
 
-bool AddressRouter::get_direct_mem_ptr(int, tlm::tlm_generic_payload& trans, tlm::tlm_dmi& dmi) {
+bool AddressRouter::get_direct_mem_ptr(tlm::tlm_generic_payload& trans, tlm::tlm_dmi& dmi) {
   int index = -1;
   const uint64_t addr = trans.get_address();
   const Window* w = decode(addr, 1, index);

@@ -9,13 +9,14 @@
 #include <systemc>
 #include <tlm>
 #include <tlm_utils/multi_passthrough_initiator_socket.h>
-#include <tlm_utils/multi_passthrough_target_socket.h>
+
+#include "iommu_sim/common/direct_target_socket.h"
 
 namespace iommu_sim {
 
 class AddressRouter : public sc_core::sc_module {
  public:
-  tlm_utils::multi_passthrough_target_socket<AddressRouter> target;
+  DirectTargetSocket<AddressRouter, 0> target;  // any number of initiators
   tlm_utils::multi_passthrough_initiator_socket<AddressRouter> initiator;
 
   explicit AddressRouter(sc_core::sc_module_name name);
@@ -28,6 +29,8 @@ class AddressRouter : public sc_core::sc_module {
                   int binding = -1);
 
  private:
+  template <class, int, sc_core::sc_port_policy>
+  friend class DirectTargetSocket;
   struct Window {
     std::string name;
     uint64_t base, size;
@@ -36,9 +39,9 @@ class AddressRouter : public sc_core::sc_module {
   };
   // The window that holds all of [addr, addr + len) (len 0 counts as 1), or null.
   const Window* decode(uint64_t addr, uint64_t len, int& index) const;
-  void b_transport(int id, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
-  unsigned int transport_dbg(int id, tlm::tlm_generic_payload& trans);
-  bool get_direct_mem_ptr(int id, tlm::tlm_generic_payload& trans, tlm::tlm_dmi& dmi);
+  void b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
+  unsigned int transport_dbg(tlm::tlm_generic_payload& trans);
+  bool get_direct_mem_ptr(tlm::tlm_generic_payload& trans, tlm::tlm_dmi& dmi);
   void invalidate_direct_mem_ptr(int id, sc_dt::uint64 start, sc_dt::uint64 end);
 
   std::vector<Window> m_windows;
