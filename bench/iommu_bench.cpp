@@ -7,7 +7,8 @@
 // back from sc_main once elaboration is done.
 //
 //   iommu-bench [--dmas N] [--repeats R] [--only hit|pass|miss|ats]
-// (--only runs one stream: for instruction counts under callgrind, which are repeatable.)
+// (--only runs one stream: for instruction counts, which are repeatable:
+// `bench/callgrind-per-op build/bench/iommu-bench --only hit --dmas 100000`.)
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -27,6 +28,7 @@
 #include "iommu_sim/host/vtd_tables.h"
 #include "iommu_sim/iommu/iommu.h"
 #include "iommu_sim/pcie/ats_client.h"
+#include "callgrind_section.h"
 #include "dma_stream.h"
 
 using namespace iommu_sim;
@@ -168,7 +170,13 @@ int sc_main(int argc, char* argv[]) {
   bench::page_streams(dmas, kMissPages, hot, cold);
   if (!only.empty()) {
     Rig& rig = only == "hit" ? hit : only == "pass" ? pass : only == "ats" ? ats : miss;
-    const double t = rig.run(only == "miss" ? cold : hot);
+    const std::vector<uint32_t>& pages = only == "miss" ? cold : hot;
+    double t = 0;
+    {
+      // Under bench/callgrind-per-op: the instructions of the DMA loop alone, per DMA.
+      CallgrindSection section(only, pages.size());
+      t = rig.run(pages);
+    }
     std::printf("%s: %.1f ns/DMA\n", only.c_str(), t * 1e9 / dmas);
     return 0;
   }
