@@ -36,8 +36,8 @@ inline bool Iommu::iotlb_lookup(uint16_t rid, uint16_t domain, uint32_t pasid, u
                                 sc_core::sc_time& delay) {
   const uint64_t vpn = iova >> 12;
   delay += m_config.iotlb_hit_latency;
-  const IotlbHit hit = pasid == kNoPasid ? m_iotlb->lookup(domain, vpn)
-                                         : m_iotlb->lookup_pasid(domain, pasid, vpn);
+  // One virtual call either way: an IOTLB without PASID tags answers kNoPasid with lookup().
+  const IotlbHit hit = m_iotlb->lookup_pasid(domain, pasid, vpn);
   count_iotlb(rid, domain, hit.hit);
   if (m_trace) trace_op(IotlbOp::Lookup, IotlbEntry{domain, vpn, 0, false, false, PageSize::Size4K});
   if (m_vcd) {

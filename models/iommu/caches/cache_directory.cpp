@@ -7,6 +7,7 @@ CacheDirectory::CacheDirectory(unsigned sets, unsigned ways, ReplacementKind pol
     : m_ways(ways),
       m_indexed(ways > kScanWays),
       m_policy(make_replacement_policy(policy, sets, ways, seed)) {
+  if (m_policy->kind() == ReplacementKind::Lru) m_lru = static_cast<LruPolicy*>(m_policy.get());
   const uint32_t lines = sets * ways;  // validated: at most 4M
   m_invalid = InvalidWays(sets, ways);
   if (m_indexed) {

@@ -42,7 +42,13 @@ class CacheDirectory {
     return kNoLine;
   }
   // A hit on a valid line, at (set, way).
-  void touch(unsigned set, unsigned way) { m_policy->touch(set, way); }
+  void touch(unsigned set, unsigned way) {
+    if (m_lru) {
+      m_lru->LruPolicy::touch(set, way);  // the usual policy, without a virtual call
+    } else {
+      m_policy->touch(set, way);
+    }
+  }
 
   struct Placement {
     uint32_t line = kNoLine;
@@ -75,6 +81,7 @@ class CacheDirectory {
   LineIndex m_index;
   InvalidWays m_invalid;
   std::unique_ptr<ReplacementPolicy> m_policy;
+  LruPolicy* m_lru = nullptr;  // m_policy when it is LRU itself (not a policy derived from it)
   std::vector<uint64_t> m_hash;  // by line: the hash it is indexed under, while valid
   unsigned m_valid = 0;
 };

@@ -49,9 +49,8 @@ void LruPolicy::reset() {
   }
 }
 
-void LruPolicy::touch(unsigned set, unsigned way) {
+void LruPolicy::make_newest(unsigned set, unsigned way) {
   uint32_t& newest = m_newest[set];
-  if (newest == way) return;
   uint32_t* newer = &m_newer[static_cast<size_t>(set) * m_ways];
   uint32_t* older = &m_older[static_cast<size_t>(set) * m_ways];
   // Unlink the way, then put it between the newest and the oldest: it is the new newest.

@@ -48,12 +48,16 @@ class ReplacementPolicy {
 class LruPolicy : public ReplacementPolicy {
  public:
   LruPolicy(unsigned sets, unsigned ways);
-  void touch(unsigned set, unsigned way) override;
+  // Inline: a hit mostly touches the way that is already the newest.
+  void touch(unsigned set, unsigned way) override {
+    if (m_newest[set] != way) make_newest(set, way);
+  }
   unsigned victim(unsigned set) override;
   void reset() override;
   ReplacementKind kind() const override { return ReplacementKind::Lru; }
 
  private:
+  void make_newest(unsigned set, unsigned way);
   // By line (set * ways + way): the next newer and next older way of the same set; the newest
   // way's "newer" is the oldest.
   std::vector<uint32_t> m_newer, m_older;
