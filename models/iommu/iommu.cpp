@@ -270,76 +270,88 @@ void Iommu::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
   const bool write = trans.is_write();
   Translation t;
   int walker = -1;
-  uint8_t fault = translate(*ext, iova, last, write, t, delay, walker);
-  uint64_t fault_iova = iova;  // the page that faulted, for the fault record
-
+  const uint8_t fault = translate(*ext, iova, last, write, t, delay, walker);
   // The common case: the whole access lies in the page that translated its first byte.
-  const bool one_page =
-      fault == 0 && (t.page_bytes == 0 || (iova & ~(t.page_bytes - 1)) == (last & ~(t.page_bytes - 1)));
-  if (fault == 0 && !one_page) {
-    // Check every page before anything reaches memory, so that a faulting write writes nothing.
-    struct Chunk {
-      uint64_t phys;
-      unsigned offset, len;
-    };
-    std::vector<Chunk> chunks;
-    uint64_t cur = iova;
-    Translation tc = t;
-    while (true) {
-      const uint64_t page_end = (cur | (tc.page_bytes - 1));
-      const uint64_t end = page_end < last ? page_end : last;
-      chunks.push_back({tc.phys, static_cast<unsigned>(cur - iova), static_cast<unsigned>(end - cur + 1)});
-      if (end == last) break;
-      cur = end + 1;
-      tc = Translation{};
-      fault = translate(*ext, cur, last, write, tc, delay, walker);
-      if (fault) {
-        t = tc;
-        fault_iova = cur;
-        break;
-      }
-      if (tc.page_bytes == 0) {  // identity from here on
-        chunks.push_back({cur, static_cast<unsigned>(cur - iova), static_cast<unsigned>(last - cur + 1)});
-        break;
-      }
-    }
-    release_walker(walker, delay);
-    if (fault == 0) {
-      if (trans.get_byte_enable_ptr()) {
-        trans.set_response_status(tlm::TLM_BYTE_ENABLE_ERROR_RESPONSE);
-        finish_translation(rid, start, delay, iova, write, t, fault);
-        return;
-      }
-      unsigned char* data = trans.get_data_ptr();
-      for (const Chunk& c : chunks) {
-        trans.set_data_ptr(data + c.offset);
-        trans.set_data_length(c.len);
-        trans.set_streaming_width(c.len);
-        trans.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
-        forward(trans, c.phys, delay);
-        if (trans.is_response_error()) break;
-      }
-      trans.set_data_ptr(data);
-      trans.set_data_length(len);
-      trans.set_streaming_width(len);
-      trans.set_dmi_allowed(false);
-      finish_translation(rid, start, delay, iova, write, t, fault);
-      return;
-    }
-  }
-  release_walker(walker, delay);
-
-  if (fault) {
-    dma_fault(*ext, fault, fault_iova, write, t.fpd, delay);
-    trans.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
-    finish_translation(rid, start, delay, iova, write, t, fault);
+  if (fault == 0 && t.page_bytes != 0 &&
+      (iova & ~(t.page_bytes - 1)) != (last & ~(t.page_bytes - 1))) {
+    transport_pages(trans, *ext, start, delay, t, walker);
     return;
   }
-
+  release_walker(walker, delay);
+  if (fault) {
+    fail_translation(trans, *ext, fault, iova, t, start, delay);
+    return;
+  }
   forward(trans, t.phys, delay);
   // DMI only for translations the IOTLB holds (or identity ones): get_direct_mem_ptr checks.
   if (!t.cacheable && t.page_bytes != 0) trans.set_dmi_allowed(false);
   finish_translation(rid, start, delay, iova, write, t, fault);
+}
+
+// Out of line: DMA bursts rarely cross a page, and the hot path stays small without this.
+void Iommu::transport_pages(tlm::tlm_generic_payload& trans, const PcieExtension& ext,
+                            const sc_time& start, sc_time& delay, Translation t, int walker) {
+  const uint16_t rid = ext.requester_id;
+  const uint64_t iova = trans.get_address();
+  const unsigned len = trans.get_data_length() ? trans.get_data_length() : 1;
+  const uint64_t last = last_byte(iova, len);
+  const bool write = trans.is_write();
+  // Check every page before anything reaches memory, so that a faulting write writes nothing.
+  struct Chunk {
+    uint64_t phys;
+    unsigned offset, len;
+  };
+  std::vector<Chunk> chunks;
+  uint64_t cur = iova;
+  Translation tc = t;
+  uint8_t fault = 0;
+  while (true) {
+    const uint64_t page_end = (cur | (tc.page_bytes - 1));
+    const uint64_t end = page_end < last ? page_end : last;
+    chunks.push_back({tc.phys, static_cast<unsigned>(cur - iova), static_cast<unsigned>(end - cur + 1)});
+    if (end == last) break;
+    cur = end + 1;
+    tc = Translation{};
+    fault = translate(ext, cur, last, write, tc, delay, walker);
+    if (fault) break;
+    if (tc.page_bytes == 0) {  // identity from here on
+      chunks.push_back({cur, static_cast<unsigned>(cur - iova), static_cast<unsigned>(last - cur + 1)});
+      break;
+    }
+  }
+  release_walker(walker, delay);
+  if (fault) {
+    fail_translation(trans, ext, fault, cur, tc, start, delay);  // the page that faulted
+    return;
+  }
+  if (trans.get_byte_enable_ptr()) {
+    trans.set_response_status(tlm::TLM_BYTE_ENABLE_ERROR_RESPONSE);
+    finish_translation(rid, start, delay, iova, write, t, fault);
+    return;
+  }
+  unsigned char* data = trans.get_data_ptr();
+  for (const Chunk& c : chunks) {
+    trans.set_data_ptr(data + c.offset);
+    trans.set_data_length(c.len);
+    trans.set_streaming_width(c.len);
+    trans.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+    forward(trans, c.phys, delay);
+    if (trans.is_response_error()) break;
+  }
+  trans.set_data_ptr(data);
+  trans.set_data_length(len);
+  trans.set_streaming_width(len);
+  trans.set_dmi_allowed(false);
+  finish_translation(rid, start, delay, iova, write, t, fault);
+}
+
+void Iommu::fail_translation(tlm::tlm_generic_payload& trans, const PcieExtension& ext,
+                             uint8_t fault, uint64_t fault_iova, const Translation& t,
+                             const sc_time& start, sc_time& delay) {
+  const bool write = trans.is_write();
+  dma_fault(ext, fault, fault_iova, write, t.fpd, delay);
+  trans.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
+  finish_translation(ext.requester_id, start, delay, trans.get_address(), write, t, fault);
 }
 
 unsigned int Iommu::transport_dbg(tlm::tlm_generic_payload& trans) {

@@ -155,6 +155,14 @@ class Iommu : public sc_core::sc_module {
   bool get_direct_mem_ptr(tlm::tlm_generic_payload& trans, tlm::tlm_dmi& dmi);
   void memory_invalidate_dmi(sc_dt::uint64 start, sc_dt::uint64 end);
   void forward(tlm::tlm_generic_payload& trans, uint64_t phys, sc_core::sc_time& delay);
+  // The rest of a translated request whose first page `t` translated, when it spans pages.
+  void transport_pages(tlm::tlm_generic_payload& trans, const PcieExtension& ext,
+                       const sc_core::sc_time& start, sc_core::sc_time& delay, Translation t,
+                       int walker);
+  // A translated request that faults at `fault_iova` (`t`: that page's translation).
+  void fail_translation(tlm::tlm_generic_payload& trans, const PcieExtension& ext, uint8_t fault,
+                        uint64_t fault_iova, const Translation& t, const sc_core::sc_time& start,
+                        sc_core::sc_time& delay);
   // A write into 0xFEE00000-0xFEEFFFFF: an interrupt request, never a memory write.
   void interrupt_request(tlm::tlm_generic_payload& trans, uint16_t rid, sc_core::sc_time& delay);
   // The request's latency statistics (inline: every DMA ends here).
