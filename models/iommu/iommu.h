@@ -216,6 +216,10 @@ class Iommu : public sc_core::sc_module {
                           Translation& t);
   uint8_t check_context(const ContextInfo& c, uint64_t last, AddressType at, Translation& t) const;
   uint8_t fetch_context(uint16_t rid, ContextInfo& c, sc_core::sc_time* delay);
+  // A context-cache miss: the fetch (on a walker) and the fill; on a fault, t.fpd says whether
+  // to record it.
+  uint8_t fetch_and_cache_context(uint16_t rid, ContextInfo& c, Translation& t,
+                                  sc_core::sc_time& delay, int& walker);
   uint8_t walk(const ContextInfo& c, uint64_t iova, bool write, Translation& t,
                sc_core::sc_time* delay);
   // The IOTLB probe of a translation (statistics, trace, waves): true when the entry found allows

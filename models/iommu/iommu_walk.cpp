@@ -137,6 +137,19 @@ uint8_t Iommu::end_walk(Translation& t, uint8_t f, const sc_time& delay) {
   return f;
 }
 
+uint8_t Iommu::fetch_and_cache_context(uint16_t rid, ContextInfo& c, Translation& t,
+                                       sc_time& delay, int& walker) {
+  acquire_walker(walker, delay);
+  if (m_waves) m_waves->context_fetch(now_ps(delay));
+  const uint8_t f = fetch_context(rid, c, &delay);
+  if (f) {
+    t.fpd = c.fpd && fmt::is_qualified_fault(f);
+    return f;
+  }
+  m_context_cache.insert(rid, c.domain, c);
+  return fmt::kFaultNone;
+}
+
 uint8_t Iommu::translate(const PcieExtension& ext, uint64_t iova, uint64_t last, bool write,
                          Translation& t, sc_time& delay, int& walker) {
   if (m_table_mode != vtd::TableMode::Legacy)
@@ -144,7 +157,6 @@ uint8_t Iommu::translate(const PcieExtension& ext, uint64_t iova, uint64_t last,
   // A unit that offers scalable mode knows requests with PASID, and blocks them in legacy mode.
   if (ext.has_pasid && m_config.scalable.enabled) return fmt::kSmFaultPasidInLegacy;
   const uint16_t rid = ext.requester_id;
-  ContextInfo c;
   const ContextInfo* cached = nullptr;
   if (m_context_cache.enabled()) {
     delay += m_config.cache_latency;
@@ -152,18 +164,12 @@ uint8_t Iommu::translate(const PcieExtension& ext, uint64_t iova, uint64_t last,
     if (m_waves) m_waves->context_cache(now_ps(delay), cached != nullptr);
     if (cached && cached->scalable) cached = nullptr;  // left from scalable mode: not usable
   }
-  if (cached) {
-    c = *cached;
-  } else {
-    acquire_walker(walker, delay);
-    if (m_waves) m_waves->context_fetch(now_ps(delay));
-    const uint8_t f = fetch_context(rid, c, &delay);
-    if (f) {
-      t.fpd = c.fpd && fmt::is_qualified_fault(f);
-      return f;
-    }
-    m_context_cache.insert(rid, c.domain, c);
+  ContextInfo fetched;
+  if (!cached) {
+    if (const uint8_t f = fetch_and_cache_context(rid, fetched, t, delay, walker)) return f;
+    cached = &fetched;
   }
+  const ContextInfo& c = *cached;  // nothing below changes the context cache
   t.domain = c.domain;
   if (const uint8_t f = check_context(c, last, ext.address_type, t)) return f;
   if (c.tt == static_cast<uint8_t>(fmt::TranslationType::PassThrough) ||
