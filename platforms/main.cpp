@@ -61,6 +61,7 @@ const char* const kRunUsage =
     "                      (with the RTL IOTLB, its own FST waveform goes to FILE.iotlb.fst)\n"
     "  --iotlb-trace FILE  record the IOTLB access stream (for co-simulation replay and one-pass sweeps)\n"
     "  --devtlb-trace FILE record every function's device-TLB access stream (ATS; one-pass sweeps)\n"
+    "  --trace-format F    text (default) or binary, for both traces (formats: docs/iotlb.md)\n"
     "  --quiet             print nothing but errors\n"
     "exit status: 0 success, 2 bad input, 1 simulation failure\n";
 
@@ -83,6 +84,7 @@ struct Options {
   std::string platform;  // empty: the built-in default
   std::vector<std::string> sets;
   std::string stats_path, waves_path, iotlb_trace_path, devtlb_trace_path;
+  IotlbTraceFormat trace_format = IotlbTraceFormat::Text;
   bool quiet = false;
 };
 
@@ -108,12 +110,16 @@ Options parse_args(const std::vector<std::string>& args) {
       o.iotlb_trace_path = value("--iotlb-trace");
     } else if (is("--devtlb-trace")) {
       o.devtlb_trace_path = value("--devtlb-trace");
+    } else if (is("--trace-format")) {
+      const std::string v = value("--trace-format");
+      if (!parse_iotlb_trace_format(v, o.trace_format))
+        throw UsageError{"--trace-format " + v + ": accepted are text and binary"};
     } else if (a == "--quiet" || a == "-q") {
       o.quiet = true;
     } else if (!a.empty() && a[0] == '-') {
       throw UsageError{"unknown option '" + a +
                        "': accepted are --set, --stats, --waves, --iotlb-trace, --devtlb-trace, "
-                       "--quiet, --help"};
+                       "--trace-format, --quiet, --help"};
     } else if (o.platform.empty()) {
       o.platform = a;
     } else {
@@ -183,11 +189,13 @@ int run(const Options& o) {
     if (!std::ofstream(o.iotlb_trace_path))
       throw ConfigError("--iotlb-trace " + o.iotlb_trace_path + ": cannot open for writing");
     config.iommu.iotlb_trace_path = o.iotlb_trace_path;
+    config.iommu.iotlb_trace_format = o.trace_format;
   }
   if (!o.devtlb_trace_path.empty()) {
     if (!std::ofstream(o.devtlb_trace_path))
       throw ConfigError("--devtlb-trace " + o.devtlb_trace_path + ": cannot open for writing");
     config.devtlb_trace_path = o.devtlb_trace_path;
+    config.devtlb_trace_format = o.trace_format;
   }
   const bool intervals = config.simulation.stats_interval > sc_core::SC_ZERO_TIME;
   if (intervals && o.stats_path.empty() && !o.quiet)

@@ -70,7 +70,7 @@ TEST_CASE("iommu-sim sweep runs a small grid of platform runs", "[platform]") {
 
 TEST_CASE("iommu-sim sweep one pass agrees with replay of the recorded stream", "[platform]") {
   const std::string dir = scratch("onepass");
-  REQUIRE(run("sweep --one-pass --out " + dir +
+  REQUIRE(run("sweep --one-pass --keep-trace --out " + dir +
               " --max-sets 16 --max-ways 4 --max-entries 64 --no-plots") == 0);
   std::ifstream in(dir + "/iotlb.trace");
   std::vector<IotlbOp> ops;
@@ -126,7 +126,7 @@ TEST_CASE("sweeps cover device-TLB geometry: a grid axis and the one-pass of eve
   // One pass: the recording run writes the functions' device-TLB streams too; the 4 sets x 4 ways
   // row is what the platform's own device-TLBs of that geometry counted.
   const std::string one = scratch("devtlb-one-pass");
-  REQUIRE(run("sweep " + platform + " --one-pass --out " + one +
+  REQUIRE(run("sweep " + platform + " --one-pass --keep-trace --out " + one +
               " --max-sets 16 --max-ways 4 --max-entries 64 --no-plots") == 0);
   const std::vector<CsvRow> rows = load_csv(one + "/devtlb_one_pass.csv");
   const CsvRow& h = rows[0];

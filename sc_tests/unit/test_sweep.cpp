@@ -277,7 +277,7 @@ TEST_CASE("shards merged give the same rows as one run", "[unit]") {
 
 TEST_CASE("one pass from a platform run agrees with per geometry replay of its trace", "[unit]") {
   const std::string dir = scratch("onepass");
-  const Run r = sweep({"--one-pass", "--out", dir, "--max-sets", "8", "--max-ways", "4",
+  const Run r = sweep({"--one-pass", "--keep-trace", "--out", dir, "--max-sets", "8", "--max-ways", "4",
                        "--max-entries", "64", "--no-plots", "--quiet"});
   INFO(r.err);
   REQUIRE(r.code == 0);
@@ -544,7 +544,7 @@ TEST_CASE("a grid sweep answers --target, adds --metric columns and writes its m
 
 TEST_CASE("a one-pass target says which limit to raise, or that no size can meet it", "[unit]") {
   const std::string dir = scratch("target-one-pass");
-  REQUIRE(sweep({"--one-pass", "--out", dir, "--max-sets", "4", "--max-ways", "2", "--max-entries",
+  REQUIRE(sweep({"--one-pass", "--keep-trace", "--out", dir, "--max-sets", "4", "--max-ways", "2", "--max-entries",
                  "16", "--no-plots", "--quiet", "--verify", "0"}).code == 0);
   // The stand-in's stream: what an unbounded IOTLB and the largest explored one reach.
   std::ifstream in(dir + "/iotlb.trace");
