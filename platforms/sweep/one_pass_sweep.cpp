@@ -173,8 +173,9 @@ class StreamExploration {
 };
 
 // One platform run, its IOTLB stream (and on a platform, its functions' device-TLB streams)
-// explored while it runs: the run writes them in the binary format into pipes (/dev/fd/3 and 4)
-// that threads of this process read. Returns an exit code.
+// explored while it runs: the run writes them in the binary format, without the lookups and
+// fills the exploration ignores, into pipes (/dev/fd/3 and 4) that threads of this process read.
+// Returns an exit code.
 int explore_platform_run(const SweepOptions& o, const std::string& self_exe, bool platform_run,
                          OnePassExplorer& ex, DevtlbExplorer& devtlb, std::ostream& err) {
   const fs::path dir(o.out_dir);
@@ -196,6 +197,8 @@ int explore_platform_run(const SweepOptions& o, const std::string& self_exe, boo
   for (const std::string& kv : o.sets) s.argv.insert(s.argv.end(), {"--set", kv});
   s.argv.insert(s.argv.end(), {"--stats", (dir / "run.json").string(), "--iotlb-trace", "/dev/fd/3",
                                "--trace-format", "binary", "--quiet"});
+  // The exploration reads the accesses and invalidations only; a kept trace has everything.
+  if (!o.keep_trace) s.argv.insert(s.argv.end(), {"--trace-ops", "accesses"});
   s.pass_fds.push_back(iotlb_stream->write_fd());
   if (devtlb_stream) {
     s.argv.insert(s.argv.end(), {"--devtlb-trace", "/dev/fd/4"});

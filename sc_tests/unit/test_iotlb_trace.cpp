@@ -392,3 +392,26 @@ TEST_CASE("converting a trace keeps every operation and comment, both ways", "[u
   CHECK_THAT(error, Catch::StartsWith("line 3: vpn"));
   CHECK(ops == 2);
 }
+
+TEST_CASE("a trace of accesses only leaves out lookups and fills, in both formats", "[unit]") {
+  const std::vector<IotlbOp> ops = every_kind();
+  for (const IotlbTraceFormat format : {IotlbTraceFormat::Text, IotlbTraceFormat::Binary}) {
+    INFO(to_string(format));
+    std::ostringstream out;
+    IotlbTraceStyle style;
+    style.format = format;
+    style.accesses_only = true;
+    IotlbTraceWriter writer(out, style);
+    for (const IotlbOp& o : ops) writer.write(o);
+    std::vector<IotlbOp> want;
+    for (const IotlbOp& o : ops)
+      if (o.kind != IotlbOp::Lookup && o.kind != IotlbOp::Fill) want.push_back(o);
+    REQUIRE(want.size() < ops.size());
+    CHECK(writer.ops_written() == want.size());
+    std::string error;
+    const std::vector<IotlbOp> back = read_all(out.str(), error);
+    CHECK(error.empty());
+    REQUIRE(back.size() == want.size());
+    for (size_t i = 0; i < want.size(); ++i) CHECK(same(back[i], want[i]));
+  }
+}

@@ -399,6 +399,11 @@ bool parse_iotlb_trace_format(const std::string& text, IotlbTraceFormat& out) {
 
 // ---- writer ----
 
+IotlbTraceWriter::IotlbTraceWriter(std::ostream& os, const IotlbTraceStyle& style)
+    : IotlbTraceWriter(os, style.format) {
+  m_accesses_only = style.accesses_only;
+}
+
 IotlbTraceWriter::IotlbTraceWriter(std::ostream& os, IotlbTraceFormat format)
     : m_os(os), m_format(format) {
   if (format == IotlbTraceFormat::Binary) {
@@ -418,6 +423,7 @@ void IotlbTraceWriter::put(const char* data, size_t size) {
 }
 
 void IotlbTraceWriter::write(const IotlbOp& op) {
+  if (m_accesses_only && (op.kind == IotlbOp::Lookup || op.kind == IotlbOp::Fill)) return;
   const IotlbEntry& e = op.entry;
   char buf[96];
   char* p = buf;
