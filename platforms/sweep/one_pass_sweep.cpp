@@ -129,10 +129,9 @@ class StreamExploration {
     if (m_thread.joinable()) m_thread.join();
   }
   int write_fd() const { return m_pipe.write_fd(); }
-  void start() {
-    if (!m_error.empty()) return;
-    m_thread = std::thread([this] { explore(); });
-  }
+  // Before start(): why it cannot (the kept copy cannot be written).
+  const std::string& setup_error() const { return m_error; }
+  void start() { m_thread = std::thread([this] { explore(); }); }
   // After the writer exited: waits for the rest of the stream. Returns the error, if any.
   const std::string& finish() {
     m_pipe.close_write();
@@ -148,17 +147,21 @@ class StreamExploration {
 
  private:
   void explore() {
-    DescriptorReadBuf buf(m_pipe.read_fd(), m_keep.is_open() ? &m_keep : nullptr);
-    std::istream in(&buf);
-    IotlbTraceReader reader(in);
-    IotlbOp op;
-    while (reader.next(op)) {
-      if (!m_ex.feed(op)) {
-        m_error = reader.where() + ": " + m_ex.error();
-        break;
+    try {
+      DescriptorReadBuf buf(m_pipe.read_fd(), m_keep.is_open() ? &m_keep : nullptr);
+      std::istream in(&buf);
+      IotlbTraceReader reader(in);
+      IotlbOp op;
+      while (reader.next(op)) {
+        if (!m_ex.feed(op)) {
+          m_error = reader.where() + ": " + m_ex.error();
+          break;
+        }
       }
+      if (m_error.empty()) m_error = reader.error();
+    } catch (const std::exception& e) {  // out of memory, say: the sweep fails, and says so
+      m_error = e.what();
     }
-    if (m_error.empty()) m_error = reader.error();
     m_stopped_early = !m_error.empty();
     m_pipe.close_read();
   }
@@ -191,6 +194,11 @@ int explore_platform_run(const SweepOptions& o, const std::string& self_exe, boo
     err << "sweep: " << e.what() << "\n";
     return kExitFailure;
   }
+  for (const std::string* e : {&iotlb_stream->setup_error(), devtlb_stream ? &devtlb_stream->setup_error() : nullptr})
+    if (e && !e->empty()) {
+      err << "sweep: " << *e << "\n";
+      return kExitFailure;
+    }
   ProcessSpec s;
   s.argv = {self_exe, "run"};
   if (!o.platform.empty()) s.argv.push_back(o.platform);
