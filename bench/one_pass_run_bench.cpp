@@ -6,12 +6,8 @@
 //
 //   one-pass-run-bench [--platform YAML] [--set KEY=VALUE]... [--repeats R] [--exe PATH]
 //   (default: yaml/nic_sriov.yaml with 8 VFs and 60,000 packets per function)
-#include <fcntl.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -19,36 +15,17 @@
 #include <vector>
 
 #include "bench_args.h"
+#include "timed_process.h"
 
 namespace {
 
-struct Times {
-  double wall = 0, cpu = 0;
-};
-
-Times spawn(std::vector<std::string> args) {
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const auto start = std::chrono::steady_clock::now();
-  const pid_t pid = fork();
-  if (pid == 0) {
-    const int null = open("/dev/null", O_WRONLY);  // the sweep's summary line
-    dup2(null, 1);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  int status = 0;
-  struct rusage ru {};
-  wait4(pid, &status, 0, &ru);  // the child's times include those of the children it waited for
-  Times t;
-  t.wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  t.cpu = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-          1e-6 * static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+// One run; exits if the command fails.
+iommu_sim::TimedRun run_checked(const std::vector<std::string>& args) {
+  const iommu_sim::TimedRun t = iommu_sim::run_timed(args, true);  // not the sweep's summary line
+  if (t.status != 0) {
     std::string command;
     for (const std::string& a : args) command += " " + a;
-    std::fprintf(stderr, "one-pass-run-bench: failed (status %d):%s\n", status, command.c_str());
+    std::fprintf(stderr, "one-pass-run-bench: failed (status %d):%s\n", t.status, command.c_str());
     std::exit(1);
   }
   return t;
@@ -89,13 +66,13 @@ int main(int argc, char** argv) {
   std::printf("\n%s, median of %u interleaved runs\n", exe.c_str(), repeats);
   std::vector<double> run_wall, run_cpu, sweep_wall, sweep_cpu;
   for (unsigned i = 0; i < repeats; ++i) {
-    const Times r = spawn(run);
-    const Times s = spawn(sweep);
+    const iommu_sim::TimedRun r = run_checked(run);
+    const iommu_sim::TimedRun s = run_checked(sweep);
     std::filesystem::remove_all(out);
-    run_wall.push_back(r.wall);
-    run_cpu.push_back(r.cpu);
-    sweep_wall.push_back(s.wall);
-    sweep_cpu.push_back(s.cpu);
+    run_wall.push_back(r.seconds);
+    run_cpu.push_back(r.cpu_seconds);
+    sweep_wall.push_back(s.seconds);
+    sweep_cpu.push_back(s.cpu_seconds);
   }
   using iommu_sim::median;
   const double rw = median(run_wall), rc = median(run_cpu), sw = median(sweep_wall), sc = median(sweep_cpu);
