@@ -6,12 +6,8 @@
 // a separate process; wall time and peak RSS from wait4().
 //
 //   soak-bench [--max N]      (default 10^8; --max 10000000 for a quicker look)
-#include <fcntl.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -19,38 +15,15 @@
 #include <vector>
 
 #include "iommu_sim/host/linux_iommu_trace.h"
+#include "timed_process.h"
 
 using namespace iommu_sim;
 
 namespace {
 
-struct Result {
-  double seconds = 0;
-  long max_rss_kib = 0;
-  int status = -1;
-};
+using Result = TimedRun;
 
-Result spawn(std::vector<std::string> args) {
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const auto start = std::chrono::steady_clock::now();
-  const pid_t pid = fork();
-  if (pid == 0) {
-    const int null = open("/dev/null", O_WRONLY);
-    dup2(null, 1);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  Result r;
-  int status = 0;
-  struct rusage ru {};
-  wait4(pid, &status, 0, &ru);
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  r.max_rss_kib = ru.ru_maxrss;
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+Result spawn(std::vector<std::string> args) { return run_timed(std::move(args), true); }
 
 Result soak(uint64_t dmas, bool waves) {
   std::vector<std::string> args = {IOMMU_SIM_EXE, "run", "--quiet",

@@ -16,18 +16,17 @@
 // time and peak RSS come from wait4(). Medians of R runs.
 //
 //   sriov-bench [--repeats R] [--packets N]
-#include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "timed_process.h"
 
 namespace {
 
@@ -51,29 +50,17 @@ RunResult run(const std::string& platform, const std::vector<std::string>& sets)
     args.push_back("--set");
     args.push_back(s);
   }
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const auto start = std::chrono::steady_clock::now();
-  const pid_t pid = fork();
-  if (pid == 0) {
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  int status = 0;
-  struct rusage usage {};
-  wait4(pid, &status, 0, &usage);
-  const auto end = std::chrono::steady_clock::now();
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    std::fprintf(stderr, "sriov-bench: iommu-sim failed (status %d)\n", status);
+  const iommu_sim::TimedRun t = iommu_sim::run_timed(args, false);
+  if (t.status != 0) {
+    std::fprintf(stderr, "sriov-bench: iommu-sim failed (status %d)\n", t.status);
     std::exit(1);
   }
   std::ifstream in(stats_path);
   std::stringstream ss;
   ss << in.rdbuf();
   RunResult r;
-  r.seconds = std::chrono::duration<double>(end - start).count();
-  r.max_rss_kib = usage.ru_maxrss;
+  r.seconds = t.seconds;
+  r.max_rss_kib = t.max_rss_kib;
   r.dmas = stat(ss.str(), "summary.dmas");
   r.bytes = stat(ss.str(), "summary.bytes");
   r.hit_rate = stat(ss.str(), "summary.iotlb_hit_rate");

@@ -61,6 +61,9 @@ const char* const kRunUsage =
     "                      (with the RTL IOTLB, its own FST waveform goes to FILE.iotlb.fst)\n"
     "  --iotlb-trace FILE  record the IOTLB access stream (for co-simulation replay and one-pass sweeps)\n"
     "  --devtlb-trace FILE record every function's device-TLB access stream (ATS; one-pass sweeps)\n"
+    "  --trace-format F    text (default) or binary, for both traces (formats: docs/iotlb.md)\n"
+    "  --trace-ops all|accesses  every operation (default), or only the accesses and\n"
+    "                      invalidations that one-pass sweeps read (not for co-simulation replay)\n"
     "  --quiet             print nothing but errors\n"
     "exit status: 0 success, 2 bad input, 1 simulation failure\n";
 
@@ -83,6 +86,7 @@ struct Options {
   std::string platform;  // empty: the built-in default
   std::vector<std::string> sets;
   std::string stats_path, waves_path, iotlb_trace_path, devtlb_trace_path;
+  IotlbTraceStyle trace_style;
   bool quiet = false;
 };
 
@@ -108,12 +112,20 @@ Options parse_args(const std::vector<std::string>& args) {
       o.iotlb_trace_path = value("--iotlb-trace");
     } else if (is("--devtlb-trace")) {
       o.devtlb_trace_path = value("--devtlb-trace");
+    } else if (is("--trace-format")) {
+      const std::string v = value("--trace-format");
+      if (!parse_iotlb_trace_format(v, o.trace_style.format))
+        throw UsageError{"--trace-format " + v + ": accepted are text and binary"};
+    } else if (is("--trace-ops")) {
+      const std::string v = value("--trace-ops");
+      if (v != "all" && v != "accesses") throw UsageError{"--trace-ops " + v + ": accepted are all and accesses"};
+      o.trace_style.accesses_only = v == "accesses";
     } else if (a == "--quiet" || a == "-q") {
       o.quiet = true;
     } else if (!a.empty() && a[0] == '-') {
       throw UsageError{"unknown option '" + a +
                        "': accepted are --set, --stats, --waves, --iotlb-trace, --devtlb-trace, "
-                       "--quiet, --help"};
+                       "--trace-format, --trace-ops, --quiet, --help"};
     } else if (o.platform.empty()) {
       o.platform = a;
     } else {
@@ -183,11 +195,13 @@ int run(const Options& o) {
     if (!std::ofstream(o.iotlb_trace_path))
       throw ConfigError("--iotlb-trace " + o.iotlb_trace_path + ": cannot open for writing");
     config.iommu.iotlb_trace_path = o.iotlb_trace_path;
+    config.iommu.iotlb_trace_style = o.trace_style;
   }
   if (!o.devtlb_trace_path.empty()) {
     if (!std::ofstream(o.devtlb_trace_path))
       throw ConfigError("--devtlb-trace " + o.devtlb_trace_path + ": cannot open for writing");
     config.devtlb_trace_path = o.devtlb_trace_path;
+    config.devtlb_trace_style = o.trace_style;
   }
   const bool intervals = config.simulation.stats_interval > sc_core::SC_ZERO_TIME;
   if (intervals && o.stats_path.empty() && !o.quiet)

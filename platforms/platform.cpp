@@ -72,7 +72,7 @@ Platform::Platform(sc_core::sc_module_name name, const PlatformConfig& config, S
     m_devtlb_file = std::make_unique<std::ofstream>(config.devtlb_trace_path);
     if (!*m_devtlb_file)
       throw ConfigError("--devtlb-trace " + config.devtlb_trace_path + ": cannot open for writing");
-    m_devtlb_trace = std::make_unique<IotlbTraceWriter>(*m_devtlb_file);
+    m_devtlb_trace = std::make_unique<IotlbTraceWriter>(*m_devtlb_file, config.devtlb_trace_style);
     m_devtlb_trace->comment("device-TLB access streams, one domain per function (its requester ID)");
     for (auto& ep : m_endpoints) ep->set_devtlb_trace(m_devtlb_trace.get());
   }

@@ -82,6 +82,7 @@ struct PlatformConfig {
   IommuConfig iommu;
   std::string iotlb_impl = "model";  // model | rtl
   std::string devtlb_trace_path;     // non-empty: every function's device-TLB access stream
+  IotlbTraceStyle devtlb_trace_style;
   HostSetupConfig host;
   std::vector<TrafficSpec> traffic;
   PcieSpec pcie;

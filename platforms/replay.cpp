@@ -787,7 +787,8 @@ ReplayResult replay_capture(const LinuxCapture& capture, const IommuConfig& conf
 bool run_args_name_capture(const std::vector<std::string>& run_args) {
   for (size_t i = 0; i < run_args.size(); ++i) {
     const std::string& a = run_args[i];
-    if (a == "--set" || a == "--stats" || a == "--waves" || a == "--iotlb-trace") {
+    if (a == "--set" || a == "--stats" || a == "--waves" || a == "--iotlb-trace" || a == "--devtlb-trace" ||
+        a == "--trace-format" || a == "--trace-ops") {
       ++i;
       continue;
     }
@@ -806,6 +807,8 @@ int replay_main(const std::vector<std::string>& args, std::ostream& out, std::os
       "                      capabilities come from the capture\n"
       "  --stats FILE.json   every statistic as JSON (and FILE.config.yaml)\n"
       "  --iotlb-trace FILE  the IOTLB access stream (for one-pass sweeps)\n"
+      "  --trace-format F    text (default) or binary (docs/iotlb.md)\n"
+      "  --trace-ops all|accesses  every operation (default), or the accesses and invalidations\n"
       "  --time-scale X      simulated seconds per captured second (default 1)\n"
       "  --details N         disagreements printed in full (default 20)\n"
       "  --quiet             print nothing but errors and disagreements\n";
@@ -830,6 +833,14 @@ int replay_main(const std::vector<std::string>& args, std::ostream& out, std::os
         o.stats_path = value("--stats");
       } else if (is("--iotlb-trace")) {
         o.iotlb_trace_path = value("--iotlb-trace");
+      } else if (is("--trace-format")) {
+        const std::string v = value("--trace-format");
+        if (!parse_iotlb_trace_format(v, o.trace_style.format))
+          throw ConfigError("--trace-format " + v + ": accepted are text and binary");
+      } else if (is("--trace-ops")) {
+        const std::string v = value("--trace-ops");
+        if (v != "all" && v != "accesses") throw ConfigError("--trace-ops " + v + ": accepted are all and accesses");
+        o.trace_style.accesses_only = v == "accesses";
       } else if (is("--time-scale")) {
         const std::string v = value("--time-scale");
         char* end = nullptr;
@@ -846,7 +857,7 @@ int replay_main(const std::vector<std::string>& args, std::ostream& out, std::os
         o.quiet = true;
       } else if (!a.empty() && a[0] == '-') {
         throw ConfigError("unknown option '" + a + "': accepted are --set, --stats, --iotlb-trace, "
-                          "--time-scale, --details, --quiet, --help");
+                          "--trace-format, --trace-ops, --time-scale, --details, --quiet, --help");
       } else if (capture_path.empty()) {
         capture_path = a;
       } else {
@@ -866,6 +877,7 @@ int replay_main(const std::vector<std::string>& args, std::ostream& out, std::os
     reader.finish();
     IommuConfig config = iommu_config_from_capabilities(capture.reg(fmt::kRegCap), capture.reg(fmt::kRegEcap), pc.iommu);
     config.iotlb_trace_path = o.iotlb_trace_path;
+    config.iotlb_trace_style = o.trace_style;
 
     std::ofstream stats_file, config_file;
     if (!o.stats_path.empty()) {

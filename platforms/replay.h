@@ -29,6 +29,7 @@ struct ReplayOptions {
   std::vector<std::string> sets;  // --set KEY=VALUE (the model's caches, latencies, IOTLB)
   std::string stats_path;         // --stats FILE.json
   std::string iotlb_trace_path;   // --iotlb-trace FILE
+  IotlbTraceStyle trace_style;    // --trace-format, --trace-ops
   bool quiet = false;
   double time_scale = 1.0;        // simulated seconds per captured second
   unsigned max_details = 20;      // disagreements printed in full

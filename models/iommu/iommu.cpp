@@ -109,7 +109,7 @@ Iommu::Iommu(sc_core::sc_module_name name, const IommuConfig& config, StatsRegis
     m_trace_file = std::make_unique<std::ofstream>(config.iotlb_trace_path);
     if (!*m_trace_file)
       report_config_error(base + ": cannot open iotlb_trace_path '" + config.iotlb_trace_path + "'");
-    m_trace = std::make_unique<IotlbTraceWriter>(*m_trace_file);
+    m_trace = std::make_unique<IotlbTraceWriter>(*m_trace_file, config.iotlb_trace_style);
     m_trace->comment(base + " IOTLB access stream");
   }
 }

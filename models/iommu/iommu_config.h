@@ -9,6 +9,7 @@
 #include <systemc>
 
 #include "iommu_sim/iommu/caches/iotlb.h"
+#include "iommu_sim/iommu/caches/iotlb_trace.h"
 #include "iommu_sim/iommu/caches/translation_cache.h"
 #include "iommu_sim/iommu/scalable_config.h"
 
@@ -43,6 +44,7 @@ struct IommuConfig {
   sc_core::sc_time cache_latency{2, sc_core::SC_NS};      // one context-cache or pscache probe
   sc_core::sc_time register_latency{1, sc_core::SC_NS};   // one MMIO register access
   std::string iotlb_trace_path;         // non-empty: record the IOTLB access stream there
+  IotlbTraceStyle iotlb_trace_style;
   ScalableConfig scalable;              // scalable mode (off: legacy mode only)
 };
 

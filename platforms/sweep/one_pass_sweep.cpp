@@ -11,9 +11,13 @@
 #include <map>
 #include <memory>
 #include <sstream>
+#include <thread>
+
+#include <signal.h>
 
 #include "iommu_sim/platform/exit_codes.h"
 #include "iommu_sim/platform/sweep/csv.h"
+#include "iommu_sim/platform/sweep/pipe_stream.h"
 #include "iommu_sim/platform/sweep/plots.h"
 #include "iommu_sim/platform/sweep/process_pool.h"
 #include "iommu_sim/platform/sweep/stats_json.h"
@@ -106,6 +110,132 @@ class DevtlbExplorer {
   std::map<uint16_t, std::unique_ptr<OnePassExplorer>> m_functions;
   std::string m_error;
 };
+
+// A stream that a platform run writes into a pipe, explored on a thread of its own as it arrives:
+// the exploration overlaps the simulation, and no trace file lies in between (unless `keep`
+// names one, which gets a copy as the stream goes by).
+template <typename Explorer>
+class StreamExploration {
+ public:
+  StreamExploration(Explorer& ex, const std::string& keep) : m_ex(ex) {
+    if (!keep.empty()) {
+      m_keep.open(keep, std::ios::binary | std::ios::trunc);
+      if (!m_keep) m_error = "cannot write " + keep;
+      m_keep_path = keep;
+    }
+  }
+  ~StreamExploration() {
+    m_pipe.close_write();
+    if (m_thread.joinable()) m_thread.join();
+  }
+  int write_fd() const { return m_pipe.write_fd(); }
+  // Before start(): why it cannot (the kept copy cannot be written).
+  const std::string& setup_error() const { return m_error; }
+  void start() { m_thread = std::thread([this] { explore(); }); }
+  // After the writer exited: waits for the rest of the stream. Returns the error, if any.
+  const std::string& finish() {
+    m_pipe.close_write();
+    if (m_thread.joinable()) m_thread.join();
+    if (m_error.empty() && m_keep.is_open()) {
+      m_keep.flush();
+      if (!m_keep) m_error = "cannot write " + m_keep_path;
+    }
+    return m_error;
+  }
+  // The reader stopped before the end of the stream (and so may have ended the writer).
+  bool stopped_early() const { return m_stopped_early; }
+
+ private:
+  void explore() {
+    try {
+      DescriptorReadBuf buf(m_pipe.read_fd(), m_keep.is_open() ? &m_keep : nullptr);
+      std::istream in(&buf);
+      IotlbTraceReader reader(in);
+      IotlbOp op;
+      while (reader.next(op)) {
+        if (!m_ex.feed(op)) {
+          m_error = reader.where() + ": " + m_ex.error();
+          break;
+        }
+      }
+      if (m_error.empty()) m_error = reader.error();
+    } catch (const std::exception& e) {  // out of memory, say: the sweep fails, and says so
+      m_error = e.what();
+    }
+    m_stopped_early = !m_error.empty();
+    m_pipe.close_read();
+  }
+
+  Explorer& m_ex;
+  Pipe m_pipe;
+  std::ofstream m_keep;
+  std::string m_keep_path;
+  std::thread m_thread;
+  std::string m_error;  // written by the thread, read after it is joined
+  bool m_stopped_early = false;
+};
+
+// One platform run, its IOTLB stream (and on a platform, its functions' device-TLB streams)
+// explored while it runs: the run writes them in the binary format, without the lookups and
+// fills the exploration ignores, into pipes (/dev/fd/3 and 4) that threads of this process read.
+// Returns an exit code.
+int explore_platform_run(const SweepOptions& o, const std::string& self_exe, bool platform_run,
+                         OnePassExplorer& ex, DevtlbExplorer& devtlb, std::ostream& err) {
+  const fs::path dir(o.out_dir);
+  const std::string keep_iotlb = o.keep_trace ? (dir / "iotlb.trace").string() : "";
+  const std::string keep_devtlb = o.keep_trace && platform_run ? (dir / "devtlb.trace").string() : "";
+  std::unique_ptr<StreamExploration<OnePassExplorer>> iotlb_stream;
+  std::unique_ptr<StreamExploration<DevtlbExplorer>> devtlb_stream;
+  try {
+    iotlb_stream = std::make_unique<StreamExploration<OnePassExplorer>>(ex, keep_iotlb);
+    // A Linux capture (CAPTURE/capture.txt) replays no device-TLBs.
+    if (platform_run) devtlb_stream = std::make_unique<StreamExploration<DevtlbExplorer>>(devtlb, keep_devtlb);
+  } catch (const std::exception& e) {
+    err << "sweep: " << e.what() << "\n";
+    return kExitFailure;
+  }
+  for (const std::string* e : {&iotlb_stream->setup_error(), devtlb_stream ? &devtlb_stream->setup_error() : nullptr})
+    if (e && !e->empty()) {
+      err << "sweep: " << *e << "\n";
+      return kExitFailure;
+    }
+  ProcessSpec s;
+  s.argv = {self_exe, "run"};
+  if (!o.platform.empty()) s.argv.push_back(o.platform);
+  for (const std::string& kv : o.sets) s.argv.insert(s.argv.end(), {"--set", kv});
+  s.argv.insert(s.argv.end(), {"--stats", (dir / "run.json").string(), "--iotlb-trace", "/dev/fd/3",
+                               "--trace-format", "binary", "--quiet"});
+  // The exploration reads the accesses and invalidations only; a kept trace has everything.
+  if (!o.keep_trace) s.argv.insert(s.argv.end(), {"--trace-ops", "accesses"});
+  s.pass_fds.push_back(iotlb_stream->write_fd());
+  if (devtlb_stream) {
+    s.argv.insert(s.argv.end(), {"--devtlb-trace", "/dev/fd/4"});
+    s.pass_fds.push_back(devtlb_stream->write_fd());
+  }
+  s.log_path = (dir / "run.log").string();
+  if (!o.quiet) err << "sweep: running the platform and exploring its IOTLB access stream as it runs (" << s.log_path << ")\n";
+  iotlb_stream->start();
+  if (devtlb_stream) devtlb_stream->start();
+  const ProcessResult r = run_process(s);
+  const std::string iotlb_error = iotlb_stream->finish();
+  const std::string devtlb_error = devtlb_stream ? devtlb_stream->finish() : "";
+  const bool stopped = iotlb_stream->stopped_early() || (devtlb_stream && devtlb_stream->stopped_early());
+  // A run that ended because we stopped reading its stream failed for the reason we stopped.
+  if (!r.ok() && !(stopped && r.signal == SIGPIPE)) {
+    err << "sweep: the platform run failed (" << r.describe(0) << "): " << last_log_line(s.log_path) << "\n";
+    return r.started && r.exit_code == kExitBadInput ? kExitBadInput : kExitFailure;
+  }
+  // Our own run's streams: what is wrong with them is a failure, not bad input.
+  if (!iotlb_error.empty()) {
+    err << "sweep: the IOTLB access stream of the platform run: " << iotlb_error << "\n";
+    return kExitFailure;
+  }
+  if (!devtlb_error.empty()) {
+    err << "sweep: the device-TLB access stream of the platform run: " << devtlb_error << "\n";
+    return kExitFailure;
+  }
+  return kExitOk;
+}
 
 double rate(uint64_t n, uint64_t of) { return of > 0 ? static_cast<double>(n) / static_cast<double>(of) : 0.0; }
 
@@ -396,34 +526,15 @@ int one_pass_sweep(const SweepOptions& o, const std::string& self_exe, std::ostr
     if (rc != kExitOk) return rc;
     source = o.trace;
   } else {
-    // One platform run records the stream.
-    const std::string trace = (dir / "iotlb.trace").string();
-    const std::string devtlb_trace = (dir / "devtlb.trace").string();
-    ProcessSpec s;
-    s.argv = {self_exe, "run"};
-    if (!o.platform.empty()) s.argv.push_back(o.platform);
-    for (const std::string& kv : o.sets) s.argv.insert(s.argv.end(), {"--set", kv});
-    s.argv.insert(s.argv.end(), {"--stats", (dir / "run.json").string(), "--iotlb-trace", trace,
-                                 "--quiet"});
-    // A platform records its functions' device-TLB streams too; a Linux capture (CAPTURE/
-    // capture.txt) replays no device-TLBs.
     platform_run = fs::path(o.platform).filename() != "capture.txt";
-    if (platform_run) s.argv.insert(s.argv.end(), {"--devtlb-trace", devtlb_trace});
-    s.log_path = (dir / "run.log").string();
-    if (!o.quiet) err << "sweep: recording the IOTLB access stream (" << s.log_path << ")\n";
-    const ProcessResult r = run_process(s);
-    if (!r.ok()) {
-      err << "sweep: the platform run failed (" << r.describe(0) << "): "
-          << last_log_line(s.log_path) << "\n";
-      return r.started && r.exit_code == kExitBadInput ? kExitBadInput : kExitFailure;
-    }
-    const int rc = explore_trace_file(trace, ex, err);
-    if (rc != kExitOk) return rc == kExitBadInput ? kExitFailure : rc;  // our own run's trace: not user input
-    source = trace;
-    if (platform_run && fs::is_regular_file(devtlb_trace)) {
-      const int drc = explore_trace_file(devtlb_trace, devtlb, err);
-      if (drc != kExitOk) return drc == kExitBadInput ? kExitFailure : drc;
-      devtlb_source = devtlb_trace;
+    const int rc = explore_platform_run(o, self_exe, platform_run, ex, devtlb, err);
+    if (rc != kExitOk) return rc;
+    if (o.keep_trace) {
+      source = (dir / "iotlb.trace").string();
+      if (platform_run) devtlb_source = (dir / "devtlb.trace").string();
+    } else {
+      source = "the run of " + (o.platform.empty() ? std::string("the default platform") : o.platform);
+      devtlb_source = source;
     }
   }
   const double seconds =

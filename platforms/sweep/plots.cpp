@@ -50,7 +50,7 @@ void make_plots(const std::string& script_name, const std::string& csv, const st
   else candidates = {"python3", "/usr/bin/python3"};
   std::string python;
   for (const std::string& c : candidates) {
-    if (run_process({{c, "-c", "import matplotlib"}, log}).ok()) {
+    if (run_process({{c, "-c", "import matplotlib"}, log, {}}).ok()) {
       python = c;
       break;
     }
@@ -63,7 +63,7 @@ void make_plots(const std::string& script_name, const std::string& csv, const st
         << csv << "\n";
     return;
   }
-  const ProcessResult r = run_process({{python, script, csv, "--out", dir}, log});
+  const ProcessResult r = run_process({{python, script, csv, "--out", dir}, log, {}});
   if (!r.ok()) {
     err << who << ": plotting failed (" << r.describe(0) << ", see " << log
         << "); the CSV is complete: " << csv << "\n";

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <fstream>
 #include <cstring>
@@ -33,6 +34,23 @@ ProcessResult spawn(const ProcessSpec& spec, pid_t& pid) {
   posix_spawn_file_actions_addopen(&fa, 1, spec.log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
                                    0644);
   posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  // Passed descriptors go through copies above every target number, so that moving one into
+  // place never overwrites another still to be moved (and a dup2 onto itself, which would keep
+  // close-on-exec, cannot happen). The copies are close-on-exec: the child keeps only 3, 4, ...
+  const int first = 3;
+  const int targets_end = first + static_cast<int>(spec.pass_fds.size());
+  std::vector<int> copies;
+  for (size_t i = 0; i < spec.pass_fds.size(); ++i) {
+    const int copy = fcntl(spec.pass_fds[i], F_DUPFD_CLOEXEC, targets_end);
+    if (copy < 0) {
+      r.start_error = "cannot pass descriptor " + std::to_string(spec.pass_fds[i]) + ": " + std::strerror(errno);
+      for (int c : copies) close(c);
+      posix_spawn_file_actions_destroy(&fa);
+      return r;
+    }
+    copies.push_back(copy);
+    posix_spawn_file_actions_adddup2(&fa, copy, first + static_cast<int>(i));
+  }
   std::vector<char*> argv;
   for (const std::string& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -40,6 +58,7 @@ ProcessResult spawn(const ProcessSpec& spec, pid_t& pid) {
   const int rc = has_slash ? posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ)
                            : posix_spawnp(&pid, argv[0], &fa, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
+  for (int c : copies) close(c);
   if (rc != 0) {
     r.start_error = spec.argv[0] + ": " + std::strerror(rc);
     return r;

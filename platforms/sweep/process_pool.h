@@ -11,6 +11,9 @@ namespace iommu_sim {
 struct ProcessSpec {
   std::vector<std::string> argv;  // argv[0]: a path (with '/') or a name looked up in PATH
   std::string log_path;           // stdout and stderr go here; stdin is /dev/null
+  // Open descriptors the child gets as 3, 4, ... in this order (e.g. a pipe's write end, named
+  // to it as /dev/fd/3). Nothing else of ours is inherited: the caller keeps them, and closes them.
+  std::vector<int> pass_fds;
 };
 
 struct ProcessResult {

@@ -42,7 +42,10 @@ const char* const kUsage =
     "                        DIR/sweep-shard-I-of-N.csv; join the slices with `sweep merge`\n"
     "  --timeout SECONDS     kill a point that runs longer and report it as failed\n"
     "one-pass LRU exploration (every geometry from one IOTLB access stream):\n"
-    "  --one-pass            run the platform once with --iotlb-trace, then explore\n"
+    "  --one-pass            run the platform once, exploring its IOTLB access stream as it\n"
+    "                        runs (through a pipe: no trace file)\n"
+    "  --keep-trace          on a platform: also keep the streams, DIR/iotlb.trace and\n"
+    "                        DIR/devtlb.trace (binary format; `iommu-sim trace convert` for text)\n"
     "  --trace FILE          explore a recorded IOTLB trace instead\n"
     "  --linux-trace FILE    explore a Linux iommu:map/unmap trace (ftrace or perf script)\n"
     "  --devtlb-trace FILE   explore a recorded device-TLB trace (ATS; one per function)\n"
@@ -120,6 +123,8 @@ SweepOptions parse_options(const std::vector<std::string>& args) {
       o.quiet = true;
     } else if (a == "--one-pass") {
       o.one_pass = true;
+    } else if (a == "--keep-trace") {
+      o.keep_trace = true;
     } else if (a == "--trace") {
       o.trace = value();
     } else if (a == "--linux-trace") {
@@ -154,7 +159,7 @@ SweepOptions parse_options(const std::vector<std::string>& args) {
     } else if (!a.empty() && a[0] == '-') {
       throw UsageError{"unknown option '" + a +
                        "': accepted are --grid, --set, --metric, --target, --out, --jobs, --shard, "
-                       "--timeout, --no-plots, --quiet, --one-pass, --trace, --linux-trace, --devtlb-trace, "
+                       "--timeout, --no-plots, --quiet, --one-pass, --keep-trace, --trace, --linux-trace, --devtlb-trace, "
                        "--domain, --passes, --max-sets, --max-ways, --max-entries, --index, --verify, "
                        "--verify-tolerance, --help"};
     } else if (o.platform.empty()) {
@@ -169,6 +174,9 @@ SweepOptions parse_options(const std::vector<std::string>& args) {
   const bool from_file = !o.trace.empty() || !o.linux_trace.empty() || !o.devtlb_trace.empty();
   if (from_file && !o.one_pass)
     throw UsageError{"--trace, --linux-trace and --devtlb-trace need --one-pass"};
+  if (o.keep_trace && (!o.one_pass || from_file))
+    throw UsageError{"--keep-trace keeps the streams of the platform run of a one-pass sweep: it needs "
+                     "--one-pass on a platform, not a grid or a trace file"};
   if (o.one_pass) {
     if (!o.axes.empty())
       throw UsageError{"--one-pass explores every IOTLB geometry itself; it takes no --grid"};

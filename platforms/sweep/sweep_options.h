@@ -30,6 +30,9 @@ struct SweepOptions {
   bool one_pass = false;
   OnePassLimits limits;
   std::string trace, linux_trace, devtlb_trace;
+  // One-pass on a platform: also write the streams the run makes to DIR/iotlb.trace and
+  // DIR/devtlb.trace (they are explored as the run makes them, with or without).
+  bool keep_trace = false;
   uint16_t domain = 1;
   unsigned passes = 1;
   // One-pass on a platform: geometries checked with timed runs, and the difference in hit rate

@@ -12,7 +12,9 @@
 #include <regex>
 #include <sstream>
 #include <string>
+#include <vector>
 
+#include "iommu_sim/iommu/caches/iotlb_trace.h"
 #include "iommu_sim/platform/sweep/stats_json.h"
 
 using namespace std::string_literals;
@@ -60,6 +62,35 @@ TEST_CASE("an unwritable --iotlb-trace is bad input, said once on stderr", "[pro
   CHECK(r.code == 2);
   CHECK(r.out.empty());
   CHECK(r.err == "iommu-sim: --iotlb-trace " + dir + "/no/such/dir/x.iotlb: cannot open for writing\n");
+}
+
+TEST_CASE("run writes its traces in the format and with the operations it is asked for", "[program]") {
+  const std::string dir = scratch("trace_style");
+  const std::string small = " --quiet --set traffic.0.count=200 --set traffic.1.count=100";
+  REQUIRE(run("run" + small + " --iotlb-trace " + dir + "/all.trace", dir).code == 0);
+  REQUIRE(run("run" + small + " --iotlb-trace " + dir + "/acc.trace --trace-format binary --trace-ops accesses",
+              dir).code == 0);
+  std::ifstream all_in(dir + "/all.trace"), acc_in(dir + "/acc.trace", std::ios::binary);
+  std::vector<iommu_sim::IotlbOp> all, acc;
+  std::string error;
+  REQUIRE(iommu_sim::read_iotlb_trace(all_in, all, error));
+  REQUIRE(iommu_sim::read_iotlb_trace(acc_in, acc, error));
+  CHECK(read(dir + "/acc.trace").compare(0, 6, "\x89IOTLB") == 0);
+  std::vector<iommu_sim::IotlbOp> want;
+  for (const iommu_sim::IotlbOp& op : all)
+    if (op.kind != iommu_sim::IotlbOp::Lookup && op.kind != iommu_sim::IotlbOp::Fill) want.push_back(op);
+  REQUIRE(want.size() < all.size());
+  REQUIRE(acc.size() == want.size());
+  for (size_t i = 0; i < acc.size(); ++i) {
+    CHECK(acc[i].kind == want[i].kind);
+    CHECK(acc[i].entry == want[i].entry);
+  }
+  const Result format = run("run --quiet --trace-format xml", dir);
+  CHECK(format.code == 2);
+  CHECK(format.err.find("--trace-format xml: accepted are text and binary") != std::string::npos);
+  const Result ops = run("run --quiet --trace-ops some", dir);
+  CHECK(ops.code == 2);
+  CHECK(ops.err.find("--trace-ops some: accepted are all and accesses") != std::string::npos);
 }
 
 namespace {

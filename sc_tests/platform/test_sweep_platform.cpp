@@ -70,7 +70,7 @@ TEST_CASE("iommu-sim sweep runs a small grid of platform runs", "[platform]") {
 
 TEST_CASE("iommu-sim sweep one pass agrees with replay of the recorded stream", "[platform]") {
   const std::string dir = scratch("onepass");
-  REQUIRE(run("sweep --one-pass --out " + dir +
+  REQUIRE(run("sweep --one-pass --keep-trace --out " + dir +
               " --max-sets 16 --max-ways 4 --max-entries 64 --no-plots") == 0);
   std::ifstream in(dir + "/iotlb.trace");
   std::vector<IotlbOp> ops;
@@ -89,6 +89,33 @@ TEST_CASE("iommu-sim sweep one pass agrees with replay of the recorded stream", 
     CHECK(rows[i][column(h, "hits")] == std::to_string(want.hits));
     CHECK(rows[i][column(h, "evictions")] == std::to_string(want.evictions));
   }
+}
+
+TEST_CASE("iommu-sim sweep one pass explores a platform's streams as it runs, as from the kept traces", "[platform]") {
+  // IOTLB and device-TLB streams both (ATS), explored through pipes while the platform runs: no
+  // trace file, and every count what exploring the kept traces afterwards gives.
+  const std::string platform = std::string(IOMMU_SIM_SOURCE_DIR) + "/yaml/nic_sriov_ats.yaml";
+  const std::string limits = " --max-sets 16 --max-ways 4 --max-entries 64 --no-plots --quiet --verify 0";
+  const std::string streamed = scratch("streamed");
+  REQUIRE(run("sweep " + platform + " --one-pass --out " + streamed + limits) == 0);
+  CHECK_FALSE(fs::exists(streamed + "/iotlb.trace"));
+  CHECK_FALSE(fs::exists(streamed + "/devtlb.trace"));
+  const std::string kept = scratch("streamed-kept");
+  REQUIRE(run("sweep " + platform + " --one-pass --keep-trace --out " + kept + limits) == 0);
+  const std::string iotlb = scratch("streamed-iotlb-file"), devtlb = scratch("streamed-devtlb-file");
+  REQUIRE(run("sweep --one-pass --trace " + kept + "/iotlb.trace --out " + iotlb +
+              " --max-sets 16 --max-ways 4 --max-entries 64 --no-plots --quiet") == 0);
+  REQUIRE(run("sweep --one-pass --devtlb-trace " + kept + "/devtlb.trace --out " + devtlb +
+              " --max-sets 16 --max-ways 4 --max-entries 64 --no-plots --quiet") == 0);
+  const std::vector<CsvRow> rows = load_csv(streamed + "/one_pass.csv");
+  const std::vector<CsvRow> devtlb_rows = load_csv(streamed + "/devtlb_one_pass.csv");
+  REQUIRE(rows.size() == 1 + 5 * 4 + 7);
+  REQUIRE(devtlb_rows.size() == 1 + 5 * 4 + 7);
+  CHECK(std::stoul(devtlb_rows[1][column(devtlb_rows[0], "accesses")]) > 0);
+  CHECK(load_csv(kept + "/one_pass.csv") == rows);
+  CHECK(load_csv(iotlb + "/one_pass.csv") == rows);
+  CHECK(load_csv(kept + "/devtlb_one_pass.csv") == devtlb_rows);
+  CHECK(load_csv(devtlb + "/devtlb_one_pass.csv") == devtlb_rows);
 }
 
 TEST_CASE("sweeps take a capture of Linux under QEMU like a platform", "[platform]") {
@@ -126,7 +153,7 @@ TEST_CASE("sweeps cover device-TLB geometry: a grid axis and the one-pass of eve
   // One pass: the recording run writes the functions' device-TLB streams too; the 4 sets x 4 ways
   // row is what the platform's own device-TLBs of that geometry counted.
   const std::string one = scratch("devtlb-one-pass");
-  REQUIRE(run("sweep " + platform + " --one-pass --out " + one +
+  REQUIRE(run("sweep " + platform + " --one-pass --keep-trace --out " + one +
               " --max-sets 16 --max-ways 4 --max-entries 64 --no-plots") == 0);
   const std::vector<CsvRow> rows = load_csv(one + "/devtlb_one_pass.csv");
   const CsvRow& h = rows[0];

@@ -11,6 +11,8 @@
 #include "iommu_sim/platform/sweep/csv.h"
 #include "iommu_sim/platform/sweep/grid.h"
 #include "iommu_sim/platform/sweep/one_pass.h"
+#include "iommu_sim/platform/sweep/pipe_stream.h"
+#include "iommu_sim/platform/sweep/process_pool.h"
 #include "iommu_sim/platform/sweep/stats_json.h"
 #include "iommu_sim/platform/sweep/sweep.h"
 #include "command_test_util.h"
@@ -277,7 +279,7 @@ TEST_CASE("shards merged give the same rows as one run", "[unit]") {
 
 TEST_CASE("one pass from a platform run agrees with per geometry replay of its trace", "[unit]") {
   const std::string dir = scratch("onepass");
-  const Run r = sweep({"--one-pass", "--out", dir, "--max-sets", "8", "--max-ways", "4",
+  const Run r = sweep({"--one-pass", "--keep-trace", "--out", dir, "--max-sets", "8", "--max-ways", "4",
                        "--max-entries", "64", "--no-plots", "--quiet"});
   INFO(r.err);
   REQUIRE(r.code == 0);
@@ -299,6 +301,83 @@ TEST_CASE("one pass from a platform run agrees with per geometry replay of its t
     CHECK(rows[i][column(h, "evictions")] == std::to_string(want.evictions));
     CHECK(rows[i][column(h, "invalidated_entries")] == std::to_string(want.invalidated_entries));
   }
+}
+
+TEST_CASE("one pass from a platform run explores the stream as it runs, with no trace file", "[unit]") {
+  const std::vector<std::string> limits = {"--max-sets", "8", "--max-ways", "4", "--max-entries", "64",
+                                           "--no-plots", "--quiet", "--verify", "0"};
+  const auto with = [&](std::vector<std::string> args) {
+    args.insert(args.end(), limits.begin(), limits.end());
+    return args;
+  };
+  const std::string streamed = scratch("onepass-streamed");
+  const Run r = sweep(with({"--one-pass", "--out", streamed}));
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK_FALSE(fs::exists(streamed + "/iotlb.trace"));
+  CHECK_FALSE(fs::exists(streamed + "/devtlb.trace"));
+  CHECK(r.out.find("accesses of the run of the default platform:") != std::string::npos);
+  // The same run with its stream kept, and that file explored afterwards: the same counts.
+  const std::string kept = scratch("onepass-kept");
+  REQUIRE(sweep(with({"--one-pass", "--keep-trace", "--out", kept})).code == 0);
+  REQUIRE(fs::is_regular_file(kept + "/iotlb.trace"));
+  const std::string from_file = scratch("onepass-from-file");
+  REQUIRE(sweep({"--one-pass", "--trace", kept + "/iotlb.trace", "--out", from_file, "--max-sets", "8",
+                 "--max-ways", "4", "--max-entries", "64", "--no-plots", "--quiet"}).code == 0);
+  const std::vector<CsvRow> rows = load_csv(streamed + "/one_pass.csv");
+  REQUIRE(rows.size() == 1 + 4 * 4 + 7);
+  CHECK(std::stoul(rows[1][column(rows[0], "accesses")]) == 20000);
+  CHECK(load_csv(kept + "/one_pass.csv") == rows);
+  CHECK(load_csv(from_file + "/one_pass.csv") == rows);
+
+  CHECK(sweep({"--one-pass", "--keep-trace", "--trace", kept + "/iotlb.trace", "--out", from_file}).code == 2);
+  CHECK(sweep({"--grid", "iommu.iotlb.ways=1,2", "--keep-trace", "--out", from_file}).code == 2);
+}
+
+TEST_CASE("one pass from a platform run says what went wrong with the run or its stream", "[unit]") {
+  const std::string dir = scratch("onepass-stream-errors");
+  // An access the exploration refuses, early in a stream longer than the pipe holds: the sweep
+  // stops reading, which ends the run, and says why (exit 1: our own run's stream, not input).
+  const Run refused = sweep({"--one-pass", "--out", dir, "--no-plots", "--quiet", "--verify", "0", "--set",
+                             "fake.trace=conflict", "--set", "fake.trace_ops=300000"});
+  INFO(refused.err);
+  CHECK(refused.code == 1);
+  CHECK(refused.err.find("sweep: the IOTLB access stream of the platform run: line 4: ") != std::string::npos);
+  CHECK(refused.err.find("the platform run failed") == std::string::npos);
+  CHECK_FALSE(fs::exists(dir + "/one_pass.csv"));
+
+  const Run malformed = sweep({"--one-pass", "--out", dir, "--no-plots", "--quiet", "--verify", "0", "--set",
+                               "fake.trace=malformed"});
+  CHECK(malformed.code == 1);
+  CHECK(malformed.err.find("the IOTLB access stream of the platform run: line 4: page size must be 4K, 2M or "
+                           "1G, got '8K'") != std::string::npos);
+
+  const Run failed = sweep({"--one-pass", "--out", dir, "--no-plots", "--quiet", "--set", "fake.fail=1"});
+  CHECK(failed.code == 1);
+  CHECK(failed.err.find("the platform run failed (exit 1): fake: simulation failed on purpose") != std::string::npos);
+  const Run bad = sweep({"--one-pass", "--out", dir, "--no-plots", "--quiet", "--set", "fake.bad=1"});
+  CHECK(bad.code == 2);
+  CHECK(bad.err.find("unknown key fake.bad") != std::string::npos);
+}
+
+TEST_CASE("a child process writes into pipes it is handed as descriptors 3, 4, ...", "[unit]") {
+  Pipe a, b;
+  std::ostringstream copy;
+  ProcessSpec s;
+  s.argv = {"/bin/sh", "-c", "echo one >&3; echo two >&4"};
+  s.log_path = scratch("pass-fds") + "/log";
+  s.pass_fds = {a.write_fd(), b.write_fd()};
+  REQUIRE(run_process(s).ok());
+  a.close_write();
+  b.close_write();
+  // The child's copies are gone with it, and it had no others: both streams end.
+  DescriptorReadBuf abuf(a.read_fd(), &copy), bbuf(b.read_fd());
+  std::istream ain(&abuf), bin(&bbuf);
+  const std::string got_a((std::istreambuf_iterator<char>(ain)), std::istreambuf_iterator<char>());
+  const std::string got_b((std::istreambuf_iterator<char>(bin)), std::istreambuf_iterator<char>());
+  CHECK(got_a == "one\n");
+  CHECK(got_b == "two\n");
+  CHECK(copy.str() == "one\n");
 }
 
 TEST_CASE("one pass explores a recorded trace under the page xor domain index", "[unit]") {
@@ -544,7 +623,7 @@ TEST_CASE("a grid sweep answers --target, adds --metric columns and writes its m
 
 TEST_CASE("a one-pass target says which limit to raise, or that no size can meet it", "[unit]") {
   const std::string dir = scratch("target-one-pass");
-  REQUIRE(sweep({"--one-pass", "--out", dir, "--max-sets", "4", "--max-ways", "2", "--max-entries",
+  REQUIRE(sweep({"--one-pass", "--keep-trace", "--out", dir, "--max-sets", "4", "--max-ways", "2", "--max-entries",
                  "16", "--no-plots", "--quiet", "--verify", "0"}).code == 0);
   // The stand-in's stream: what an unbounded IOTLB and the largest explored one reach.
   std::ifstream in(dir + "/iotlb.trace");

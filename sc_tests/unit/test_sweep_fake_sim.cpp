@@ -1,7 +1,10 @@
 // A stand-in for `iommu-sim run` that the sweep tests spawn: it takes the same arguments, writes
 // a statistics JSON and the effective configuration beside it, and (with --iotlb-trace) an IOTLB
 // access stream. Its numbers are simple functions of the IOTLB size, so tests can check them.
-// Keys under `fake.` steer it: fake.fail=1 (exit 1), fake.bad=1 (exit 2), fake.sleep_ms=N.
+// Keys under `fake.` steer it: fake.fail=1 (exit 1), fake.bad=1 (exit 2), fake.sleep_ms=N;
+// fake.trace=conflict puts an access the one-pass exploration refuses at line 4 of the stream,
+// fake.trace=malformed a malformed line there (both followed by the usual stream);
+// fake.trace_ops=N the length of the usual stream (default 20000 accesses).
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -69,7 +72,11 @@ int main(int argc, char** argv) {
     std::ofstream t(trace);
     std::mt19937 rng(7);
     t << "# fake platform run\n";
-    for (int i = 0; i < 20000; ++i) {
+    if (set["fake.trace"] == "conflict")  // a 4K page inside a 2M one that is still cached
+      t << "A 1 200 80200 rw 2M\nL 1 201\nA 1 201 80201 rw 4K\n";
+    if (set["fake.trace"] == "malformed") t << "A 1 200 80200 rw 2M\nL 1 201\nA 1 201 80201 rw 8K\n";
+    const long n = set.count("fake.trace_ops") ? std::atol(set["fake.trace_ops"].c_str()) : 20000;
+    for (long i = 0; i < n; ++i) {
       const unsigned vpn = rng() % 4 ? rng() % 64 : rng() % 2000;
       const unsigned dom = 1 + rng() % 2;
       t << "A " << dom << " " << std::hex << vpn << " " << 0x80000 + vpn << std::dec << " rw 4K\n";

@@ -377,6 +377,73 @@ bool parse_line(const char* line, const char** next, IotlbOp& op, LineKind& kind
   return true;
 }
 
+// The lines of A, F and L operations as the writer writes them (one space between fields, hex
+// without 0x and without leading zeros, no comment), read straight through: almost every line
+// of a recorded trace. False, having looked no further than the line's '\n', for anything else,
+// which parse_line() then reads and judges. Accepts only what parse_line() accepts, with the
+// same operation (sc_tests/unit/test_iotlb_trace.cpp compares the two on mutated lines).
+inline bool parse_written_line(const char* p, const char** next, IotlbOp& op) {
+  const char code = p[0];
+  const bool with_entry = code == 'A' || code == 'F';
+  if (!(with_entry || code == 'L') || p[1] != ' ') return false;
+  p += 2;
+  // The domain: decimal, 1 to 5 digits, no leading zero.
+  const char* q = p;
+  unsigned domain = 0, d;
+  while ((d = static_cast<unsigned>(*q - '0')) <= 9) {
+    domain = domain * 10 + d;
+    ++q;
+  }
+  const ptrdiff_t domain_digits = q - p;
+  if (domain_digits < 1 || domain_digits > 5 || domain > 0xFFFF || (domain_digits > 1 && *p == '0') || *q != ' ')
+    return false;
+  p = q + 1;
+  // Page numbers: 1 to 13 hex digits (52 bits at most), no leading zero.
+  const auto page_number = [&p](char after, uint64_t& out) {
+    const char* h = p;
+    uint64_t v = 0;
+    unsigned x;
+    while ((x = char_class(*h)) < 16) {
+      v = (v << 4) | x;
+      ++h;
+    }
+    const ptrdiff_t digits = h - p;
+    if (digits < 1 || digits > 13 || (digits > 1 && *p == '0') || *h != after) return false;
+    out = v;
+    p = h + 1;
+    return true;
+  };
+  uint64_t vpn = 0, pfn = 0;
+  if (!page_number(with_entry ? ' ' : '\n', vpn)) return false;
+  op.am = 0;
+  op.entry = IotlbEntry{};
+  op.entry.domain = static_cast<uint16_t>(domain);
+  op.entry.vpn = vpn;
+  if (!with_entry) {
+    op.kind = IotlbOp::Lookup;
+    *next = p;
+    return true;
+  }
+  if (!page_number(' ', pfn)) return false;
+  // r, w, rw or -, then 4K, 2M or 1G, then the end of the line.
+  const bool r = p[0] == 'r', w = p[0] == 'w' || (r && p[1] == 'w');
+  if (!(r || w || p[0] == '-')) return false;
+  p += r && w ? 2 : 1;
+  if (*p != ' ') return false;
+  ++p;
+  const char unit = p[0] == '4' ? 'K' : p[0] == '2' ? 'M' : p[0] == '1' ? 'G' : '\0';
+  if (unit == '\0' || p[1] != unit || p[2] != '\n') return false;
+  const PageSize size = unit == 'K' ? PageSize::Size4K : unit == 'M' ? PageSize::Size2M : PageSize::Size1G;
+  if (((vpn | pfn) & ((1ULL << page_shift_pages(size)) - 1)) != 0) return false;  // misaligned: said below
+  op.kind = code == 'A' ? IotlbOp::Access : IotlbOp::Fill;
+  op.entry.pfn = pfn;
+  op.entry.read = r;
+  op.entry.write = w;
+  op.entry.size = size;
+  *next = p + 3;
+  return true;
+}
+
 std::string without_newlines(const std::string& text) {
   std::string t = text;
   for (char& c : t)
@@ -399,6 +466,11 @@ bool parse_iotlb_trace_format(const std::string& text, IotlbTraceFormat& out) {
 
 // ---- writer ----
 
+IotlbTraceWriter::IotlbTraceWriter(std::ostream& os, const IotlbTraceStyle& style)
+    : IotlbTraceWriter(os, style.format) {
+  m_accesses_only = style.accesses_only;
+}
+
 IotlbTraceWriter::IotlbTraceWriter(std::ostream& os, IotlbTraceFormat format)
     : m_os(os), m_format(format) {
   if (format == IotlbTraceFormat::Binary) {
@@ -418,6 +490,7 @@ void IotlbTraceWriter::put(const char* data, size_t size) {
 }
 
 void IotlbTraceWriter::write(const IotlbOp& op) {
+  if (m_accesses_only && (op.kind == IotlbOp::Lookup || op.kind == IotlbOp::Fill)) return;
   const IotlbEntry& e = op.entry;
   char buf[96];
   char* p = buf;
@@ -587,6 +660,10 @@ IotlbTraceReader::Item IotlbTraceReader::next_text(IotlbOp& op, std::string* com
     const char* line = m_buf.data() + m_pos;
     const char* next = line;
     ++m_line;
+    if (parse_written_line(line, &next, op)) {
+      m_pos = static_cast<size_t>(next - m_buf.data());
+      return Item::Op;
+    }
     LineKind kind;
     if (!parse_line(line, &next, op, kind, comment, m_error)) {
       m_error = "line " + std::to_string(m_line) + ": " + m_error;

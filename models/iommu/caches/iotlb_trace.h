@@ -30,6 +30,15 @@ const char* to_string(IotlbTraceFormat format);
 // Parses the names above; false (out untouched) otherwise.
 bool parse_iotlb_trace_format(const std::string& text, IotlbTraceFormat& out);
 
+// How a trace is written: its format, and which operations it records.
+struct IotlbTraceStyle {
+  IotlbTraceFormat format = IotlbTraceFormat::Text;
+  // Only Access records and invalidations: what a one-pass exploration reads (it ignores Lookup
+  // and Fill, which are what the recording geometry itself did), at under half the size. A
+  // co-simulation replay needs every operation.
+  bool accesses_only = false;
+};
+
 // The version of the binary format this build writes and reads.
 constexpr uint32_t kIotlbTraceBinaryVersion = 1;
 
@@ -39,6 +48,8 @@ class IotlbTraceWriter {
   // valid binary trace. Each write() goes to the stream whole: nothing is held back.
   explicit IotlbTraceWriter(std::ostream& os,
                             IotlbTraceFormat format = IotlbTraceFormat::Text);
+  IotlbTraceWriter(std::ostream& os, const IotlbTraceStyle& style);
+  // Writes the operation, unless the style leaves its kind out.
   void write(const IotlbOp& op);
   // A comment: "# text" on a line of its own, or a comment record (newlines in text are
   // replaced by spaces in both).
@@ -51,6 +62,7 @@ class IotlbTraceWriter {
 
   std::ostream& m_os;
   IotlbTraceFormat m_format;
+  bool m_accesses_only = false;
   uint64_t m_ops = 0;
 };
 
