@@ -70,7 +70,6 @@ class ProtectionProbe {
 
  private:
   SparseMemory& m_memory;
-  uint16_t m_source_id = 0;
   Outcome m_outcome[static_cast<unsigned>(Violation::Count)];
 };
 
