@@ -85,7 +85,7 @@ void AddressRouter::invalidate_direct_mem_ptr(int id, sc_dt::uint64 start, sc_dt
     if (w.binding != id) continue;
     const uint64_t s = w.relative ? start + w.base : start;
     const uint64_t e = w.relative ? end + w.base : end;
-    for (unsigned i = 0; i < target.size(); ++i) target[i]->invalidate_direct_mem_ptr(s, e);
+    for (int i = 0; i < target.size(); ++i) target[i]->invalidate_direct_mem_ptr(s, e);
   }
 }
 
