@@ -15,7 +15,10 @@ inline uint64_t ticks_per_ps() {
   return ticks;
 }
 
-// t in whole picoseconds (rounded down).
-inline uint64_t to_ps(const sc_core::sc_time& t) { return t.value() / ticks_per_ps(); }
+// t in whole picoseconds (rounded down). At the usual 1 ps resolution, no division.
+inline uint64_t to_ps(const sc_core::sc_time& t) {
+  const uint64_t ticks = ticks_per_ps();
+  return ticks == 1 ? t.value() : t.value() / ticks;
+}
 
 }  // namespace iommu_sim

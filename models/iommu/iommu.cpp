@@ -1,7 +1,6 @@
 // Iommu: construction, the DMA path (b_transport, debug transport, DMI) and latency statistics.
 #include "iommu_sim/iommu/iommu.h"
 
-#include <cmath>
 #include <cstdio>
 #include <stdexcept>
 
@@ -92,8 +91,6 @@ Iommu::Iommu(sc_core::sc_module_name name, const IommuConfig& config, StatsRegis
   for (unsigned l : config.supported_levels) m_sagaw |= 1u << vtd::levels_to_aw(l);
   m_domains = 1u << (4 + 2 * config.domain_bits_nd);
   m_haw_reserved = config.host_address_width < 52 ? bit_mask(51, config.host_address_width) : 0;
-  m_ps_per_tick = sc_core::sc_get_time_resolution().to_seconds() * 1e12;
-  m_tick_is_ps = std::llround(m_ps_per_tick * 1000) == 1000;
   m_frcd.assign(config.fault_records, {0, 0});
   m_walker_free.assign(config.walkers, sc_core::SC_ZERO_TIME);
   init_scalable();

@@ -38,6 +38,7 @@
 #include "iommu_sim/iommu/interrupt_remapper.h"
 #include "iommu_sim/iommu/iommu_config.h"
 #include "iommu_sim/common/direct_target_socket.h"
+#include "iommu_sim/common/sim_time.h"
 #include "iommu_sim/iommu/nested_walker.h"
 #include "iommu_sim/iommu/translation_waves.h"
 #include "iommu_sim/iommu/vtd_format.h"
@@ -201,10 +202,6 @@ class Iommu : public sc_core::sc_module {
     (hit ? r.iotlb_hits : r.iotlb_misses)->inc();
     (hit ? d.iotlb_hits : d.iotlb_misses)->inc();
   }
-  uint64_t to_ps(const sc_core::sc_time& t) const {
-    if (m_tick_is_ps) return t.value();  // the usual resolution: no conversion
-    return static_cast<uint64_t>(static_cast<double>(t.value()) * m_ps_per_tick);
-  }
   uint64_t now_ps(const sc_core::sc_time& delay) const {
     return to_ps(sc_core::sc_time_stamp() + delay);
   }
@@ -322,8 +319,6 @@ class Iommu : public sc_core::sc_module {
   unsigned m_sagaw = 0;         // bit n: AW n (levels n+2) supported
   unsigned m_domains = 0;
   uint64_t m_haw_reserved = 0;  // bits 51:HAW of entries and pointers
-  double m_ps_per_tick = 1.0;
-  bool m_tick_is_ps = true;
 
   // Register state.
   uint64_t m_cap = 0, m_ecap = 0;
