@@ -29,7 +29,7 @@ class AddressRouter : public sc_core::sc_module {
                   int binding = -1);
 
  private:
-  template <class, int, sc_core::sc_port_policy>
+  template <class, int>
   friend class DirectTargetSocket;
   struct Window {
     std::string name;

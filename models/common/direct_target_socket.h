@@ -20,12 +20,10 @@
 
 namespace iommu_sim {
 
-template <class Owner, int N = 1,
-          sc_core::sc_port_policy Policy = sc_core::SC_ONE_OR_MORE_BOUND>
-class DirectTargetSocket
-    : public tlm::tlm_target_socket<32, tlm::tlm_base_protocol_types, N, Policy>,
-      private tlm::tlm_fw_transport_if<tlm::tlm_base_protocol_types> {
-  using Base = tlm::tlm_target_socket<32, tlm::tlm_base_protocol_types, N, Policy>;
+template <class Owner, int N = 1>
+class DirectTargetSocket : public tlm::tlm_target_socket<32, tlm::tlm_base_protocol_types, N>,
+                           private tlm::tlm_fw_transport_if<tlm::tlm_base_protocol_types> {
+  using Base = tlm::tlm_target_socket<32, tlm::tlm_base_protocol_types, N>;
 
  public:
   DirectTargetSocket(const char* name, Owner& owner) : Base(name), m_owner(owner) {

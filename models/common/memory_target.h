@@ -20,7 +20,7 @@ struct MemoryConfig {
 class MemoryTarget : public sc_core::sc_module {
  public:
   // Any number of initiators; pages never move, so no DMI grant is ever invalidated.
-  DirectTargetSocket<MemoryTarget, 0, sc_core::SC_ONE_OR_MORE_BOUND> socket;
+  DirectTargetSocket<MemoryTarget, 0> socket;
 
   MemoryTarget(sc_core::sc_module_name name, const MemoryConfig& config, StatsRegistry& stats);
 
@@ -28,7 +28,7 @@ class MemoryTarget : public sc_core::sc_module {
   const MemoryConfig& config() const { return m_config; }
 
  private:
-  template <class, int, sc_core::sc_port_policy>
+  template <class, int>
   friend class DirectTargetSocket;
   void b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
   unsigned int transport_dbg(tlm::tlm_generic_payload& trans);

@@ -109,7 +109,7 @@ class Iommu : public sc_core::sc_module {
   bool translation_enabled() const { return m_gsts & vtd::kGcmdTe; }
 
  private:
-  template <class, int, sc_core::sc_port_policy>
+  template <class, int>
   friend class DirectTargetSocket;  // calls the DMA path below
   // A decoded, valid context entry (what the context cache holds).
   struct ContextInfo {
