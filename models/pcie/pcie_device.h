@@ -15,16 +15,11 @@ class PcieDevice {
   virtual bool config_write(uint16_t rid, uint16_t offset, unsigned len, uint32_t value) = 0;
   // Whether an enabled BAR of one of the device's functions holds addr.
   virtual bool claims(uint64_t addr) const = 0;
-  // The routing ID of function `function` (0 = PF) as configured now, and whether it may DMA
-  // (exists and has Bus Master Enable set).
+  // The routing ID of function `function` (0 = PF) as configured now.
   virtual uint16_t routing_id(unsigned function) const = 0;
-  virtual bool may_dma(unsigned function) const = 0;
-  // Both questions the root port asks on every DMA at once: the function's routing ID when it
-  // may DMA now, nullopt when it may not.
-  virtual std::optional<uint16_t> dma_requester(unsigned function) const {
-    if (!may_dma(function)) return std::nullopt;
-    return routing_id(function);
-  }
+  // What the root port asks on every DMA: the function's routing ID when it may DMA now (exists
+  // and has Bus Master Enable set), nullopt when it may not.
+  virtual std::optional<uint16_t> dma_requester(unsigned function) const = 0;
   // Whether one of its present functions has routing ID `rid` (messages routed by ID).
   virtual bool owns(uint16_t rid) const = 0;
 };

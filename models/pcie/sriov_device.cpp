@@ -180,9 +180,7 @@ std::optional<unsigned> SriovDevice::function_for_rid(uint16_t rid) const {
   return index;
 }
 
-bool SriovDevice::may_dma(unsigned index) const {
-  return index < function_count() && dma_state(index).may_dma;
-}
+bool SriovDevice::may_dma(unsigned index) const { return dma_requester(index).has_value(); }
 
 std::optional<uint32_t> SriovDevice::config_read(uint16_t rid, uint16_t offset,
                                                  unsigned len) const {

@@ -88,7 +88,6 @@ class SriovEndpoint : public sc_core::sc_module, public PcieDevice {
   bool config_write(uint16_t rid, uint16_t offset, unsigned len, uint32_t value) override;
   bool claims(uint64_t addr) const override { return m_device.decode(addr).has_value(); }
   uint16_t routing_id(unsigned function) const override { return m_device.rid_of(function); }
-  bool may_dma(unsigned function) const override { return m_device.may_dma(function); }
   std::optional<uint16_t> dma_requester(unsigned function) const override {
     return m_device.dma_requester(function);
   }
