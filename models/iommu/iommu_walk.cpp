@@ -52,7 +52,7 @@ void Iommu::acquire_walker(int& walker, sc_time& delay) {
                                                      : sc_core::SC_ZERO_TIME;
   delay += wait;
   m_walker_wait.add(to_ps(wait));
-  m_walker_free[best] = sc_core::sc_time_stamp() + delay;  // held from now on
+  m_walker_free[best] = arrival + wait;  // held from the walk's start on
   walker = static_cast<int>(best);
 }
 
@@ -119,7 +119,6 @@ uint8_t Iommu::check_context(const ContextInfo& c, uint64_t last, AddressType at
 void Iommu::begin_walk(Translation& t, int& walker, sc_time& delay) {
   acquire_walker(walker, delay);
   m_walks.inc();
-  t.path = TranslationWaves::Path::Walk;
   t.path = TranslationWaves::Path::Walk;
   if (m_vcd) m_vcd->add(m_sig_walks, now_ps(delay), 1);
 }
