@@ -11,11 +11,27 @@
 
 namespace iommu_sim {
 
+// `text` as a count of at least `min`, for option `what` of `bench`; anything else (not a decimal
+// number, too small) exits with status 2 and says what is accepted.
+inline uint64_t parse_count(const char* bench, const std::string& what, const std::string& text,
+                            uint64_t min = 1) {
+  const bool digits = !text.empty() && text.size() <= 19 &&
+                      text.find_first_not_of("0123456789") == std::string::npos;
+  const uint64_t n = digits ? std::strtoull(text.c_str(), nullptr, 10) : 0;
+  if (!digits || n < min) {
+    std::fprintf(stderr, "%s: %s '%s': accepted is a decimal number of at least %llu\n", bench,
+                 what.c_str(), text.c_str(), static_cast<unsigned long long>(min));
+    std::exit(2);
+  }
+  return n;
+}
+
 class BenchArgs {
  public:
   // Every argument must be one of `accepted` ("--accesses N", ...) followed by its value;
   // anything else exits with status 2 and says what is accepted.
-  BenchArgs(int argc, char** argv, const char* bench, const std::vector<std::string>& accepted) {
+  BenchArgs(int argc, char** argv, const char* bench, const std::vector<std::string>& accepted)
+      : m_bench(bench) {
     std::string names;
     for (const std::string& a : accepted) names += (names.empty() ? "" : ", ") + a + " VALUE";
     for (int i = 1; i < argc; i += 2) {
@@ -28,9 +44,10 @@ class BenchArgs {
       m_values.emplace_back(a, argv[i + 1]);
     }
   }
-  uint64_t number(const std::string& name, uint64_t def) const {
+  // The value of `name` as a count of at least `min` (exit status 2 otherwise), `def` without it.
+  uint64_t number(const std::string& name, uint64_t def, uint64_t min = 1) const {
     const std::string* v = find(name);
-    return v ? std::strtoull(v->c_str(), nullptr, 10) : def;
+    return v ? parse_count(m_bench, name, *v, min) : def;
   }
   std::string text(const std::string& name, const std::string& def = "") const {
     const std::string* v = find(name);
@@ -43,6 +60,7 @@ class BenchArgs {
       if (nv.first == name) return &nv.second;
     return nullptr;
   }
+  const char* m_bench;
   std::vector<std::pair<std::string, std::string>> m_values;
 };
 

@@ -1,7 +1,7 @@
 // Remapped interrupts per host second with an interrupt-entry-cache hit: one device writes a
 // remappable-format MSI through the IOMMU's upstream socket, the remapper finds the IRTE in the
 // IEC and sends the interrupt to a sink. Five timed runs; the median is printed.
-//   interrupt-bench [interrupts per run]
+//   interrupt-bench [INTERRUPTS]   (per run)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -21,6 +21,7 @@
 #include "iommu_sim/host/socket_mmio.h"
 #include "iommu_sim/host/vtd_tables.h"
 #include "iommu_sim/iommu/iommu.h"
+#include "bench_args.h"
 
 using namespace iommu_sim;
 
@@ -53,7 +54,11 @@ class Bench : public sc_core::sc_module {
 }  // namespace
 
 int sc_main(int argc, char** argv) {
-  const uint64_t n = argc > 1 ? std::strtoull(argv[1], nullptr, 0) : 2000000;
+  if (argc > 2 || (argc == 2 && argv[1][0] == '-')) {
+    std::fprintf(stderr, "usage: interrupt-bench [INTERRUPTS]   (per run; default 2000000)\n");
+    return 2;
+  }
+  const uint64_t n = argc > 1 ? parse_count("interrupt-bench", "INTERRUPTS", argv[1]) : 2000000;
   IommuConfig c;
   c.interrupt_remapping = true;
   c.posted_interrupts = true;

@@ -43,14 +43,14 @@ int main(int argc, char** argv) {
     if (a == "--platform") platform = argv[++i];
     else if (a == "--exe") exe = argv[++i];
     else if (a == "--set") sets.push_back(argv[++i]);
-    else if (a == "--repeats") repeats = static_cast<unsigned>(std::strtoul(argv[++i], nullptr, 10));
+    else if (a == "--repeats")
+      repeats = static_cast<unsigned>(iommu_sim::parse_count("one-pass-run-bench", a, argv[++i]));
     else {
       std::fprintf(stderr, "usage: one-pass-run-bench [--platform YAML] [--set KEY=VALUE]... [--repeats R] "
                            "[--exe PATH]\n");
       return 2;
     }
   }
-  if (repeats == 0) repeats = 1;
   if (sets.empty() && platform.size() >= 14 && platform.compare(platform.size() - 14, 14, "nic_sriov.yaml") == 0)
     sets = {"pcie.endpoints.0.workload.packets=60000", "host.driver.num_vfs=8"};
   const std::string out = "/tmp/one-pass-run-bench-" + std::to_string(getpid());

@@ -1,11 +1,12 @@
 // Soak: the default platform's two devices run N DMAs in all (two thirds dev0's random reads,
 // one third dev1's writes with their strays) for N = 10^6, 10^7 and 10^8, and the peak resident
-// memory of each run must stay flat; then the same with --waves (the VCD streamed to /dev/null,
+// memory of each run must stay flat; then the same with --waves (the VCD written to /dev/null,
 // so that disk speed is not measured), and a one-pass sweep of a Linux trace whose mappings
 // generate M accesses, and that import alone, collected as it was and streamed as it is. Each is
 // a separate process; wall time and peak RSS from wait4().
 //
-//   soak-bench [--max N]      (default 10^8; --max 10000000 for a quicker look)
+//   soak-bench [--max N]      (default 10^8; --max 10000000 for a quicker look, --max 0 for the
+//                             Linux-trace part alone)
 #include <unistd.h>
 
 #include <cstdio>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "iommu_sim/host/linux_iommu_trace.h"
+#include "bench_args.h"
 #include "timed_process.h"
 
 using namespace iommu_sim;
@@ -29,8 +31,18 @@ Result soak(uint64_t dmas, bool waves) {
   std::vector<std::string> args = {IOMMU_SIM_EXE, "run", "--quiet",
                                    "--set", "traffic.0.count=" + std::to_string(dmas * 2 / 3),
                                    "--set", "traffic.1.count=" + std::to_string(dmas / 3)};
-  if (waves) args.insert(args.end(), {"--waves", "/dev/null"});
-  return spawn(args);
+  if (!waves) return spawn(args);
+  // The format follows the file name's extension, so the sink is a .vcd name for /dev/null.
+  const std::string sink = "/tmp/soak-bench-" + std::to_string(getpid()) + ".vcd";
+  std::remove(sink.c_str());
+  if (symlink("/dev/null", sink.c_str()) != 0) {
+    std::perror(("soak-bench: " + sink).c_str());
+    std::exit(1);
+  }
+  args.insert(args.end(), {"--waves", sink});
+  const Result r = spawn(args);
+  std::remove(sink.c_str());
+  return r;
 }
 
 // A capture of `maps` map/unmap pairs of 1 GiB each, over four IOVA ranges in turn: 262,144
@@ -51,7 +63,10 @@ std::string linux_trace(unsigned maps) {
   return path;
 }
 
+bool g_failed = false;  // a run failed: the exit status says so
+
 void row(const char* what, uint64_t n, const Result& r) {
+  if (r.status != 0) g_failed = true;
   std::printf("%-34s %12llu %9.1f %10.1f %s\n", what, static_cast<unsigned long long>(n), r.seconds,
               r.max_rss_kib / 1024.0, r.status == 0 ? "" : "(failed)");
   std::fflush(stdout);
@@ -81,9 +96,8 @@ int import_child(unsigned maps, const std::string& mode) {
 
 int main(int argc, char** argv) {
   if (argc == 4 && std::string(argv[1]) == "--import-child") return import_child(std::atoi(argv[2]), argv[3]);
-  uint64_t max = 100000000;
-  for (int i = 1; i + 1 < argc; ++i)
-    if (std::string(argv[i]) == "--max") max = std::strtoull(argv[++i], nullptr, 10);
+  const BenchArgs args(argc, argv, "soak-bench", {"--max"});
+  const uint64_t max = args.number("--max", 100000000, 0);
   setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 1);
   std::printf("%-34s %12s %9s %10s\n", "run", "DMAs", "seconds", "peak MiB");
   for (uint64_t n = 1000000; n <= max; n *= 10) row("default platform", n, soak(n, false));
@@ -105,5 +119,5 @@ int main(int argc, char** argv) {
       row((std::string("Linux trace import, ") + mode).c_str(), uint64_t(maps) * 262144, r);
     }
   }
-  return 0;
+  return g_failed ? 1 : 0;
 }

@@ -5,7 +5,11 @@
 #include <vector>
 #include "iommu_sim/common/stats.h"
 using namespace iommu_sim;
-int main() {
+int main(int argc, char**) {
+  if (argc > 1) {
+    std::fprintf(stderr, "usage: stats-bench   (no arguments)\n");
+    return 2;
+  }
   std::vector<uint64_t> v(1 << 16);
   uint64_t x = 88172645463325252ULL;
   for (auto& e : v) { x ^= x << 13; x ^= x >> 7; x ^= x << 17; e = (x % 4 == 0) ? 166000 + (x >> 40) % 3000 : 84000 + 2000 * ((x >> 20) & 1); }

@@ -14,6 +14,10 @@
 #endif
 
 int main(int argc, char** argv) {
+  if (argc > 3 || (argc > 1 && argv[1][0] == '-') || (argc > 2 && argv[2][0] == '-')) {
+    std::fprintf(stderr, "usage: strategies-bench [STUDY.yaml] [OUT_DIR]\n");
+    return 2;
+  }
   const std::string study = argc > 1 ? argv[1] : IOMMU_SIM_SOURCE_DIR "/yaml/studies/strategies.yaml";
   const std::string out = argc > 2 ? argv[2] : "strategies-bench-out";
   for (int jobs : {1, 2}) {
