@@ -169,12 +169,18 @@ class OnePassExplorer::ArrayStack : public OnePassExplorer::Stack {
 
 // Set count 1, where the fully associative sizes need deep stacks: every slot (item or hole)
 // carries the time it was pushed, the stack is in decreasing time order, and the depth of a slot
-// is the number of live slots pushed after it, counted with a Fenwick tree over push times. The
-// first hole from the top is the hole with the latest time: a max-heap, since holes are only ever
+// is the number of slots pushed after it, counted with a Fenwick tree over push times. The first
+// hole from the top is the hole with the latest time: a max-heap, since holes are only ever
 // consumed from the top.
+//
+// Times run out when the clock reaches the tree's end. Then the stack is renumbered, keeping only
+// its top cap slots: a slot's depth never decreases (a push moves only the pushed item up), so a
+// slot at depth cap or more counts as "deeper than any explored size" for good, and so does an
+// item or a hole that is not in the stack at all. The state is then bounded by the explored
+// sizes instead of growing with every access.
 class OnePassExplorer::TreeStack : public OnePassExplorer::Stack {
  public:
-  explicit TreeStack(unsigned cap) : Stack(1, cap) { grow(1u << 16); }
+  explicit TreeStack(unsigned cap) : Stack(1, cap) { rebuild(1u << 16); }
 
   unsigned depth(uint32_t id, unsigned) const override {
     const uint64_t t = time_of(id);
@@ -182,6 +188,7 @@ class OnePassExplorer::TreeStack : public OnePassExplorer::Stack {
   }
 
   void push(uint32_t id, unsigned) override {
+    if (m_clock + 1 >= m_present.size()) renumber();  // before this push changes anything
     uint64_t d = m_cap;
     const uint64_t t = time_of(id);
     if (t) {
@@ -198,8 +205,8 @@ class OnePassExplorer::TreeStack : public OnePassExplorer::Stack {
       h = above(m_base);  // no hole: the stack grows, every slot moves down
     }
     ++m_clock;
-    if (m_clock >= m_present.size()) grow(m_present.size() * 2);
     add(m_clock, +1);
+    m_owner[m_clock] = id;
     set_time(id, m_clock);
     record_push(clamp(d), clamp(h));
   }
@@ -238,10 +245,39 @@ class OnePassExplorer::TreeStack : public OnePassExplorer::Stack {
     for (; t < m_tree.size(); t += t & (~t + 1))
       m_tree[t] = static_cast<uint32_t>(static_cast<int64_t>(m_tree[t]) + delta);
   }
-  void grow(size_t n) {
+  // The top cap slots (or all, if fewer) get the times 1..n in their order; the others leave the
+  // stack, and their items with them. The tree doubles when the kept slots fill half of it, so
+  // that renumbering costs a few steps per push.
+  void renumber() {
+    std::vector<uint64_t> kept;  // old times, newest first
+    uint64_t t = m_clock;
+    for (; t > m_base && kept.size() < m_cap; --t)
+      if (m_present[t]) kept.push_back(t);
+    for (; t > m_base; --t)  // the dropped slots: their live items are no longer in the stack
+      if (m_present[t] && m_time[m_owner[t]] == t) m_time[m_owner[t]] = 0;
+    const size_t n = kept.size();
+    const std::vector<uint32_t> owner = std::move(m_owner);
+    m_owner.assign(owner.size(), 0);
+    m_present.assign(owner.size(), 0);
+    m_holes = {};
+    for (size_t i = 0; i < n; ++i) {
+      const uint64_t old_time = kept[i], new_time = n - i;
+      const uint32_t id = owner[old_time];
+      m_owner[new_time] = id;
+      m_present[new_time] = 1;
+      if (m_time[id] == old_time) m_time[id] = new_time;
+      else m_holes.push(new_time);  // a slot in the stack that holds no live item is a hole
+    }
+    m_clock = n;
+    m_base = 0;
+    rebuild(2 * (n + 1) > m_present.size() ? 2 * m_present.size() : m_present.size());
+  }
+  // Sizes the arrays by time to n entries and builds the tree over m_present in linear time:
+  // each node passes its sum to its parent.
+  void rebuild(size_t n) {
     m_present.resize(n, 0);
+    m_owner.resize(n, 0);
     m_tree.assign(n, 0);
-    // Linear-time rebuild: each node passes its sum to its parent.
     for (size_t i = 1; i < n; ++i) {
       m_tree[i] += m_present[i];
       const size_t parent = i + (i & (~i + 1));
@@ -250,6 +286,7 @@ class OnePassExplorer::TreeStack : public OnePassExplorer::Stack {
   }
 
   std::vector<uint8_t> m_present;  // by time: 1 if that slot is still in the stack
+  std::vector<uint32_t> m_owner;   // by time: the id pushed then
   std::vector<uint32_t> m_tree;    // Fenwick tree over m_present
   std::vector<uint64_t> m_time;    // by id: push time of the live item's slot, 0 if none
   std::priority_queue<uint64_t> m_holes;

@@ -193,6 +193,37 @@ TEST_CASE("one pass equals per geometry replay on a deep fully associative stack
   check_all_geometries(ops, limits);
 }
 
+TEST_CASE("one pass stays exact when the fully associative stack renumbers its slots", "[unit]") {
+  // The stack renumbers itself whenever its 65,536 times run out, keeping its top max-entries
+  // slots: 400,000 ops renumber it several times, with holes from every kind of invalidation
+  // and items that fell below the deepest explored size coming back. Domain 4's 150 pages are
+  // invalidated every 40 ops, so that the stack always has holes when it renumbers.
+  OnePassLimits limits = limits_of(8, 4, 200);
+  limits.fa_entries = {1, 7, 64, 199, 200};
+  std::vector<IotlbOp> ops = random_stream(21, 400000, 30, 1);
+  std::mt19937_64 rng(22);
+  for (size_t i = 0; i < ops.size(); ++i) {
+    if (i % 40 == 0) ops[i] = inv_domain(4);
+    else if (i % 3 == 0) ops[i] = access(1, 1000 + rng() % 5000);
+    else if (i % 3 == 1) ops[i] = access(4, rng() % 150);
+  }
+  check_all_geometries(ops, limits);
+}
+
+TEST_CASE("one pass stays exact when the kept slots make the stack's times double", "[unit]") {
+  // 40,000 entries: the kept top slots fill more than half of the 65,536 times, so renumbering
+  // doubles them.
+  std::mt19937_64 rng(23);
+  std::vector<IotlbOp> ops;
+  for (int i = 0; i < 200000; ++i) {
+    ops.push_back(access(1, rng() % 50000));
+    if (i % 1009 == 0) ops.push_back(inv_pages(1, rng() % 50000, static_cast<unsigned>(rng() % 8)));
+  }
+  OnePassLimits limits = limits_of(1, 1, 40000);
+  limits.fa_entries = {30000, 40000};
+  check_all_geometries(ops, limits);
+}
+
 TEST_CASE("an invalidated entry leaves a hole instead of pulling evicted entries back", "[unit]") {
   // 2-way, one set: a, b, c evicts a; invalidating c leaves {b}. Removing c from the stack
   // outright would bring a back into the top two slots and count the next access to a as a hit.
