@@ -118,8 +118,8 @@ Options parse_args(const std::vector<std::string>& args) {
         throw UsageError{"--trace-format " + v + ": accepted are text and binary"};
     } else if (is("--trace-ops")) {
       const std::string v = value("--trace-ops");
-      if (v != "all" && v != "accesses") throw UsageError{"--trace-ops " + v + ": accepted are all and accesses"};
-      o.trace_style.accesses_only = v == "accesses";
+      if (!parse_iotlb_trace_ops(v, o.trace_style.accesses_only))
+        throw UsageError{"--trace-ops " + v + ": accepted are all and accesses"};
     } else if (a == "--quiet" || a == "-q") {
       o.quiet = true;
     } else if (!a.empty() && a[0] == '-') {

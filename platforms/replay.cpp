@@ -839,8 +839,8 @@ int replay_main(const std::vector<std::string>& args, std::ostream& out, std::os
           throw ConfigError("--trace-format " + v + ": accepted are text and binary");
       } else if (is("--trace-ops")) {
         const std::string v = value("--trace-ops");
-        if (v != "all" && v != "accesses") throw ConfigError("--trace-ops " + v + ": accepted are all and accesses");
-        o.trace_style.accesses_only = v == "accesses";
+        if (!parse_iotlb_trace_ops(v, o.trace_style.accesses_only))
+          throw ConfigError("--trace-ops " + v + ": accepted are all and accesses");
       } else if (is("--time-scale")) {
         const std::string v = value("--time-scale");
         char* end = nullptr;

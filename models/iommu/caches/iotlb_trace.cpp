@@ -464,6 +464,12 @@ bool parse_iotlb_trace_format(const std::string& text, IotlbTraceFormat& out) {
   return true;
 }
 
+bool parse_iotlb_trace_ops(const std::string& text, bool& accesses_only) {
+  if (text != "all" && text != "accesses") return false;
+  accesses_only = text == "accesses";
+  return true;
+}
+
 // ---- writer ----
 
 IotlbTraceWriter::IotlbTraceWriter(std::ostream& os, const IotlbTraceStyle& style)

@@ -38,6 +38,9 @@ struct IotlbTraceStyle {
   // co-simulation replay needs every operation.
   bool accesses_only = false;
 };
+// Which operations a style records, by name: "all" or "accesses" (accesses_only); false (out
+// untouched) for anything else.
+bool parse_iotlb_trace_ops(const std::string& text, bool& accesses_only);
 
 // The version of the binary format this build writes and reads.
 constexpr uint32_t kIotlbTraceBinaryVersion = 1;
