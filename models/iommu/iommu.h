@@ -29,7 +29,9 @@
 #include <tlm_utils/simple_target_socket.h>
 
 #include "iommu_sim/common/ats_format.h"
+#include "iommu_sim/common/direct_target_socket.h"
 #include "iommu_sim/common/pcie_extension.h"
+#include "iommu_sim/common/sim_time.h"
 #include "iommu_sim/common/stats.h"
 #include "iommu_sim/common/vcd_writer.h"
 #include "iommu_sim/iommu/caches/iotlb.h"
@@ -37,8 +39,6 @@
 #include "iommu_sim/iommu/caches/translation_cache.h"
 #include "iommu_sim/iommu/interrupt_remapper.h"
 #include "iommu_sim/iommu/iommu_config.h"
-#include "iommu_sim/common/direct_target_socket.h"
-#include "iommu_sim/common/sim_time.h"
 #include "iommu_sim/iommu/nested_walker.h"
 #include "iommu_sim/iommu/translation_waves.h"
 #include "iommu_sim/iommu/vtd_format.h"

@@ -105,14 +105,14 @@ template <typename Value>
 const Value* TranslationCache<Value>::probe(uint64_t key, bool match_domain, uint16_t domain) {
   if (!m_geometry.enabled) return nullptr;
   ++m_stats.lookups;
-  // A set holds a key once (a fill overwrites it in place), so another domain's line under the
-  // key is a miss.
   if (m_repeat_line != CacheDirectory::kNoLine && m_lines[m_repeat_line].key == key &&
       (!match_domain || m_lines[m_repeat_line].domain == domain)) {
     ++m_stats.hits;
     return &m_lines[m_repeat_line].value;
   }
   const unsigned set = cache_set_index(key, m_geometry.sets);
+  // A set holds a key once (a fill overwrites it in place), so another domain's line under the
+  // key is a miss.
   const uint32_t line = find(set, key);
   if (line == CacheDirectory::kNoLine || (match_domain && m_lines[line].domain != domain)) {
     ++m_stats.misses;
