@@ -354,6 +354,40 @@ class SpecTranslationCache {
   SpecPolicy m_policy;
 };
 
+// A TranslationCache and the documented one, given the same operations: every answer, eviction
+// count and invalidation count must agree.
+class CacheAgainstSpec {
+ public:
+  explicit CacheAgainstSpec(const CacheGeometry& g) : m_cache(g), m_spec(g) {}
+  void lookup(uint64_t key) {
+    int want = 0;
+    const bool hit = m_spec.lookup(key, want);
+    check_answer(hit, m_cache.lookup(key), want);
+  }
+  void lookup(uint64_t key, uint16_t domain) {
+    int want = 0;
+    const bool hit = m_spec.lookup(key, domain, want);
+    check_answer(hit, m_cache.lookup(key, domain), want);
+  }
+  void insert(uint64_t key, uint16_t domain, int value) {
+    m_evictions += m_spec.insert(key, domain, value) ? 1 : 0;
+    m_cache.insert(key, domain, value);
+    REQUIRE(m_cache.stats().evictions == m_evictions);
+  }
+  void invalidate_domain(uint16_t domain) {
+    REQUIRE(m_cache.invalidate_domain(domain) == m_spec.invalidate_domain(domain));
+  }
+
+ private:
+  static void check_answer(bool hit, const int* got, int want) {
+    REQUIRE((got != nullptr) == hit);
+    if (hit) REQUIRE(*got == want);
+  }
+  TranslationCache<int> m_cache;
+  SpecTranslationCache m_spec;
+  uint64_t m_evictions = 0;
+};
+
 }  // namespace
 
 TEST_CASE("translation cache matches the documented behaviour on random streams", "[unit]") {
@@ -371,30 +405,20 @@ TEST_CASE("translation cache matches the documented behaviour on random streams"
       c.policy = policy;
       c.seed = 99;
       INFO(to_string(policy) << " " << g.sets << "x" << g.ways);
-      TranslationCache<int> cache(c);
-      SpecTranslationCache spec(c);
+      CacheAgainstSpec caches(c);
       std::mt19937_64 rng(g.sets * 7 + g.ways);
       const uint64_t pool = 2 * static_cast<uint64_t>(g.sets) * g.ways + 4;
-      uint64_t evictions = 0;
       for (int i = 0; i < 20000; ++i) {
         INFO("op " << i);
         const uint64_t key = 0x100 + rng() % pool;
         const unsigned r = static_cast<unsigned>(rng() % 100);
         if (r < 50) {
-          int want = 0;
-          const bool hit = spec.lookup(key, want);
-          const int* got = cache.lookup(key);
-          REQUIRE((got != nullptr) == hit);
-          if (hit) REQUIRE(*got == want);
+          caches.lookup(key);
         } else if (r < 98) {
           const int value = static_cast<int>(rng() % 1000000);
-          const uint16_t domain = static_cast<uint16_t>(rng() % 4);
-          evictions += spec.insert(key, domain, value) ? 1 : 0;
-          cache.insert(key, domain, value);
-          REQUIRE(cache.stats().evictions == evictions);
+          caches.insert(key, static_cast<uint16_t>(rng() % 4), value);
         } else {
-          const uint16_t domain = static_cast<uint16_t>(rng() % 4);
-          REQUIRE(cache.invalidate_domain(domain) == spec.invalidate_domain(domain));
+          caches.invalidate_domain(static_cast<uint16_t>(rng() % 4));
         }
       }
     }
@@ -414,32 +438,24 @@ TEST_CASE("translation cache matches the documented behaviour on runs of one key
       c.policy = policy;
       c.seed = 7;
       INFO(to_string(policy) << " 4x" << ways);
-      TranslationCache<int> cache(c);
-      SpecTranslationCache spec(c);
+      CacheAgainstSpec caches(c);
       std::mt19937_64 rng(ways * 31 + static_cast<unsigned>(policy));
       const uint64_t pool = 2 * 4 * static_cast<uint64_t>(ways) + 4;
-      uint64_t key = 0x100, evictions = 0;
+      uint64_t key = 0x100;
       for (int i = 0; i < 20000; ++i) {
         INFO("op " << i);
         if (rng() % 100 >= 70) key = 0x100 + rng() % pool;  // else the run goes on
         const unsigned r = static_cast<unsigned>(rng() % 100);
         if (r < 75) {
-          int want = 0;
           const bool by_domain = rng() % 2 == 0;
           const uint16_t domain = static_cast<uint16_t>(rng() % 3);
-          const bool hit = by_domain ? spec.lookup(key, domain, want) : spec.lookup(key, want);
-          const int* got = by_domain ? cache.lookup(key, domain) : cache.lookup(key);
-          REQUIRE((got != nullptr) == hit);
-          if (hit) REQUIRE(*got == want);
+          if (by_domain) caches.lookup(key, domain);
+          else caches.lookup(key);
         } else if (r < 97) {
           const int value = static_cast<int>(rng() % 1000000);
-          const uint16_t domain = static_cast<uint16_t>(rng() % 3);
-          evictions += spec.insert(key, domain, value) ? 1 : 0;
-          cache.insert(key, domain, value);
-          REQUIRE(cache.stats().evictions == evictions);
+          caches.insert(key, static_cast<uint16_t>(rng() % 3), value);
         } else {
-          const uint16_t domain = static_cast<uint16_t>(rng() % 3);
-          REQUIRE(cache.invalidate_domain(domain) == spec.invalidate_domain(domain));
+          caches.invalidate_domain(static_cast<uint16_t>(rng() % 3));
         }
       }
     }
